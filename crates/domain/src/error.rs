@@ -1,0 +1,97 @@
+//! The one error type the context crates return, and the classified store error
+//! that the ports return.
+
+use serde::Serialize;
+
+/// One field that failed validation, as the envelope's `errors[]` carries it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// camelCase path of the field, e.g. `email` or `product.priceMinor`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+/// What went wrong, in the terms of the contract. `server` maps each variant to
+/// its status and `code` in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum DomainError {
+    #[error("Validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("Authentication required")]
+    Unauthenticated,
+    #[error("Access token expired")]
+    TokenExpired,
+    #[error("Session has been revoked")]
+    SessionRevoked,
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    #[error("Invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("You do not have permission to do this")]
+    Forbidden,
+    /// The resource does not exist, or the caller may not see it.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule; the text says which.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// A per-parent cap.
+    #[error("{0}")]
+    LimitReached(String),
+    /// The database is unreachable or the pool is exhausted.
+    #[error("Service temporarily unavailable")]
+    Unavailable,
+    /// Anything unexpected; the detail is for logs, never for a production client.
+    #[error("Internal server error")]
+    Internal(String),
+}
+
+impl DomainError {
+    /// A validation error on one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+/// A database failure, classified once by `store`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("row not found")]
+    NotFound,
+    #[error("unique violation on {constraint}")]
+    UniqueViolation { constraint: String },
+    #[error("foreign key violation on {constraint}")]
+    ForeignKeyViolation { constraint: String },
+    #[error("check violation on {constraint}")]
+    CheckViolation { constraint: String },
+    /// Pool timeout, refused or closed connection: worth a 503 and a retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+impl StoreError {
+    /// True for a unique violation of the named constraint (or index).
+    pub fn is_unique(&self, name: &str) -> bool {
+        matches!(self, StoreError::UniqueViolation { constraint } if constraint == name)
+    }
+}
+
+/// The default for a store error a service did not expect: an outage stays an
+/// outage (503), anything else is internal (500). Expected cases (a unique
+/// violation that means "taken") are matched by the service before this applies.
+impl From<StoreError> for DomainError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => DomainError::Unavailable,
+            other => DomainError::Internal(other.to_string()),
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! Repository traits: what the contexts need from a database, shaped like use
+//! cases. `store` implements them on PostgreSQL; a method that writes more than
+//! one row runs in one transaction.
+
+use crate::actor::Actor;
+use crate::entities::*;
+use crate::error::StoreError;
+use crate::ids::*;
+use crate::roles::{MessageKind, MessageRole, Role};
+use crate::timefmt::Timestamp;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+// ---------------------------------------------------------------- auth, accounts
+
+/// A user to insert; the password is already hashed.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+    pub password_hash: String,
+    pub role: Role,
+}
+
+/// A login session to open; only the refresh token's hash is stored.
+#[derive(Clone, Debug)]
+pub struct NewLoginSession {
+    pub id: LoginSessionId,
+    pub refresh_token_hash: Vec<u8>,
+    pub device_name: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub expires_at: Timestamp,
+}
+
+/// A user with the hash their password is checked against.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("user", &self.user).field("password_hash", &"[redacted]").finish()
+    }
+}
+
+pub trait AuthStore: Send + Sync {
+    /// Inserts the user and their first login session. `users_email_key` on a taken email.
+    fn register(&self, user: &NewUser, session: &NewLoginSession) -> StoreResult<(User, LoginSession)>;
+    fn credentials_by_email(&self, email: &str) -> StoreResult<Option<Credentials>>;
+    fn credentials_by_id(&self, id: UserId) -> StoreResult<Option<Credentials>>;
+    /// Opens a login session and stamps the user's `lastLoginAt`.
+    fn open_login_session(&self, user: UserId, session: &NewLoginSession) -> StoreResult<(User, LoginSession)>;
+    /// The per-request check, in one query: the actor behind a token's `sub` and
+    /// `sid` if that login session is live (not revoked, not expired) and the
+    /// user active, with the user's current role.
+    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<Actor>>;
+    /// One atomic statement: if `current_hash` is the live session's refresh-token
+    /// hash, replace it with `next_hash`, bump the generation and `lastUsedAt`.
+    /// `None` when it was not (already rotated, revoked, expired, unknown).
+    fn rotate_refresh_token(
+        &self,
+        session: LoginSessionId,
+        current_hash: &[u8],
+        next_hash: &[u8],
+    ) -> StoreResult<Option<(LoginSession, User)>>;
+    fn login_session(&self, id: LoginSessionId) -> StoreResult<Option<LoginSession>>;
+    /// The user's live login sessions, newest first.
+    fn active_login_sessions(&self, user: UserId) -> StoreResult<Vec<LoginSession>>;
+    /// Revokes one live login session of the user; false when there is none.
+    fn revoke_login_session(&self, user: UserId, session: LoginSessionId) -> StoreResult<bool>;
+    /// Revokes every live login session of the user but `keep`; how many.
+    fn revoke_login_sessions(&self, user: UserId, keep: Option<LoginSessionId>) -> StoreResult<u64>;
+    /// Stores a new password hash and revokes every login session but `keep`.
+    fn change_password(&self, user: UserId, password_hash: &str, keep: LoginSessionId) -> StoreResult<()>;
+}
+
+/// A partial update of a user; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+/// Filters of the admin user list.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    /// Matches email or name, case-insensitively, as a substring.
+    pub q: Option<String>,
+}
+
+pub trait AccountStore: Send + Sync {
+    fn user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Applies the patch; deactivating also revokes all the user's login sessions.
+    fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<Option<User>>;
+    /// Deletes the user and, by cascade, everything they own.
+    fn delete_user(&self, id: UserId) -> StoreResult<bool>;
+    /// Users newest first, after the id `after` (a keyset page).
+    fn list_users(&self, filter: &UserFilter, after: Option<UserId>, limit: i64) -> StoreResult<Vec<User>>;
+    /// Creates an active admin, or makes the user with that email an active admin
+    /// with the given password hash.
+    fn upsert_admin(&self, user: &NewUser) -> StoreResult<User>;
+}
+
+// ---------------------------------------------------------------- chat
+
+/// Order of a message page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+/// A message to post; `seq` and `createdAt` are given by the store.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub session_id: ChatSessionId,
+    pub sender_id: UserId,
+    pub role: MessageRole,
+    pub kind: MessageKind,
+    pub content: Option<String>,
+    pub media_id: Option<MediaId>,
+    pub client_message_id: Option<String>,
+}
+
+/// What posting did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Posted {
+    Created(Message),
+    /// A message with the same `clientMessageId` was already in the session.
+    Existing(Message),
+}
+
+pub trait ChatStore: Send + Sync {
+    fn create_chat_session(&self, id: ChatSessionId, owner: UserId, title: &str) -> StoreResult<ChatSession>;
+    fn chat_session(&self, id: ChatSessionId) -> StoreResult<Option<ChatSession>>;
+    /// Who owns the session, if it exists.
+    fn chat_session_owner(&self, id: ChatSessionId) -> StoreResult<Option<UserId>>;
+    /// The owner's sessions by `(updatedAt, id)` descending, after the key `after`.
+    fn list_chat_sessions(
+        &self,
+        owner: UserId,
+        q: Option<&str>,
+        after: Option<(Timestamp, ChatSessionId)>,
+        limit: i64,
+    ) -> StoreResult<Vec<ChatSession>>;
+    fn rename_chat_session(&self, id: ChatSessionId, title: &str) -> StoreResult<Option<ChatSession>>;
+    /// Deletes the session with its messages, vendor and sellers.
+    fn delete_chat_session(&self, id: ChatSessionId) -> StoreResult<bool>;
+    /// Appends a message under the session row's lock: the next `seq`, the session's
+    /// `updatedAt`, `lastMessageAt` and count bumped in the same transaction. A
+    /// `clientMessageId` already used in the session returns that message instead.
+    /// `None` when the session does not exist.
+    fn post_message(&self, message: &NewMessage) -> StoreResult<Option<Posted>>;
+    /// One page of a session's messages by `seq`, after `after_seq` in `order`, in
+    /// one query with the visibility check: `None` when the session does not exist
+    /// or, with `owner` set, belongs to someone else.
+    fn message_page(
+        &self,
+        session: ChatSessionId,
+        owner: Option<UserId>,
+        after_seq: Option<i64>,
+        order: SortOrder,
+        limit: i64,
+    ) -> StoreResult<Option<Vec<Message>>>;
+    /// A message with its session's owner.
+    fn message(&self, id: MessageId) -> StoreResult<Option<(Message, UserId)>>;
+    /// Deletes a message and lowers its session's count.
+    fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
+    fn media(&self, id: MediaId) -> StoreResult<Option<Media>>;
+}
+
+// ---------------------------------------------------------------- market
+
+/// Every field of a vendor, validated.
+#[derive(Clone, Debug, Default)]
+pub struct VendorFields {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub address: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// A partial update of a vendor: outer `None` leaves a field, `Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct VendorChanges {
+    pub name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub website: Option<Option<String>>,
+    pub address: Option<Option<String>>,
+    pub notes: Option<Option<String>>,
+}
+
+/// Every field of a seller's offer, validated.
+#[derive(Clone, Debug)]
+pub struct SellerFields {
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub product: Product,
+}
+
+/// A partial update of a seller's offer.
+#[derive(Clone, Debug, Default)]
+pub struct SellerChanges {
+    pub name: Option<String>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub product_name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub price_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub quantity: Option<Option<i64>>,
+    pub unit: Option<Option<String>>,
+}
+
+/// Order of a session's seller list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SellerSort {
+    CreatedAt,
+    PriceAsc,
+    PriceDesc,
+    Name,
+}
+
+/// Result of adding a seller under the per-session cap.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SellerAdded {
+    Added(Seller),
+    /// The session already holds `cap` sellers.
+    CapReached,
+    /// The chat session does not exist.
+    NoSession,
+}
+
+pub trait MarketStore: Send + Sync {
+    /// Inserts the session's vendor and bumps the session; `vendors_session_id_key`
+    /// when it already has one.
+    fn create_vendor(&self, id: VendorId, session: ChatSessionId, fields: &VendorFields) -> StoreResult<Vendor>;
+    fn vendor_of_session(&self, session: ChatSessionId) -> StoreResult<Option<Vendor>>;
+    /// A vendor with its session's owner.
+    fn vendor(&self, id: VendorId) -> StoreResult<Option<(Vendor, UserId)>>;
+    fn update_vendor(&self, id: VendorId, changes: &VendorChanges) -> StoreResult<Option<Vendor>>;
+    fn delete_vendor(&self, id: VendorId) -> StoreResult<bool>;
+    /// Inserts a seller if the session holds fewer than `cap`, counting under the
+    /// session row's lock; `sellers_session_name_product_key` on a duplicate offer.
+    fn add_seller(&self, id: SellerId, session: ChatSessionId, fields: &SellerFields, cap: i32) -> StoreResult<SellerAdded>;
+    fn sellers(&self, session: ChatSessionId, sort: SellerSort) -> StoreResult<Vec<Seller>>;
+    /// A seller with its session's owner.
+    fn seller(&self, id: SellerId) -> StoreResult<Option<(Seller, UserId)>>;
+    fn update_seller(&self, id: SellerId, changes: &SellerChanges) -> StoreResult<Option<Seller>>;
+    fn delete_seller(&self, id: SellerId) -> StoreResult<bool>;
+}
+
+/// Liveness of the database, for `/ready`.
+pub trait HealthStore: Send + Sync {
+    /// The database answers and every migration is applied.
+    fn ready(&self) -> StoreResult<bool>;
+}

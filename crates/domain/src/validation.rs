@@ -1,0 +1,126 @@
+//! Running garde validation and turning its report into the envelope's `errors[]`.
+
+use crate::error::{DomainError, FieldError};
+use garde::i18n::{DefaultI18n, I18n, InvalidCreditCard, InvalidEmail, InvalidPhoneNumber, InvalidUrl, IpKind, with_i18n};
+use std::borrow::Cow;
+use std::fmt::Display;
+
+/// Validates `value` with its garde rules; on failure, every failing field with a
+/// clear English message.
+pub fn validate<T: garde::Validate<Context = ()>>(value: &T) -> Result<(), DomainError> {
+    match with_i18n(Messages, || value.validate()) {
+        Ok(()) => Ok(()),
+        Err(report) => Err(DomainError::Validation(
+            report
+                .iter()
+                .map(|(path, error)| FieldError::new(camel_path(&path.to_string()), error.message()))
+                .collect(),
+        )),
+    }
+}
+
+/// `product.price_minor` → `product.priceMinor`: the contract's field names.
+pub fn camel_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut upper = false;
+    for c in path.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A custom rule for every free-text field: PostgreSQL text cannot hold NUL, and a
+/// client sending one gets a 400, not a database error.
+pub fn no_nul(value: &str, _: &()) -> garde::Result {
+    if value.contains('\0') {
+        return Err(garde::Error::new("must not contain NUL characters"));
+    }
+    Ok(())
+}
+
+/// A custom rule: not empty and not only whitespace.
+pub fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() {
+        return Err(garde::Error::new("must not be empty"));
+    }
+    Ok(())
+}
+
+struct Messages;
+
+impl I18n for Messages {
+    fn length_lower_than(&self, min: usize) -> Cow<'static, str> {
+        if min <= 1 {
+            Cow::Borrowed("must not be empty")
+        } else {
+            format!("must be at least {min} characters").into()
+        }
+    }
+    fn length_greater_than(&self, max: usize) -> Cow<'static, str> {
+        format!("must be at most {max} characters").into()
+    }
+    fn range_lower_than(&self, min: &dyn Display) -> Cow<'static, str> {
+        format!("must be at least {min}").into()
+    }
+    fn range_greater_than(&self, max: &dyn Display) -> Cow<'static, str> {
+        format!("must be at most {max}").into()
+    }
+    fn credit_card_invalid(&self, reason: InvalidCreditCard) -> Cow<'static, str> {
+        DefaultI18n.credit_card_invalid(reason)
+    }
+    fn pattern_no_match(&self, _: &dyn Display) -> Cow<'static, str> {
+        Cow::Borrowed("has an invalid format")
+    }
+    fn contains_missing(&self, pattern: &dyn Display) -> Cow<'static, str> {
+        DefaultI18n.contains_missing(pattern)
+    }
+    fn url_invalid(&self, _: InvalidUrl) -> Cow<'static, str> {
+        Cow::Borrowed("must be a valid URL")
+    }
+    fn prefix_missing(&self, pattern: &dyn Display) -> Cow<'static, str> {
+        DefaultI18n.prefix_missing(pattern)
+    }
+    fn suffix_missing(&self, pattern: &dyn Display) -> Cow<'static, str> {
+        DefaultI18n.suffix_missing(pattern)
+    }
+    fn phone_number_invalid(&self, reason: InvalidPhoneNumber) -> Cow<'static, str> {
+        DefaultI18n.phone_number_invalid(reason)
+    }
+    fn ip_invalid(&self, kind: IpKind) -> Cow<'static, str> {
+        DefaultI18n.ip_invalid(kind)
+    }
+    fn matches_field_mismatch(&self, field: &dyn Display) -> Cow<'static, str> {
+        DefaultI18n.matches_field_mismatch(field)
+    }
+    fn email_invalid(&self, _: InvalidEmail) -> Cow<'static, str> {
+        Cow::Borrowed("must be a valid email address")
+    }
+    fn ascii_invalid(&self) -> Cow<'static, str> {
+        DefaultI18n.ascii_invalid()
+    }
+    fn alphanumeric_invalid(&self) -> Cow<'static, str> {
+        DefaultI18n.alphanumeric_invalid()
+    }
+    fn required_not_set(&self) -> Cow<'static, str> {
+        Cow::Borrowed("is required")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_paths_become_camel() {
+        assert_eq!(camel_path("product.price_minor"), "product.priceMinor");
+        assert_eq!(camel_path("current_password"), "currentPassword");
+        assert_eq!(camel_path("email"), "email");
+    }
+}

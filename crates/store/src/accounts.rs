@@ -1,0 +1,104 @@
+//! Profiles and user administration.
+
+use crate::PgStore;
+use crate::auth::revoke_all;
+use crate::rows::sql::lower_text;
+use crate::rows::*;
+use crate::schema::users;
+use diesel::dsl::now;
+use diesel::prelude::*;
+use domain::ports::{AccountStore, NewUser, StoreResult, UserFilter, UserPatch};
+use domain::*;
+
+#[derive(AsChangeset)]
+#[diesel(table_name = users)]
+struct UserChanges<'a> {
+    name: Option<&'a str>,
+    role: Option<&'a str>,
+    is_active: Option<bool>,
+}
+
+/// `%`, `_` and `\` in a search text match themselves.
+pub(crate) fn like_pattern(q: &str) -> String {
+    let mut p = String::with_capacity(q.len() + 2);
+    p.push('%');
+    for ch in q.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+impl AccountStore for PgStore {
+    fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.run(|c| {
+            users::table.find(id.0).select(UserRow::as_select()).first(c).optional()?.map(UserRow::into_domain).transpose()
+        })
+    }
+
+    fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<Option<User>> {
+        self.tx(|c| {
+            let changes = UserChanges {
+                name: patch.name.as_deref(),
+                role: patch.role.map(Role::as_str),
+                is_active: patch.is_active,
+            };
+            let user = diesel::update(users::table.find(id.0))
+                .set((changes, users::updated_at.eq(now)))
+                .returning(UserRow::as_returning())
+                .get_result(c)
+                .optional()?;
+            if user.is_some() && patch.is_active == Some(false) {
+                revoke_all(c, id, None)?;
+            }
+            user.map(UserRow::into_domain).transpose()
+        })
+    }
+
+    fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        self.run(|c| Ok(diesel::delete(users::table.find(id.0)).execute(c)? > 0))
+    }
+
+    fn list_users(&self, filter: &UserFilter, after: Option<UserId>, limit: i64) -> StoreResult<Vec<User>> {
+        self.run(|c| {
+            let mut q = users::table.select(UserRow::as_select()).order(users::id.desc()).limit(limit).into_boxed();
+            if let Some(role) = filter.role {
+                q = q.filter(users::role.eq(role.as_str()));
+            }
+            if let Some(text) = filter.q.as_deref() {
+                let p = like_pattern(text);
+                q = q.filter(users::email.ilike(p.clone()).or(users::name.ilike(p)));
+            }
+            if let Some(after) = after {
+                q = q.filter(users::id.lt(after.0));
+            }
+            q.load(c)?.into_iter().map(UserRow::into_domain).collect()
+        })
+    }
+
+    fn upsert_admin(&self, user: &NewUser) -> StoreResult<User> {
+        self.tx(|c| {
+            let promoted = diesel::update(users::table.filter(lower_text(users::email).eq(&user.email)))
+                .set((
+                    users::role.eq(Role::Admin.as_str()),
+                    users::is_active.eq(true),
+                    users::password_hash.eq(&user.password_hash),
+                    users::updated_at.eq(now),
+                ))
+                .returning(UserRow::as_returning())
+                .get_result(c)
+                .optional()?;
+            let row = match promoted {
+                Some(row) => row,
+                None => diesel::insert_into(users::table)
+                    .values(NewUserRow::from(user))
+                    .returning(UserRow::as_returning())
+                    .get_result(c)?,
+            };
+            row.into_domain()
+        })
+    }
+}

@@ -1,0 +1,56 @@
+//! PostgreSQL through Diesel: the schema, row structs, the r2d2 pool, embedded
+//! migrations, Diesel error classification, and [`PgStore`], which implements
+//! every port of `domain`. The only crate that knows SQL.
+
+mod accounts;
+mod auth;
+mod chat;
+mod error;
+mod market;
+pub mod migrations;
+mod pool;
+mod rows;
+pub mod schema;
+
+pub use error::classify;
+pub use pool::{Conn, PgPool, PoolSettings, build_pool};
+
+use diesel::PgConnection;
+use diesel::result::QueryResult;
+use domain::StoreError;
+use domain::ports::{HealthStore, StoreResult};
+
+/// The PostgreSQL implementation of every port.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Runs `f` on a pooled connection; classifies its error, and retires the
+    /// connection from the pool if the error says it is dead.
+    pub(crate) fn run<T>(&self, f: impl FnOnce(&mut PgConnection) -> QueryResult<T>) -> StoreResult<T> {
+        let mut conn = self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        f(&mut conn.pg).map_err(|e| conn.fail(e))
+    }
+
+    /// Runs `f` in one transaction.
+    pub(crate) fn tx<T>(&self, f: impl FnOnce(&mut PgConnection) -> QueryResult<T>) -> StoreResult<T> {
+        use diesel::Connection;
+        self.run(|c| c.transaction(f))
+    }
+}
+
+impl HealthStore for PgStore {
+    fn ready(&self) -> StoreResult<bool> {
+        self.run(|c| migrations::all_applied(c))
+    }
+}

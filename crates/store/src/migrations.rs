@@ -1,0 +1,40 @@
+//! The SQL migrations under `migrations/`, embedded in the binary.
+
+use diesel::pg::PgConnection;
+use diesel::result::QueryResult;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Applies pending migrations; the names of those applied.
+pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
+    Ok(conn.run_pending_migrations(MIGRATIONS)?.iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts every applied migration, newest first; the names of those reverted.
+pub fn revert_all(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
+    Ok(conn.revert_all_migrations(MIGRATIONS)?.iter().map(|v| v.to_string()).collect())
+}
+
+/// Reverts the newest applied migration.
+pub fn revert_last(conn: &mut PgConnection) -> Result<String, MigrationError> {
+    Ok(conn.revert_last_migration(MIGRATIONS)?.to_string())
+}
+
+/// True when the database answers and no migration is pending.
+pub fn all_applied(conn: &mut PgConnection) -> QueryResult<bool> {
+    match conn.has_pending_migration(MIGRATIONS) {
+        Ok(pending) => Ok(!pending),
+        // The migration table is missing or unreadable: not ready, but a real
+        // connection failure must still surface as such.
+        Err(e) => match e.downcast::<diesel::result::Error>() {
+            Ok(diesel_err) => match *diesel_err {
+                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, _) => Ok(false),
+                other => Err(other),
+            },
+            Err(_) => Ok(false),
+        },
+    }
+}

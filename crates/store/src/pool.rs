@@ -1,0 +1,97 @@
+//! The r2d2 pool. Connections carry a `broken` flag that the store sets when a
+//! query fails because the connection died, so the pool drops them without
+//! paying a `SELECT 1` on every checkout, and the service recovers by itself
+//! after a database restart.
+
+use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::result::{ConnectionError, Error as DieselError};
+use diesel::Connection;
+use domain::StoreError;
+use std::time::Duration;
+
+/// A pooled PostgreSQL connection.
+pub struct Conn {
+    pub pg: PgConnection,
+    broken: bool,
+}
+
+impl Conn {
+    /// Classifies a failed query's error; a dead connection is marked for disposal.
+    pub fn fail(&mut self, e: DieselError) -> StoreError {
+        let err = crate::error::classify(e);
+        if matches!(err, StoreError::Unavailable(_)) {
+            self.broken = true;
+        }
+        err
+    }
+}
+
+/// Opens [`Conn`]s for r2d2.
+pub struct Manager {
+    url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManagerError {
+    #[error(transparent)]
+    Connect(#[from] ConnectionError),
+    #[error(transparent)]
+    Query(#[from] DieselError),
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = ManagerError;
+
+    fn connect(&self) -> Result<Conn, ManagerError> {
+        Ok(Conn { pg: PgConnection::establish(&self.url)?, broken: false })
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), ManagerError> {
+        conn.pg.ping().map_err(ManagerError::Query)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        conn.broken || std::thread::panicking() || conn.pg.is_broken()
+    }
+}
+
+pub type PgPool = r2d2::Pool<Manager>;
+
+/// How the pool is sized and how long a request waits for a connection.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub max_size: u32,
+    /// How long a checkout waits before the request gets `503 UNAVAILABLE`.
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_size: 16, connection_timeout: Duration::from_secs(3) }
+    }
+}
+
+/// Builds the pool without connecting yet: the server starts (and `/health`
+/// answers) even when the database is briefly away.
+pub fn build_pool(url: &str, settings: &PoolSettings) -> PgPool {
+    r2d2::Pool::builder()
+        .max_size(settings.max_size.max(1))
+        .min_idle(Some(settings.max_size.clamp(1, 4)))
+        .connection_timeout(settings.connection_timeout)
+        .test_on_check_out(false)
+        .error_handler(Box::new(QuietErrors))
+        .build_unchecked(Manager { url: url.to_owned() })
+}
+
+/// r2d2's default handler logs every failed connect at error level; during an
+/// outage that is one line per attempt. Keep them at warn.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl r2d2::HandleError<ManagerError> for QuietErrors {
+    fn handle_error(&self, error: ManagerError) {
+        log::warn!("database connection failed: {error}");
+    }
+}

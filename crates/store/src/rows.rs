@@ -1,0 +1,129 @@
+//! Row structs: `Queryable` rows, `Insertable` new rows borrowing `&str`, and
+//! conversion to domain types at the store's edge.
+
+use crate::schema::*;
+use diesel::prelude::*;
+use diesel::result::Error;
+use domain::*;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// SQL functions the DSL lacks.
+pub mod sql {
+    use diesel::expression::functions::declare_sql_function;
+    use diesel::sql_types::Text;
+
+    #[declare_sql_function]
+    extern "SQL" {
+        #[sql_name = "lower"]
+        fn lower_text(x: Text) -> Text;
+        fn clock_timestamp() -> Timestamptz;
+    }
+}
+
+pub(crate) fn bad_value(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+    Error::DeserializationError(Box::new(e))
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub last_login_at: Option<OffsetDateTime>,
+}
+
+impl UserRow {
+    pub fn into_domain(self) -> QueryResult<User> {
+        Ok(User {
+            id: UserId(self.id),
+            email: self.email,
+            name: self.name,
+            role: self.role.parse().map_err(bad_value)?,
+            is_active: self.is_active,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_login_at: self.last_login_at,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUserRow<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+}
+
+impl<'a> From<&'a ports::NewUser> for NewUserRow<'a> {
+    fn from(u: &'a ports::NewUser) -> Self {
+        Self { id: u.id.0, email: &u.email, name: &u.name, password_hash: &u.password_hash, role: u.role.as_str() }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = login_sessions, check_for_backend(diesel::pg::Pg))]
+pub struct LoginSessionRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub refresh_generation: i32,
+    pub device_name: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl LoginSessionRow {
+    pub fn into_domain(self) -> LoginSession {
+        LoginSession {
+            id: LoginSessionId(self.id),
+            user_id: UserId(self.user_id),
+            device_name: self.device_name,
+            user_agent: self.user_agent,
+            ip_address: self.ip_address,
+            created_at: self.created_at,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            revoked_at: self.revoked_at,
+            refresh_generation: self.refresh_generation,
+            current: false,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = login_sessions)]
+pub struct NewLoginSessionRow<'a> {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub refresh_token_hash: &'a [u8],
+    pub device_name: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub ip_address: Option<&'a str>,
+    pub expires_at: OffsetDateTime,
+}
+
+impl<'a> NewLoginSessionRow<'a> {
+    pub fn new(user: UserId, s: &'a ports::NewLoginSession) -> Self {
+        Self {
+            id: s.id.0,
+            user_id: user.0,
+            refresh_token_hash: &s.refresh_token_hash,
+            device_name: s.device_name.as_deref(),
+            user_agent: s.user_agent.as_deref(),
+            ip_address: s.ip_address.as_deref(),
+            expires_at: s.expires_at,
+        }
+    }
+}

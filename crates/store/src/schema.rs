@@ -1,0 +1,124 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    chat_sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        title -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        last_message_at -> Nullable<Timestamptz>,
+        message_count -> Int4,
+        message_seq -> Int8,
+        seller_count -> Int4,
+    }
+}
+
+diesel::table! {
+    login_sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        refresh_token_hash -> Bytea,
+        refresh_generation -> Int4,
+        device_name -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        ip_address -> Nullable<Text>,
+        created_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    media (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        mime_type -> Text,
+        size_bytes -> Int8,
+        file_name -> Nullable<Text>,
+        sha256 -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        session_id -> Uuid,
+        seq -> Int8,
+        sender_id -> Nullable<Uuid>,
+        role -> Text,
+        kind -> Text,
+        content -> Nullable<Text>,
+        media_id -> Nullable<Uuid>,
+        client_message_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sellers (id) {
+        id -> Uuid,
+        session_id -> Uuid,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        product_name -> Text,
+        product_description -> Nullable<Text>,
+        price_minor -> Int8,
+        currency -> Text,
+        quantity -> Nullable<Int8>,
+        unit -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        email -> Text,
+        name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        is_active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        last_login_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    vendors (id) {
+        id -> Uuid,
+        session_id -> Uuid,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        website -> Nullable<Text>,
+        address -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(chat_sessions -> users (user_id));
+diesel::joinable!(login_sessions -> users (user_id));
+diesel::joinable!(media -> users (owner_id));
+diesel::joinable!(messages -> chat_sessions (session_id));
+diesel::joinable!(messages -> media (media_id));
+diesel::joinable!(messages -> users (sender_id));
+diesel::joinable!(sellers -> chat_sessions (session_id));
+diesel::joinable!(vendors -> chat_sessions (session_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    chat_sessions,
+    login_sessions,
+    media,
+    messages,
+    sellers,
+    users,
+    vendors,
+);

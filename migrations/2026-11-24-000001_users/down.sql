@@ -1,0 +1,2 @@
+DROP TABLE login_sessions;
+DROP TABLE users;

@@ -1,0 +1,3 @@
+DROP TABLE messages;
+DROP TABLE media;
+DROP TABLE chat_sessions;
