@@ -60,9 +60,10 @@ start() {
 
 case "${1:-}" in
   start) start; url ;;
+  ensure-server) ensure_server ;;
   stop) bin=$(bindir) && [ -f "$data/PG_VERSION" ] && as_owner "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null || true ;;
   url) url "${2:-dealroom}" ;;
   createdb) psql_ -d postgres -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" -c "CREATE DATABASE \"$2\""; url "$2" ;;
   dropdb) psql_ -d postgres -c "DROP DATABASE IF EXISTS \"$2\" WITH (FORCE)" ;;
-  *) echo "usage: $0 start|stop|url|createdb NAME|dropdb NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|ensure-server|url|createdb NAME|dropdb NAME" >&2; exit 2 ;;
 esac

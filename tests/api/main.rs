@@ -1,1 +1,11 @@
+//! The integration suite: the real actix app over HTTP on disposable databases.
+//! One test binary, so everything links once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+mod helpers;
+
+mod auth;
+mod foundation;
+mod schema;
+mod users;

@@ -1,1 +1,27 @@
-//! server
+//! The `dealroom` server: settings, the actix-web app, routes, middleware, and
+//! the one mapping from domain errors to HTTP. No SQL and no business rule lives
+//! here; handlers extract, call a service on the blocking pool, and reply.
+
+pub mod app;
+pub mod cli;
+pub mod edge;
+pub mod error;
+pub mod extract;
+pub mod net;
+pub mod reply;
+pub mod routes;
+pub mod settings;
+pub mod state;
+
+pub use app::Application;
+pub use settings::Settings;
+
+/// Logging from the settings' level; `RUST_LOG` wins.
+pub fn init_logging(level: &str) {
+    let mut b = env_logger::Builder::new();
+    b.parse_filters(level);
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        b.parse_filters(&filter);
+    }
+    let _ = b.try_init();
+}

@@ -1,1 +1,320 @@
-//! auth
+//! Passwords (bcrypt), access tokens (HS256 JWTs), refresh tokens and login
+//! sessions: [`AuthService`]. Blocking (bcrypt, the database): call it from a
+//! blocking thread, never from an async executor's worker.
+
+mod passwords;
+mod secret;
+mod tokens;
+
+pub use passwords::{hash_password, verify_password};
+pub use secret::Secret;
+pub use tokens::{Claims, TokenKeys};
+
+use domain::inputs::{ChangePasswordInput, LoginInput, RefreshInput, RegisterInput};
+use domain::ports::{AuthStore, NewLoginSession, NewUser};
+use domain::validation::validate;
+use domain::*;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Settings of the auth context.
+#[derive(Clone, Debug)]
+pub struct AuthSettings {
+    pub jwt_secret: Secret,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub bcrypt_cost: u32,
+}
+
+/// Where a login comes from, recorded on its login session.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+}
+
+/// The token pair a client holds.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What register and login answer.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    pub user: User,
+    pub tokens: Tokens,
+    pub login_session: LoginSession,
+}
+
+pub struct AuthService {
+    store: Arc<dyn AuthStore>,
+    settings: AuthSettings,
+    keys: TokenKeys,
+    /// A hash to verify against when the email is unknown, so that the answer
+    /// takes as long as for a known one.
+    dummy_hash: String,
+}
+
+impl AuthService {
+    pub fn new(store: Arc<dyn AuthStore>, settings: AuthSettings) -> Result<Self, DomainError> {
+        let keys = TokenKeys::new(&settings.jwt_secret);
+        let dummy_hash = hash_password("dealroom-dummy-password", settings.bcrypt_cost)?;
+        Ok(Self {
+            store,
+            settings,
+            keys,
+            dummy_hash,
+        })
+    }
+
+    /// `POST /auth/register`: a new `user` and their first login session.
+    pub fn register(
+        &self,
+        mut input: RegisterInput,
+        client: ClientInfo,
+    ) -> Result<SignedIn, DomainError> {
+        input.normalize();
+        validate(&input)?;
+        let (Some(email), Some(password), Some(name)) = (input.email, input.password, input.name)
+        else {
+            return Err(DomainError::invalid("email", "is required"));
+        };
+        let new_user = NewUser {
+            id: UserId::new(),
+            email,
+            name,
+            password_hash: hash_password(&password, self.settings.bcrypt_cost)?,
+            role: Role::User,
+        };
+        let (refresh, session) = self.new_login_session(input.device_name, client)?;
+        let (user, login_session) = self.store.register(&new_user, &session).map_err(|e| {
+            if e.is_unique("users_email_key") {
+                DomainError::Conflict("Email is already registered")
+            } else {
+                e.into()
+            }
+        })?;
+        self.signed_in(user, login_session, refresh)
+    }
+
+    /// `POST /auth/login`. Unknown email, wrong password and inactive account are
+    /// one answer, and take the same time.
+    pub fn login(
+        &self,
+        mut input: LoginInput,
+        client: ClientInfo,
+    ) -> Result<SignedIn, DomainError> {
+        input.normalize();
+        validate(&input)?;
+        let (Some(email), Some(password)) = (input.email, input.password) else {
+            return Err(DomainError::InvalidCredentials);
+        };
+        let found = self.store.credentials_by_email(&email)?;
+        let hash = found
+            .as_ref()
+            .map_or(self.dummy_hash.as_str(), |c| c.password_hash.as_str());
+        let password_ok = verify_password(&password, hash);
+        let user = match found {
+            Some(c) if password_ok && c.user.is_active => c.user,
+            _ => return Err(DomainError::InvalidCredentials),
+        };
+        let (refresh, session) = self.new_login_session(input.device_name, client)?;
+        let (user, login_session) = self.store.open_login_session(user.id, &session)?;
+        self.signed_in(user, login_session, refresh)
+    }
+
+    /// `POST /auth/refresh`: rotates the refresh token. A token that was already
+    /// rotated away is reuse, and revokes the whole login session.
+    pub fn refresh(&self, input: RefreshInput) -> Result<Tokens, DomainError> {
+        validate(&input)?;
+        let presented = input.refresh_token.unwrap_or_default();
+        let Some((sid, generation)) = tokens::parse_refresh_token(&presented) else {
+            return Err(DomainError::InvalidRefreshToken);
+        };
+        let next = tokens::new_refresh_token(sid, generation.wrapping_add(1))?;
+        let rotated = self.store.rotate_refresh_token(
+            sid,
+            &tokens::hash_token(&presented),
+            &tokens::hash_token(&next),
+        )?;
+        if let Some((session, user)) = rotated {
+            let (access_token, expires_in) =
+                self.keys
+                    .issue(&user, session.id, self.settings.access_token_ttl)?;
+            return Ok(Tokens {
+                access_token,
+                refresh_token: next,
+                token_type: "Bearer",
+                expires_in,
+            });
+        }
+        if let Some(session) = self.store.login_session(sid)? {
+            let stale = i64::from(generation) < i64::from(session.refresh_generation);
+            if stale && session.revoked_at.is_none() {
+                self.store.revoke_login_session(session.user_id, sid)?;
+                log::warn!(
+                    target: "security",
+                    "refresh token reuse: login session {sid} of user {} revoked",
+                    session.user_id
+                );
+            }
+        }
+        Err(DomainError::InvalidRefreshToken)
+    }
+
+    /// Checks a bearer token and the login session and user behind it (one
+    /// query): the caller as they are now.
+    pub fn authenticate(&self, bearer: &str) -> Result<Actor, DomainError> {
+        let claims = self.keys.verify(bearer)?;
+        let (Ok(user), Ok(sid)) = (
+            claims.sub.parse::<UserId>(),
+            claims.sid.parse::<LoginSessionId>(),
+        ) else {
+            return Err(DomainError::Unauthenticated);
+        };
+        self.store
+            .actor(user, sid)?
+            .ok_or(DomainError::SessionRevoked)
+    }
+
+    /// `POST /auth/logout`: ends the caller's login session.
+    pub fn logout(&self, actor: &Actor) -> Result<(), DomainError> {
+        self.store
+            .revoke_login_session(actor.user_id, actor.login_session_id)?;
+        Ok(())
+    }
+
+    /// `POST /auth/logout-all`: ends every login session of the caller.
+    pub fn logout_all(&self, actor: &Actor) -> Result<u64, DomainError> {
+        Ok(self.store.revoke_login_sessions(actor.user_id, None)?)
+    }
+
+    /// `GET /auth/sessions`: the caller's live login sessions, newest first.
+    pub fn login_sessions(&self, actor: &Actor) -> Result<Vec<LoginSession>, DomainError> {
+        let mut list = self.store.active_login_sessions(actor.user_id)?;
+        for s in &mut list {
+            s.current = s.id == actor.login_session_id;
+        }
+        Ok(list)
+    }
+
+    /// `DELETE /auth/sessions/{id}`: ends one of the caller's own login sessions.
+    pub fn revoke_login_session(
+        &self,
+        actor: &Actor,
+        id: LoginSessionId,
+    ) -> Result<(), DomainError> {
+        if self.store.revoke_login_session(actor.user_id, id)? {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound("Login session"))
+        }
+    }
+
+    /// `PUT /users/me/password`: ends every other login session.
+    pub fn change_password(
+        &self,
+        actor: &Actor,
+        input: ChangePasswordInput,
+    ) -> Result<(), DomainError> {
+        validate(&input)?;
+        let (Some(current), Some(new)) = (input.current_password, input.new_password) else {
+            return Err(DomainError::invalid("currentPassword", "is required"));
+        };
+        let creds = self
+            .store
+            .credentials_by_id(actor.user_id)?
+            .ok_or(DomainError::SessionRevoked)?;
+        if !verify_password(&current, &creds.password_hash) {
+            return Err(DomainError::invalid("currentPassword", "is incorrect"));
+        }
+        let hash = hash_password(&new, self.settings.bcrypt_cost)?;
+        self.store
+            .change_password(actor.user_id, &hash, actor.login_session_id)?;
+        Ok(())
+    }
+
+    /// The operator's `dealroom create-admin`: creates an active admin, or makes
+    /// the user with that email one, with the given password. Not reachable over
+    /// HTTP; the same rules for email, name and password as registering.
+    pub fn create_admin(&self, mut input: RegisterInput) -> Result<User, DomainError> {
+        input.normalize();
+        validate(&input)?;
+        let (Some(email), Some(password), Some(name)) = (input.email, input.password, input.name)
+        else {
+            return Err(DomainError::invalid("email", "is required"));
+        };
+        let user = NewUser {
+            id: UserId::new(),
+            email,
+            name,
+            password_hash: hash_password(&password, self.settings.bcrypt_cost)?,
+            role: Role::Admin,
+        };
+        Ok(self.store.upsert_admin(&user)?)
+    }
+
+    fn new_login_session(
+        &self,
+        device_name: Option<String>,
+        client: ClientInfo,
+    ) -> Result<(String, NewLoginSession), DomainError> {
+        let id = LoginSessionId::new();
+        let refresh = tokens::new_refresh_token(id, 0)?;
+        let ttl = time::Duration::try_from(self.settings.refresh_token_ttl)
+            .unwrap_or(time::Duration::days(30));
+        let session = NewLoginSession {
+            id,
+            refresh_token_hash: tokens::hash_token(&refresh).to_vec(),
+            device_name,
+            user_agent: client.user_agent.map(|ua| truncate(&ua, 512)),
+            ip_address: client.ip_address.map(|ip| truncate(&ip, 64)),
+            expires_at: OffsetDateTime::now_utc() + ttl,
+        };
+        Ok((refresh, session))
+    }
+
+    fn signed_in(
+        &self,
+        user: User,
+        mut login_session: LoginSession,
+        refresh: String,
+    ) -> Result<SignedIn, DomainError> {
+        let (access_token, expires_in) =
+            self.keys
+                .issue(&user, login_session.id, self.settings.access_token_ttl)?;
+        login_session.current = true;
+        Ok(SignedIn {
+            user,
+            tokens: Tokens {
+                access_token,
+                refresh_token: refresh,
+                token_type: "Bearer",
+                expires_in,
+            },
+            login_session,
+        })
+    }
+}
+
+/// At most `max` characters, without NULs (which PostgreSQL text cannot hold).
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().filter(|c| *c != '\0').take(max).collect()
+}

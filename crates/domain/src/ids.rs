@@ -46,4 +46,12 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(UserId, LoginSessionId, ChatSessionId, MessageId, MediaId, VendorId, SellerId);
+id_type!(
+    UserId,
+    LoginSessionId,
+    ChatSessionId,
+    MessageId,
+    MediaId,
+    VendorId,
+    SellerId
+);

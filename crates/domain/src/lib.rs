@@ -9,6 +9,7 @@ pub mod actor;
 pub mod entities;
 pub mod error;
 pub mod ids;
+pub mod inputs;
 pub mod page;
 pub mod patch;
 pub mod policy;

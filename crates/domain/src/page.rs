@@ -27,15 +27,24 @@ impl PageRequest {
     pub fn new(limit: Option<i64>, cursor: Option<String>) -> Result<Self, DomainError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(DomainError::invalid("limit", format!("must be between 1 and {MAX_LIMIT}")));
+            return Err(DomainError::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_LIMIT}"),
+            ));
         }
-        Ok(Self { limit, cursor: cursor.filter(|c| !c.is_empty()) })
+        Ok(Self {
+            limit,
+            cursor: cursor.filter(|c| !c.is_empty()),
+        })
     }
 }
 
 impl Default for PageRequest {
     fn default() -> Self {
-        Self { limit: DEFAULT_LIMIT, cursor: None }
+        Self {
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        }
     }
 }
 
@@ -53,7 +62,9 @@ pub fn decode_cursor(cursor: &str, kind: &str, scope: &str) -> Result<String, Do
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = text.splitn(3, '|');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(k), Some(s), Some(key)) if k == kind && s == scope && !key.is_empty() => Ok(key.to_owned()),
+        (Some(k), Some(s), Some(key)) if k == kind && s == scope && !key.is_empty() => {
+            Ok(key.to_owned())
+        }
         _ => Err(bad()),
     }
 }
@@ -67,7 +78,10 @@ pub fn page_from<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Stri
     } else {
         None
     };
-    Page { items: rows, next_cursor }
+    Page {
+        items: rows,
+        next_cursor,
+    }
 }
 
 #[cfg(test)]
@@ -77,7 +91,10 @@ mod tests {
     #[test]
     fn cursor_round_trips_in_its_scope_only() {
         let c = encode_cursor("m", "abc:asc", "42");
-        assert_eq!(decode_cursor(&c, "m", "abc:asc").ok(), Some("42".to_owned()));
+        assert_eq!(
+            decode_cursor(&c, "m", "abc:asc").ok(),
+            Some("42".to_owned())
+        );
         assert!(decode_cursor(&c, "m", "abd:asc").is_err());
         assert!(decode_cursor(&c, "u", "abc:asc").is_err());
         assert!(decode_cursor("!!!", "m", "abc:asc").is_err());

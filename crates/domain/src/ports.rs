@@ -43,17 +43,28 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("user", &self.user).field("password_hash", &"[redacted]").finish()
+        f.debug_struct("Credentials")
+            .field("user", &self.user)
+            .field("password_hash", &"[redacted]")
+            .finish()
     }
 }
 
 pub trait AuthStore: Send + Sync {
     /// Inserts the user and their first login session. `users_email_key` on a taken email.
-    fn register(&self, user: &NewUser, session: &NewLoginSession) -> StoreResult<(User, LoginSession)>;
+    fn register(
+        &self,
+        user: &NewUser,
+        session: &NewLoginSession,
+    ) -> StoreResult<(User, LoginSession)>;
     fn credentials_by_email(&self, email: &str) -> StoreResult<Option<Credentials>>;
     fn credentials_by_id(&self, id: UserId) -> StoreResult<Option<Credentials>>;
     /// Opens a login session and stamps the user's `lastLoginAt`.
-    fn open_login_session(&self, user: UserId, session: &NewLoginSession) -> StoreResult<(User, LoginSession)>;
+    fn open_login_session(
+        &self,
+        user: UserId,
+        session: &NewLoginSession,
+    ) -> StoreResult<(User, LoginSession)>;
     /// The per-request check, in one query: the actor behind a token's `sub` and
     /// `sid` if that login session is live (not revoked, not expired) and the
     /// user active, with the user's current role.
@@ -73,9 +84,18 @@ pub trait AuthStore: Send + Sync {
     /// Revokes one live login session of the user; false when there is none.
     fn revoke_login_session(&self, user: UserId, session: LoginSessionId) -> StoreResult<bool>;
     /// Revokes every live login session of the user but `keep`; how many.
-    fn revoke_login_sessions(&self, user: UserId, keep: Option<LoginSessionId>) -> StoreResult<u64>;
+    fn revoke_login_sessions(&self, user: UserId, keep: Option<LoginSessionId>)
+    -> StoreResult<u64>;
+    /// Creates an active admin, or makes the user with that email an active admin
+    /// with the given password hash.
+    fn upsert_admin(&self, user: &NewUser) -> StoreResult<User>;
     /// Stores a new password hash and revokes every login session but `keep`.
-    fn change_password(&self, user: UserId, password_hash: &str, keep: LoginSessionId) -> StoreResult<()>;
+    fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: LoginSessionId,
+    ) -> StoreResult<()>;
 }
 
 /// A partial update of a user; `None` leaves a field as it is.
@@ -101,10 +121,14 @@ pub trait AccountStore: Send + Sync {
     /// Deletes the user and, by cascade, everything they own.
     fn delete_user(&self, id: UserId) -> StoreResult<bool>;
     /// Users newest first, after the id `after` (a keyset page).
-    fn list_users(&self, filter: &UserFilter, after: Option<UserId>, limit: i64) -> StoreResult<Vec<User>>;
-    /// Creates an active admin, or makes the user with that email an active admin
-    /// with the given password hash.
-    fn upsert_admin(&self, user: &NewUser) -> StoreResult<User>;
+    fn list_users(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>>;
+    /// Revokes every live login session of the user; `None` if there is no such user.
+    fn end_login_sessions(&self, id: UserId) -> StoreResult<Option<u64>>;
 }
 
 // ---------------------------------------------------------------- chat
@@ -138,7 +162,12 @@ pub enum Posted {
 }
 
 pub trait ChatStore: Send + Sync {
-    fn create_chat_session(&self, id: ChatSessionId, owner: UserId, title: &str) -> StoreResult<ChatSession>;
+    fn create_chat_session(
+        &self,
+        id: ChatSessionId,
+        owner: UserId,
+        title: &str,
+    ) -> StoreResult<ChatSession>;
     fn chat_session(&self, id: ChatSessionId) -> StoreResult<Option<ChatSession>>;
     /// Who owns the session, if it exists.
     fn chat_session_owner(&self, id: ChatSessionId) -> StoreResult<Option<UserId>>;
@@ -150,7 +179,11 @@ pub trait ChatStore: Send + Sync {
         after: Option<(Timestamp, ChatSessionId)>,
         limit: i64,
     ) -> StoreResult<Vec<ChatSession>>;
-    fn rename_chat_session(&self, id: ChatSessionId, title: &str) -> StoreResult<Option<ChatSession>>;
+    fn rename_chat_session(
+        &self,
+        id: ChatSessionId,
+        title: &str,
+    ) -> StoreResult<Option<ChatSession>>;
     /// Deletes the session with its messages, vendor and sellers.
     fn delete_chat_session(&self, id: ChatSessionId) -> StoreResult<bool>;
     /// Appends a message under the session row's lock: the next `seq`, the session's
@@ -245,7 +278,12 @@ pub enum SellerAdded {
 pub trait MarketStore: Send + Sync {
     /// Inserts the session's vendor and bumps the session; `vendors_session_id_key`
     /// when it already has one.
-    fn create_vendor(&self, id: VendorId, session: ChatSessionId, fields: &VendorFields) -> StoreResult<Vendor>;
+    fn create_vendor(
+        &self,
+        id: VendorId,
+        session: ChatSessionId,
+        fields: &VendorFields,
+    ) -> StoreResult<Vendor>;
     fn vendor_of_session(&self, session: ChatSessionId) -> StoreResult<Option<Vendor>>;
     /// A vendor with its session's owner.
     fn vendor(&self, id: VendorId) -> StoreResult<Option<(Vendor, UserId)>>;
@@ -253,7 +291,13 @@ pub trait MarketStore: Send + Sync {
     fn delete_vendor(&self, id: VendorId) -> StoreResult<bool>;
     /// Inserts a seller if the session holds fewer than `cap`, counting under the
     /// session row's lock; `sellers_session_name_product_key` on a duplicate offer.
-    fn add_seller(&self, id: SellerId, session: ChatSessionId, fields: &SellerFields, cap: i32) -> StoreResult<SellerAdded>;
+    fn add_seller(
+        &self,
+        id: SellerId,
+        session: ChatSessionId,
+        fields: &SellerFields,
+        cap: i32,
+    ) -> StoreResult<SellerAdded>;
     fn sellers(&self, session: ChatSessionId, sort: SellerSort) -> StoreResult<Vec<Seller>>;
     /// A seller with its session's owner.
     fn seller(&self, id: SellerId) -> StoreResult<Option<(Seller, UserId)>>;

@@ -8,9 +8,8 @@ pub type Timestamp = OffsetDateTime;
 
 /// `2026-11-24T00:13:22.123Z`.
 pub fn format(t: &OffsetDateTime) -> String {
-    let fmt = format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     t.to_offset(time::UtcOffset::UTC)
         .format(&fmt)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())

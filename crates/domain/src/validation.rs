@@ -1,7 +1,10 @@
 //! Running garde validation and turning its report into the envelope's `errors[]`.
 
 use crate::error::{DomainError, FieldError};
-use garde::i18n::{DefaultI18n, I18n, InvalidCreditCard, InvalidEmail, InvalidPhoneNumber, InvalidUrl, IpKind, with_i18n};
+use garde::i18n::{
+    DefaultI18n, I18n, InvalidCreditCard, InvalidEmail, InvalidPhoneNumber, InvalidUrl, IpKind,
+    with_i18n,
+};
 use std::borrow::Cow;
 use std::fmt::Display;
 
@@ -13,7 +16,9 @@ pub fn validate<T: garde::Validate<Context = ()>>(value: &T) -> Result<(), Domai
         Err(report) => Err(DomainError::Validation(
             report
                 .iter()
-                .map(|(path, error)| FieldError::new(camel_path(&path.to_string()), error.message()))
+                .map(|(path, error)| {
+                    FieldError::new(camel_path(&path.to_string()), error.message())
+                })
                 .collect(),
         )),
     }
@@ -38,19 +43,48 @@ pub fn camel_path(path: &str) -> String {
 
 /// A custom rule for every free-text field: PostgreSQL text cannot hold NUL, and a
 /// client sending one gets a 400, not a database error.
-pub fn no_nul(value: &str, _: &()) -> garde::Result {
-    if value.contains('\0') {
+pub fn no_nul<T: TextField + ?Sized>(value: &T, _: &()) -> garde::Result {
+    if value.text().is_some_and(|v| v.contains('\0')) {
         return Err(garde::Error::new("must not contain NUL characters"));
     }
     Ok(())
 }
 
 /// A custom rule: not empty and not only whitespace.
-pub fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() {
+pub fn not_blank<T: TextField + ?Sized>(value: &T, _: &()) -> garde::Result {
+    if value.text().is_some_and(|v| v.trim().is_empty()) {
         return Err(garde::Error::new("must not be empty"));
     }
     Ok(())
+}
+
+/// A text field, set or not: what the custom rules look at.
+pub trait TextField {
+    fn text(&self) -> Option<&str>;
+}
+
+impl TextField for str {
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl TextField for String {
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl TextField for Option<String> {
+    fn text(&self) -> Option<&str> {
+        self.as_deref()
+    }
+}
+
+impl TextField for Option<Option<String>> {
+    fn text(&self) -> Option<&str> {
+        self.as_ref().and_then(|v| v.as_deref())
+    }
 }
 
 struct Messages;

@@ -2,12 +2,11 @@
 
 use crate::PgStore;
 use crate::auth::revoke_all;
-use crate::rows::sql::lower_text;
 use crate::rows::*;
 use crate::schema::users;
 use diesel::dsl::now;
 use diesel::prelude::*;
-use domain::ports::{AccountStore, NewUser, StoreResult, UserFilter, UserPatch};
+use domain::ports::{AccountStore, StoreResult, UserFilter, UserPatch};
 use domain::*;
 
 #[derive(AsChangeset)]
@@ -35,7 +34,13 @@ pub(crate) fn like_pattern(q: &str) -> String {
 impl AccountStore for PgStore {
     fn user(&self, id: UserId) -> StoreResult<Option<User>> {
         self.run(|c| {
-            users::table.find(id.0).select(UserRow::as_select()).first(c).optional()?.map(UserRow::into_domain).transpose()
+            users::table
+                .find(id.0)
+                .select(UserRow::as_select())
+                .first(c)
+                .optional()?
+                .map(UserRow::into_domain)
+                .transpose()
         })
     }
 
@@ -62,9 +67,18 @@ impl AccountStore for PgStore {
         self.run(|c| Ok(diesel::delete(users::table.find(id.0)).execute(c)? > 0))
     }
 
-    fn list_users(&self, filter: &UserFilter, after: Option<UserId>, limit: i64) -> StoreResult<Vec<User>> {
+    fn list_users(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
         self.run(|c| {
-            let mut q = users::table.select(UserRow::as_select()).order(users::id.desc()).limit(limit).into_boxed();
+            let mut q = users::table
+                .select(UserRow::as_select())
+                .order(users::id.desc())
+                .limit(limit)
+                .into_boxed();
             if let Some(role) = filter.role {
                 q = q.filter(users::role.eq(role.as_str()));
             }
@@ -79,26 +93,18 @@ impl AccountStore for PgStore {
         })
     }
 
-    fn upsert_admin(&self, user: &NewUser) -> StoreResult<User> {
+    fn end_login_sessions(&self, id: UserId) -> StoreResult<Option<u64>> {
         self.tx(|c| {
-            let promoted = diesel::update(users::table.filter(lower_text(users::email).eq(&user.email)))
-                .set((
-                    users::role.eq(Role::Admin.as_str()),
-                    users::is_active.eq(true),
-                    users::password_hash.eq(&user.password_hash),
-                    users::updated_at.eq(now),
-                ))
-                .returning(UserRow::as_returning())
-                .get_result(c)
+            let exists: Option<uuid::Uuid> = users::table
+                .find(id.0)
+                .select(users::id)
+                .for_update()
+                .first(c)
                 .optional()?;
-            let row = match promoted {
-                Some(row) => row,
-                None => diesel::insert_into(users::table)
-                    .values(NewUserRow::from(user))
-                    .returning(UserRow::as_returning())
-                    .get_result(c)?,
-            };
-            row.into_domain()
+            match exists {
+                Some(_) => Ok(Some(revoke_all(c, id, None)?)),
+                None => Ok(None),
+            }
         })
     }
 }

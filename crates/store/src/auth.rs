@@ -9,7 +9,6 @@ use diesel::prelude::*;
 use domain::ports::{AuthStore, Credentials, NewLoginSession, NewUser, StoreResult};
 use domain::*;
 
-
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 struct CredentialsRow {
@@ -20,19 +19,28 @@ struct CredentialsRow {
 
 impl CredentialsRow {
     fn into_domain(self) -> QueryResult<Credentials> {
-        Ok(Credentials { user: self.user.into_domain()?, password_hash: self.password_hash })
+        Ok(Credentials {
+            user: self.user.into_domain()?,
+            password_hash: self.password_hash,
+        })
     }
 }
 
 /// Live: not revoked and not expired.
 macro_rules! live_sessions {
     () => {
-        login_sessions::revoked_at.is_null().and(login_sessions::expires_at.gt(now))
+        login_sessions::revoked_at
+            .is_null()
+            .and(login_sessions::expires_at.gt(now))
     };
 }
 
 impl AuthStore for PgStore {
-    fn register(&self, user: &NewUser, session: &NewLoginSession) -> StoreResult<(User, LoginSession)> {
+    fn register(
+        &self,
+        user: &NewUser,
+        session: &NewLoginSession,
+    ) -> StoreResult<(User, LoginSession)> {
         self.tx(|c| {
             let u = diesel::insert_into(users::table)
                 .values(NewUserRow::from(user))
@@ -72,7 +80,11 @@ impl AuthStore for PgStore {
         })
     }
 
-    fn open_login_session(&self, user: UserId, session: &NewLoginSession) -> StoreResult<(User, LoginSession)> {
+    fn open_login_session(
+        &self,
+        user: UserId,
+        session: &NewLoginSession,
+    ) -> StoreResult<(User, LoginSession)> {
         self.tx(|c| {
             let s = diesel::insert_into(login_sessions::table)
                 .values(NewLoginSessionRow::new(user, session))
@@ -100,7 +112,11 @@ impl AuthStore for PgStore {
                 .first(c)
                 .optional()?;
             role.map(|r| {
-                Ok(Actor { user_id: user, login_session_id: session, role: r.parse().map_err(bad_value)? })
+                Ok(Actor {
+                    user_id: user,
+                    login_session_id: session,
+                    role: r.parse().map_err(bad_value)?,
+                })
             })
             .transpose()
         })
@@ -132,7 +148,11 @@ impl AuthStore for PgStore {
                 .get_result(c)
                 .optional()?;
             let Some(row) = rotated else { return Ok(None) };
-            let user = users::table.find(row.user_id).select(UserRow::as_select()).first(c)?.into_domain()?;
+            let user = users::table
+                .find(row.user_id)
+                .select(UserRow::as_select())
+                .first(c)?
+                .into_domain()?;
             Ok(Some((row.into_domain(), user)))
         })
     }
@@ -174,14 +194,50 @@ impl AuthStore for PgStore {
         })
     }
 
-    fn revoke_login_sessions(&self, user: UserId, keep: Option<LoginSessionId>) -> StoreResult<u64> {
+    fn revoke_login_sessions(
+        &self,
+        user: UserId,
+        keep: Option<LoginSessionId>,
+    ) -> StoreResult<u64> {
         self.run(|c| revoke_all(c, user, keep))
     }
 
-    fn change_password(&self, user: UserId, password_hash: &str, keep: LoginSessionId) -> StoreResult<()> {
+    fn upsert_admin(&self, user: &NewUser) -> StoreResult<User> {
+        self.tx(|c| {
+            let promoted =
+                diesel::update(users::table.filter(lower_text(users::email).eq(&user.email)))
+                    .set((
+                        users::role.eq(Role::Admin.as_str()),
+                        users::is_active.eq(true),
+                        users::password_hash.eq(&user.password_hash),
+                        users::updated_at.eq(now),
+                    ))
+                    .returning(UserRow::as_returning())
+                    .get_result(c)
+                    .optional()?;
+            let row = match promoted {
+                Some(row) => row,
+                None => diesel::insert_into(users::table)
+                    .values(NewUserRow::from(user))
+                    .returning(UserRow::as_returning())
+                    .get_result(c)?,
+            };
+            row.into_domain()
+        })
+    }
+
+    fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: LoginSessionId,
+    ) -> StoreResult<()> {
         self.tx(|c| {
             diesel::update(users::table.find(user.0))
-                .set((users::password_hash.eq(password_hash), users::updated_at.eq(now)))
+                .set((
+                    users::password_hash.eq(password_hash),
+                    users::updated_at.eq(now),
+                ))
                 .execute(c)?;
             revoke_all(c, user, Some(keep))?;
             Ok(())
@@ -190,7 +246,11 @@ impl AuthStore for PgStore {
 }
 
 /// Revokes the user's live login sessions except `keep`.
-pub(crate) fn revoke_all(c: &mut PgConnection, user: UserId, keep: Option<LoginSessionId>) -> QueryResult<u64> {
+pub(crate) fn revoke_all(
+    c: &mut PgConnection,
+    user: UserId,
+    keep: Option<LoginSessionId>,
+) -> QueryResult<u64> {
     let target = login_sessions::table
         .filter(login_sessions::user_id.eq(user.0))
         .filter(login_sessions::revoked_at.is_null());
@@ -198,8 +258,9 @@ pub(crate) fn revoke_all(c: &mut PgConnection, user: UserId, keep: Option<LoginS
         Some(k) => diesel::update(target.filter(login_sessions::id.ne(k.0)))
             .set(login_sessions::revoked_at.eq(now))
             .execute(c)?,
-        None => diesel::update(target).set(login_sessions::revoked_at.eq(now)).execute(c)?,
+        None => diesel::update(target)
+            .set(login_sessions::revoked_at.eq(now))
+            .execute(c)?,
     };
     Ok(u64::try_from(n).unwrap_or(u64::MAX))
 }
-

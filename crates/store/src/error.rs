@@ -10,19 +10,27 @@ pub fn classify(e: Error) -> StoreError {
         Error::DatabaseError(kind, info) => {
             let constraint = || info.constraint_name().unwrap_or_default().to_owned();
             match kind {
-                DatabaseErrorKind::UniqueViolation => StoreError::UniqueViolation { constraint: constraint() },
-                DatabaseErrorKind::ForeignKeyViolation => {
-                    StoreError::ForeignKeyViolation { constraint: constraint() }
-                }
-                DatabaseErrorKind::CheckViolation => StoreError::CheckViolation { constraint: constraint() },
+                DatabaseErrorKind::UniqueViolation => StoreError::UniqueViolation {
+                    constraint: constraint(),
+                },
+                DatabaseErrorKind::ForeignKeyViolation => StoreError::ForeignKeyViolation {
+                    constraint: constraint(),
+                },
+                DatabaseErrorKind::CheckViolation => StoreError::CheckViolation {
+                    constraint: constraint(),
+                },
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => {
                     StoreError::Unavailable(info.message().to_owned())
                 }
-                _ if is_outage(info.message()) => StoreError::Unavailable(info.message().to_owned()),
+                _ if is_outage(info.message()) => {
+                    StoreError::Unavailable(info.message().to_owned())
+                }
                 _ => StoreError::Other(info.message().to_owned()),
             }
         }
-        Error::BrokenTransactionManager => StoreError::Unavailable("broken transaction manager".into()),
+        Error::BrokenTransactionManager => {
+            StoreError::Unavailable("broken transaction manager".into())
+        }
         other => StoreError::Other(other.to_string()),
     }
 }

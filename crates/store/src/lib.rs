@@ -37,13 +37,22 @@ impl PgStore {
 
     /// Runs `f` on a pooled connection; classifies its error, and retires the
     /// connection from the pool if the error says it is dead.
-    pub(crate) fn run<T>(&self, f: impl FnOnce(&mut PgConnection) -> QueryResult<T>) -> StoreResult<T> {
-        let mut conn = self.pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    pub(crate) fn run<T>(
+        &self,
+        f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         f(&mut conn.pg).map_err(|e| conn.fail(e))
     }
 
     /// Runs `f` in one transaction.
-    pub(crate) fn tx<T>(&self, f: impl FnOnce(&mut PgConnection) -> QueryResult<T>) -> StoreResult<T> {
+    pub(crate) fn tx<T>(
+        &self,
+        f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+    ) -> StoreResult<T> {
         use diesel::Connection;
         self.run(|c| c.transaction(f))
     }

@@ -10,12 +10,28 @@ pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Applies pending migrations; the names of those applied.
 pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
-    Ok(conn.run_pending_migrations(MIGRATIONS)?.iter().map(|v| v.to_string()).collect())
+    Ok(conn
+        .run_pending_migrations(MIGRATIONS)?
+        .iter()
+        .map(|v| v.to_string())
+        .collect())
+}
+
+/// Connects to `url` and applies pending migrations; the names of those applied.
+pub fn run_pending_at(url: &str) -> Result<Vec<String>, MigrationError> {
+    use diesel::Connection;
+    let mut conn =
+        PgConnection::establish(url).map_err(|e| format!("cannot connect to the database: {e}"))?;
+    run_pending(&mut conn)
 }
 
 /// Reverts every applied migration, newest first; the names of those reverted.
 pub fn revert_all(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
-    Ok(conn.revert_all_migrations(MIGRATIONS)?.iter().map(|v| v.to_string()).collect())
+    Ok(conn
+        .revert_all_migrations(MIGRATIONS)?
+        .iter()
+        .map(|v| v.to_string())
+        .collect())
 }
 
 /// Reverts the newest applied migration.
@@ -31,7 +47,10 @@ pub fn all_applied(conn: &mut PgConnection) -> QueryResult<bool> {
         // connection failure must still surface as such.
         Err(e) => match e.downcast::<diesel::result::Error>() {
             Ok(diesel_err) => match *diesel_err {
-                diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::Unknown, _) => Ok(false),
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::Unknown,
+                    _,
+                ) => Ok(false),
                 other => Err(other),
             },
             Err(_) => Ok(false),

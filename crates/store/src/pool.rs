@@ -3,10 +3,10 @@
 //! paying a `SELECT 1` on every checkout, and the service recovers by itself
 //! after a database restart.
 
+use diesel::Connection;
 use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::result::{ConnectionError, Error as DieselError};
-use diesel::Connection;
 use domain::StoreError;
 use std::time::Duration;
 
@@ -45,7 +45,10 @@ impl r2d2::ManageConnection for Manager {
     type Error = ManagerError;
 
     fn connect(&self) -> Result<Conn, ManagerError> {
-        Ok(Conn { pg: PgConnection::establish(&self.url)?, broken: false })
+        Ok(Conn {
+            pg: PgConnection::establish(&self.url)?,
+            broken: false,
+        })
     }
 
     fn is_valid(&self, conn: &mut Conn) -> Result<(), ManagerError> {
@@ -69,7 +72,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_size: 16, connection_timeout: Duration::from_secs(3) }
+        Self {
+            max_size: 16,
+            connection_timeout: Duration::from_secs(3),
+        }
     }
 }
 
@@ -82,7 +88,9 @@ pub fn build_pool(url: &str, settings: &PoolSettings) -> PgPool {
         .connection_timeout(settings.connection_timeout)
         .test_on_check_out(false)
         .error_handler(Box::new(QuietErrors))
-        .build_unchecked(Manager { url: url.to_owned() })
+        .build_unchecked(Manager {
+            url: url.to_owned(),
+        })
 }
 
 /// r2d2's default handler logs every failed connect at error level; during an

@@ -65,7 +65,13 @@ pub struct NewUserRow<'a> {
 
 impl<'a> From<&'a ports::NewUser> for NewUserRow<'a> {
     fn from(u: &'a ports::NewUser) -> Self {
-        Self { id: u.id.0, email: &u.email, name: &u.name, password_hash: &u.password_hash, role: u.role.as_str() }
+        Self {
+            id: u.id.0,
+            email: &u.email,
+            name: &u.name,
+            password_hash: &u.password_hash,
+            role: u.role.as_str(),
+        }
     }
 }
 

@@ -45,9 +45,15 @@ impl TestDb {
         let template = template(&server)?;
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = server.admin()?;
-        sql_query(format!("CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" STRATEGY FILE_COPY"))
-            .execute(&mut admin)?;
-        Ok(Self { url: server.url(&name), name, server: server.clone() })
+        sql_query(format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\" STRATEGY FILE_COPY"
+        ))
+        .execute(&mut admin)?;
+        Ok(Self {
+            url: server.url(&name),
+            name,
+            server: server.clone(),
+        })
     }
 
     /// The connection URL of this database.
@@ -78,7 +84,11 @@ impl Default for TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Ok(mut admin) = self.server.admin() {
-            let _ = sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name)).execute(&mut admin);
+            let _ = sql_query(format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
         }
     }
 }
@@ -114,7 +124,11 @@ fn shared_server() -> Result<Server> {
 
 fn start_shared() -> Result<Server> {
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        return Ok(Server { pattern: url_pattern(&url)?, external: true, dir: None });
+        return Ok(Server {
+            pattern: url_pattern(&url)?,
+            external: true,
+            dir: None,
+        });
     }
     let dir = std::env::var_os("TESTKIT_DIR")
         .map(PathBuf::from)
@@ -122,7 +136,11 @@ fn start_shared() -> Result<Server> {
     let cluster = Cluster::at(dir.clone());
     let lock = cluster.lock()?;
     let fresh = cluster.ensure_running()?;
-    let server = Server { pattern: cluster.url("{db}"), external: false, dir: Some(dir) };
+    let server = Server {
+        pattern: cluster.url("{db}"),
+        external: false,
+        dir: Some(dir),
+    };
     if fresh {
         sweep(&server)?;
     }
@@ -139,9 +157,14 @@ fn sweep(server: &Server) -> Result<()> {
     }
     let mut admin = server.admin()?;
     let names: Vec<Name> =
-        sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'").load(&mut admin)?;
+        sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'test\\_%'")
+            .load(&mut admin)?;
     for n in names {
-        sql_query(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", n.datname)).execute(&mut admin)?;
+        sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            n.datname
+        ))
+        .execute(&mut admin)?;
     }
     Ok(())
 }
@@ -152,7 +175,10 @@ fn url_pattern(url: &str) -> Result<String> {
         Some(i) => (&url[..i], &url[i..]),
         None => (url, ""),
     };
-    let scheme_end = before_query.find("://").ok_or("DATABASE_URL is not a postgres:// URL")? + 3;
+    let scheme_end = before_query
+        .find("://")
+        .ok_or("DATABASE_URL is not a postgres:// URL")?
+        + 3;
     let base = match before_query[scheme_end..].find('/') {
         Some(i) => &before_query[..scheme_end + i],
         None => before_query,
@@ -163,7 +189,10 @@ fn url_pattern(url: &str) -> Result<String> {
 /// The migrated template for this set of migrations, built once per server.
 fn template(server: &Server) -> Result<String> {
     static TEMPLATE: OnceLock<std::result::Result<String, String>> = OnceLock::new();
-    TEMPLATE.get_or_init(|| build_template(server).map_err(|e| e.to_string())).clone().map_err(Error::from)
+    TEMPLATE
+        .get_or_init(|| build_template(server).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(Error::from)
 }
 
 fn build_template(server: &Server) -> Result<String> {
@@ -183,13 +212,19 @@ fn build_template(server: &Server) -> Result<String> {
             return Ok(());
         }
         let building = format!("{name}_building");
-        sql_query(format!("DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)")).execute(&mut admin)?;
+        sql_query(format!(
+            "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+        ))
+        .execute(&mut admin)?;
         sql_query(format!("CREATE DATABASE \"{building}\"")).execute(&mut admin)?;
         {
             let mut c = PgConnection::establish(&server.url(&building))?;
             store::migrations::run_pending(&mut c)?;
         }
-        sql_query(format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"")).execute(&mut admin)?;
+        sql_query(format!(
+            "ALTER DATABASE \"{building}\" RENAME TO \"{name}\""
+        ))
+        .execute(&mut admin)?;
         Ok(())
     })();
     if server.external {
@@ -234,11 +269,19 @@ fn migrations_digest() -> String {
             }
         }
     }
-    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+    h.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn uid() -> String {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default()
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
 }
 
 fn is_root() -> bool {
@@ -253,7 +296,10 @@ pub struct Cluster {
 
 impl Cluster {
     fn at(dir: PathBuf) -> Self {
-        Self { dir, private: false }
+        Self {
+            dir,
+            private: false,
+        }
     }
 
     /// A cluster of the caller's own in a new temporary directory, started and
@@ -266,7 +312,10 @@ impl Cluster {
     }
 
     fn try_private() -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("dealroom-private-{}", uuid::Uuid::new_v4().simple()));
+        let dir = std::env::temp_dir().join(format!(
+            "dealroom-private-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
         let cluster = Self { dir, private: true };
         cluster.ensure_running()?;
         let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
@@ -278,7 +327,10 @@ impl Cluster {
 
     /// The URL of a database in this cluster.
     pub fn url(&self, db: &str) -> String {
-        format!("postgres://postgres@localhost/{db}?host={}&port=5432", self.dir.join("sock").display())
+        format!(
+            "postgres://postgres@localhost/{db}?host={}&port=5432",
+            self.dir.join("sock").display()
+        )
     }
 
     /// Stops the server (fast shutdown: open connections are cut).
@@ -301,7 +353,11 @@ impl Cluster {
 
     fn lock(&self) -> Result<File> {
         fs::create_dir_all(&self.dir)?;
-        let f = File::options().create(true).truncate(false).write(true).open(self.dir.join("lock"))?;
+        let f = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.dir.join("lock"))?;
         f.lock()?;
         Ok(f)
     }
@@ -316,13 +372,26 @@ impl Cluster {
         fs::create_dir_all(&sock)?;
         if is_root() {
             // initdb and postgres refuse to run as root: the postgres user owns the cluster.
-            run(Command::new("chown").args(["-R", "postgres"]).arg(&self.dir))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&self.dir))?;
             run(Command::new("chmod").arg("755").arg(&self.dir))?;
         }
         if !self.dir.join("data/PG_VERSION").exists() {
-            self.as_owner(&bin.join("initdb"), &[
-                "-D", &self.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync",
-            ])?;
+            self.as_owner(
+                &bin.join("initdb"),
+                &[
+                    "-D",
+                    &self.data(),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-sync",
+                ],
+            )?;
         }
         let opts = format!(
             "-c listen_addresses='' -k {} -p 5432 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
@@ -330,11 +399,29 @@ impl Cluster {
             sock.display()
         );
         let log = self.dir.join("log").display().to_string();
-        self.pg_ctl(&bin, &["-D", &self.data(), "-l", &log, "-w", "-t", "60", "-o", &opts, "start"])?;
+        self.pg_ctl(
+            &bin,
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &opts,
+                "start",
+            ],
+        )?;
         let deadline = Instant::now() + Duration::from_secs(30);
         while PgConnection::establish(&self.url("postgres")).is_err() {
             if Instant::now() > deadline {
-                return Err(format!("the cluster in {} did not accept connections", self.dir.display()).into());
+                return Err(format!(
+                    "the cluster in {} did not accept connections",
+                    self.dir.display()
+                )
+                .into());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -372,7 +459,12 @@ fn run(cmd: &mut Command) -> Result<()> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)).into())
+        Err(format!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into())
     }
 }
 
@@ -386,12 +478,23 @@ fn bindir() -> Result<PathBuf> {
         }
     }
     let mut found: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.flatten().map(|e| e.path().join("bin")).filter(|p| p.join("initdb").exists()).collect())
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path().join("bin"))
+                .filter(|p| p.join("initdb").exists())
+                .collect()
+        })
         .unwrap_or_default();
     found.sort_by_key(|p| {
-        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
     });
-    found.pop().ok_or_else(|| "PostgreSQL server programs (initdb, pg_ctl) not found; install postgresql".into())
+    found.pop().ok_or_else(|| {
+        "PostgreSQL server programs (initdb, pg_ctl) not found; install postgresql".into()
+    })
 }
 
 #[cfg(test)]
@@ -401,10 +504,15 @@ mod tests {
     #[test]
     fn url_pattern_replaces_the_database() {
         assert_eq!(
-            url_pattern("postgres://u:p@h:5/app?sslmode=disable").ok().as_deref(),
+            url_pattern("postgres://u:p@h:5/app?sslmode=disable")
+                .ok()
+                .as_deref(),
             Some("postgres://u:p@h:5/{db}?sslmode=disable")
         );
-        assert_eq!(url_pattern("postgres://h").ok().as_deref(), Some("postgres://h/{db}"));
+        assert_eq!(
+            url_pattern("postgres://h").ok().as_deref(),
+            Some("postgres://h/{db}")
+        );
     }
 
     #[test]
@@ -423,7 +531,10 @@ mod tests {
         }
         let count = |db: &TestDb| -> i64 {
             let mut c = db.conn();
-            sql_query("SELECT count(*) AS n FROM users").get_result::<N>(&mut c).map(|r| r.n).unwrap_or(-1)
+            sql_query("SELECT count(*) AS n FROM users")
+                .get_result::<N>(&mut c)
+                .map(|r| r.n)
+                .unwrap_or(-1)
         };
         assert_eq!(count(&a), 1);
         assert_eq!(count(&b), 0);

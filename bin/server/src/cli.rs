@@ -1,0 +1,235 @@
+//! The `dealroom` command line: `serve`, `migrate`, `create-admin`.
+
+use crate::app::Application;
+use crate::settings::Settings;
+use crate::state::AppState;
+use domain::inputs::RegisterInput;
+use std::collections::HashMap;
+use std::io::BufRead;
+use store::{PgStore, PoolSettings, build_pool};
+
+pub const USAGE: &str = "\
+dealroom — the Dealroom API server
+
+Usage:
+  dealroom serve                               apply pending migrations, then serve on HOST:PORT
+  dealroom migrate                             apply pending migrations and name each one
+  dealroom create-admin --email E --name N     create an admin, or promote an existing user;
+                                               the password comes from DEALROOM_ADMIN_PASSWORD
+                                               or the first line of standard input
+  dealroom --help | --version
+
+Settings: config/default.toml, config/{APP_ENV}.toml, then environment variables
+(DATABASE_URL, JWT_SECRET, PORT, ...); see README.md.";
+
+/// What a command asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve,
+    Migrate,
+    CreateAdmin { email: String, name: String },
+    Help,
+    Version,
+}
+
+/// A failure for the operator: one line, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub code: u8,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: 1,
+        }
+    }
+
+    fn usage(message: impl Into<String>) -> Self {
+        Self {
+            message: format!("{}; see dealroom --help", message.into()),
+            code: 2,
+        }
+    }
+}
+
+pub fn parse(args: &[String]) -> Result<Command, Failure> {
+    let mut it = args.iter().map(String::as_str);
+    let cmd = match it.next() {
+        None | Some("-h") | Some("--help") | Some("help") => return Ok(Command::Help),
+        Some("-V") | Some("--version") => return Ok(Command::Version),
+        Some(c) => c,
+    };
+    let rest: Vec<&str> = it.collect();
+    match cmd {
+        "serve" | "migrate" if !rest.is_empty() => {
+            Err(Failure::usage(format!("{cmd} takes no arguments")))
+        }
+        "serve" => Ok(Command::Serve),
+        "migrate" => Ok(Command::Migrate),
+        "create-admin" => {
+            let (mut email, mut name) = (None, None);
+            let mut i = 0;
+            while i < rest.len() {
+                let (flag, value) = match rest[i].split_once('=') {
+                    Some((f, v)) => (f, Some(v.to_owned())),
+                    None => {
+                        i += 1;
+                        (rest[i - 1], rest.get(i).map(|v| (*v).to_owned()))
+                    }
+                };
+                match flag {
+                    "--email" => email = value,
+                    "--name" => name = value,
+                    "--password" => {
+                        return Err(Failure::usage(
+                            "the password is never taken from the command line: set DEALROOM_ADMIN_PASSWORD or pipe it",
+                        ));
+                    }
+                    other => return Err(Failure::usage(format!("unknown option {other}"))),
+                }
+                i += 1;
+            }
+            match (email, name) {
+                (Some(email), Some(name)) => Ok(Command::CreateAdmin { email, name }),
+                _ => Err(Failure::usage("create-admin needs --email and --name")),
+            }
+        }
+        other => Err(Failure::usage(format!("unknown command {other:?}"))),
+    }
+}
+
+/// Runs a command with the given environment and standard input; what it
+/// prints on success goes to `out`.
+pub fn run(
+    command: Command,
+    env: &HashMap<String, String>,
+    stdin: &mut dyn BufRead,
+    out: &mut dyn std::io::Write,
+) -> Result<(), Failure> {
+    let line = |out: &mut dyn std::io::Write, s: &str| {
+        let _ = writeln!(out, "{s}");
+    };
+    match command {
+        Command::Help => {
+            line(out, USAGE);
+            Ok(())
+        }
+        Command::Version => {
+            line(out, &format!("dealroom {}", env!("CARGO_PKG_VERSION")));
+            Ok(())
+        }
+        Command::Migrate => {
+            let settings = settings(env)?;
+            let applied = migrate(&settings)?;
+            if applied.is_empty() {
+                line(out, "no pending migrations");
+            }
+            for m in applied {
+                line(out, &format!("applied {m}"));
+            }
+            Ok(())
+        }
+        Command::CreateAdmin { email, name } => {
+            let settings = settings(env)?;
+            let password = match env.get("DEALROOM_ADMIN_PASSWORD") {
+                Some(p) => p.clone(),
+                None => {
+                    let mut buf = String::new();
+                    stdin
+                        .read_line(&mut buf)
+                        .map_err(|e| Failure::new(format!("cannot read the password: {e}")))?;
+                    buf.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
+            migrate(&settings)?;
+            let pool = build_pool(settings.database_url.expose(), &PoolSettings::default());
+            let state = AppState::new(settings, PgStore::new(pool))
+                .map_err(|e| Failure::new(e.to_string()))?;
+            let input = RegisterInput {
+                email: Some(email),
+                password: Some(password),
+                name: Some(name),
+                device_name: None,
+            };
+            let user = state.auth.create_admin(input).map_err(|e| match e {
+                domain::DomainError::Validation(list) => Failure::new(
+                    list.iter()
+                        .map(|f| format!("{} {}", f.field, f.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+                other => Failure::new(other.to_string()),
+            })?;
+            line(out, &format!("admin {} <{}> is ready", user.id, user.email));
+            Ok(())
+        }
+        Command::Serve => {
+            let settings = settings(env)?;
+            for m in migrate(&settings)? {
+                log::info!("applied migration {m}");
+            }
+            let (host, port) = (settings.host.clone(), settings.port);
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(settings).map_err(|e| Failure::new(e.to_string()))?;
+                log::info!("dealroom serving on http://{host}:{}", app.port());
+                app.run_until_stopped()
+                    .await
+                    .map_err(|e| Failure::new(format!("server failed: {e}")))
+            })?;
+            log::info!("dealroom stopped (port {port})");
+            Ok(())
+        }
+    }
+}
+
+fn settings(env: &HashMap<String, String>) -> Result<Settings, Failure> {
+    let s = Settings::load(env).map_err(|e| Failure::new(e.0))?;
+    if s.database_url.expose().is_empty() {
+        return Err(Failure::new(
+            "DATABASE_URL is not set (make run sets it to a local cluster)",
+        ));
+    }
+    Ok(s)
+}
+
+/// Applies pending migrations; their names.
+pub fn migrate(settings: &Settings) -> Result<Vec<String>, Failure> {
+    store::migrations::run_pending_at(settings.database_url.expose())
+        .map_err(|e| Failure::new(format!("migration failed: {}", one_line(&e.to_string()))))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn parses_commands() {
+        assert_eq!(parse(&args(&["serve"])).ok(), Some(Command::Serve));
+        assert_eq!(parse(&args(&["--version"])).ok(), Some(Command::Version));
+        assert_eq!(
+            parse(&args(&["create-admin", "--email", "a@b.co", "--name=Ann"])).ok(),
+            Some(Command::CreateAdmin {
+                email: "a@b.co".into(),
+                name: "Ann".into()
+            })
+        );
+        assert_eq!(
+            parse(&args(&["create-admin", "--password", "x"]))
+                .err()
+                .map(|f| f.code),
+            Some(2)
+        );
+        assert_eq!(parse(&args(&["frobnicate"])).err().map(|f| f.code), Some(2));
+    }
+}

@@ -1,0 +1,137 @@
+//! Extractors: the authenticated [`Caller`], and the handlers that answer
+//! actix's own rejections (JSON, path, query) in our envelope.
+
+use crate::error::{ApiError, envelope};
+use crate::reply::blocking;
+use crate::state::AppState;
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, web};
+use domain::{Actor, DomainError, FieldError};
+use std::future::Future;
+use std::pin::Pin;
+
+/// The caller of an authenticated route: a valid bearer token whose login
+/// session is live and whose user is active, with the user's current role.
+pub struct Caller(pub Actor);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let token = token.ok_or(ApiError(DomainError::Unauthenticated))?;
+            let state =
+                state.ok_or_else(|| ApiError(DomainError::Internal("no app state".into())))?;
+            let actor = blocking(move || state.auth.authenticate(&token)).await?;
+            Ok(Caller(actor))
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// JSON bodies: malformed → 400, unknown field → 400 naming it, too large → 413,
+/// not JSON → 415; all in the envelope.
+pub fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let res = match &err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            envelope(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body is too large",
+                "PAYLOAD_TOO_LARGE",
+                None,
+            )
+        }
+        JsonPayloadError::ContentType => envelope(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+            "UNSUPPORTED_MEDIA_TYPE",
+            None,
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            let text = e.to_string();
+            let errors = vec![serde_field_error(&text)];
+            envelope(
+                StatusCode::BAD_REQUEST,
+                "Validation failed",
+                "VALIDATION_ERROR",
+                Some(&errors),
+            )
+        }
+        other => {
+            let errors = vec![FieldError::new("body", other.to_string())];
+            envelope(
+                StatusCode::BAD_REQUEST,
+                "Malformed request body",
+                "VALIDATION_ERROR",
+                Some(&errors),
+            )
+        }
+    };
+    actix_web::error::InternalError::from_response(err, res).into()
+}
+
+/// Path parameters: a malformed id is a 400.
+pub fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
+    let errors = vec![FieldError::new("id", "must be a valid UUID")];
+    let res = envelope(
+        StatusCode::BAD_REQUEST,
+        "Validation failed",
+        "VALIDATION_ERROR",
+        Some(&errors),
+    );
+    actix_web::error::InternalError::from_response(err, res).into()
+}
+
+/// Query strings: unknown or malformed parameters are a 400.
+pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    let text = match &err {
+        QueryPayloadError::Deserialize(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    let mut field = serde_field_error(&text);
+    if field.field == "body" {
+        field.field = "query".into();
+    }
+    let errors = vec![field];
+    let res = envelope(
+        StatusCode::BAD_REQUEST,
+        "Validation failed",
+        "VALIDATION_ERROR",
+        Some(&errors),
+    );
+    actix_web::error::InternalError::from_response(err, res).into()
+}
+
+/// serde's message as a field error: ``unknown field `role`, expected …`` names
+/// the field; other messages stand for the whole body.
+fn serde_field_error(text: &str) -> FieldError {
+    let named = |prefix: &str| {
+        text.strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(domain::validation::camel_path)
+    };
+    if let Some(field) = named("unknown field `") {
+        return FieldError::new(field, "is not allowed");
+    }
+    if let Some(field) = named("missing field `") {
+        return FieldError::new(field, "is required");
+    }
+    let cleaned = text.split(" at line ").next().unwrap_or(text);
+    FieldError::new("body", cleaned.to_owned())
+}

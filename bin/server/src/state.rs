@@ -1,0 +1,38 @@
+//! What every handler can reach: the services, built once at startup.
+
+use crate::settings::Settings;
+use accounts::AccountService;
+use auth::{AuthService, AuthSettings};
+use domain::DomainError;
+use domain::ports::HealthStore;
+use std::sync::Arc;
+use store::PgStore;
+
+pub struct AppState {
+    pub auth: AuthService,
+    pub accounts: AccountService,
+    pub health: Arc<dyn HealthStore>,
+    pub settings: Settings,
+}
+
+impl AppState {
+    /// The services on one PostgreSQL store.
+    pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
+        let store = Arc::new(store);
+        let auth = AuthService::new(
+            store.clone(),
+            AuthSettings {
+                jwt_secret: settings.jwt_secret.clone(),
+                access_token_ttl: settings.jwt_expires_in,
+                refresh_token_ttl: settings.refresh_token_ttl,
+                bcrypt_cost: settings.bcrypt_rounds,
+            },
+        )?;
+        Ok(Self {
+            auth,
+            accounts: AccountService::new(store.clone()),
+            health: store,
+            settings,
+        })
+    }
+}
