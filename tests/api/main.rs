@@ -6,6 +6,8 @@
 mod helpers;
 
 mod auth;
+mod chat;
 mod foundation;
+mod market;
 mod schema;
 mod users;

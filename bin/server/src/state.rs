@@ -3,14 +3,18 @@
 use crate::settings::Settings;
 use accounts::AccountService;
 use auth::{AuthService, AuthSettings};
+use chat::ChatService;
 use domain::DomainError;
 use domain::ports::HealthStore;
+use market::MarketService;
 use std::sync::Arc;
 use store::PgStore;
 
 pub struct AppState {
     pub auth: AuthService,
     pub accounts: AccountService,
+    pub chat: ChatService,
+    pub market: MarketService,
     pub health: Arc<dyn HealthStore>,
     pub settings: Settings,
 }

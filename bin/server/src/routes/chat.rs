@@ -1,0 +1,5 @@
+//! Routes of the chat context.
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}

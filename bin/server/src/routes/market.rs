@@ -1,0 +1,5 @@
+//! Routes of the market context.
+
+use actix_web::web;
+
+pub fn configure(_cfg: &mut web::ServiceConfig) {}
