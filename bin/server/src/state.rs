@@ -35,6 +35,8 @@ impl AppState {
         Ok(Self {
             auth,
             accounts: AccountService::new(store.clone()),
+            chat: ChatService::new(store.clone()),
+            market: MarketService::new(store.clone(), store.clone(), settings.max_sellers_per_session),
             health: store,
             settings,
         })
