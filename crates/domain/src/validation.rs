@@ -13,14 +13,17 @@ use std::fmt::Display;
 pub fn validate<T: garde::Validate<Context = ()>>(value: &T) -> Result<(), DomainError> {
     match with_i18n(Messages, || value.validate()) {
         Ok(()) => Ok(()),
-        Err(report) => Err(DomainError::Validation(
-            report
-                .iter()
-                .map(|(path, error)| {
-                    FieldError::new(camel_path(&path.to_string()), error.message())
-                })
-                .collect(),
-        )),
+        Err(report) => {
+            // One message per field, the first rule that failed (as yup reports).
+            let mut errors: Vec<FieldError> = Vec::new();
+            for (path, error) in report.iter() {
+                let field = camel_path(&path.to_string());
+                if !errors.iter().any(|e| e.field == field) {
+                    errors.push(FieldError::new(field, error.message()));
+                }
+            }
+            Err(DomainError::Validation(errors))
+        }
     }
 }
 
