@@ -67,11 +67,12 @@ pub async fn request_context(
                     message: "Internal server error",
                     code: "INTERNAL",
                     errors: None,
-                    detail: Some(d),
+                    detail: Some(d.as_str()),
                 });
                 for (k, v) in old.headers() {
                     if k != actix_web::http::header::CONTENT_TYPE
                         && k != actix_web::http::header::CONTENT_LENGTH
+                        && k != actix_web::http::header::CONTENT_ENCODING
                     {
                         new.headers_mut().insert(k.clone(), v.clone());
                     }

@@ -8,6 +8,7 @@ pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod net;
+pub mod ratelimit;
 pub mod reply;
 pub mod routes;
 pub mod settings;

@@ -4,8 +4,10 @@ use super::Id;
 use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::net::client_info;
+use crate::ratelimit::Limit;
 use crate::reply::{blocking, created, deleted, ok};
 use crate::state::AppState;
+use actix_governor::Governor;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::LoginSessionId;
 use domain::inputs::{LoginInput, RefreshInput, RegisterInput};
@@ -13,12 +15,24 @@ use serde_json::json;
 
 type Res = Result<HttpResponse, ApiError>;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig, limit: &Limit) {
     cfg.service(
         web::scope("/auth")
-            .service(web::resource("/register").route(web::post().to(register)))
-            .service(web::resource("/login").route(web::post().to(login)))
-            .service(web::resource("/refresh").route(web::post().to(refresh)))
+            .service(
+                web::resource("/register")
+                    .wrap(Governor::new(limit))
+                    .route(web::post().to(register)),
+            )
+            .service(
+                web::resource("/login")
+                    .wrap(Governor::new(limit))
+                    .route(web::post().to(login)),
+            )
+            .service(
+                web::resource("/refresh")
+                    .wrap(Governor::new(limit))
+                    .route(web::post().to(refresh)),
+            )
             .service(web::resource("/logout").route(web::post().to(logout)))
             .service(web::resource("/logout-all").route(web::post().to(logout_all)))
             .service(web::resource("/me").route(web::get().to(me)))

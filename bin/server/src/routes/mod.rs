@@ -6,11 +6,13 @@ pub mod health;
 pub mod market;
 pub mod users;
 
+use crate::ratelimit::Limit;
 use actix_web::web;
 
-/// Everything under `/api/v1`.
-pub fn api(cfg: &mut web::ServiceConfig) {
-    cfg.configure(auth::configure)
+/// Everything under `/api/v1`; `auth_limit` is the stricter rate limit of
+/// register, login and refresh.
+pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
+    cfg.configure(|c| auth::configure(c, auth_limit))
         .configure(users::configure)
         .configure(chat::configure)
         .configure(market::configure);
