@@ -10,6 +10,7 @@ pub mod entities;
 pub mod error;
 pub mod ids;
 pub mod inputs;
+pub mod market_inputs;
 pub mod page;
 pub mod patch;
 pub mod policy;

@@ -268,7 +268,7 @@ pub enum SellerSort {
 /// Result of adding a seller under the per-session cap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SellerAdded {
-    Added(Seller),
+    Added(Box<Seller>),
     /// The session already holds `cap` sellers.
     CapReached,
     /// The chat session does not exist.
@@ -276,6 +276,9 @@ pub enum SellerAdded {
 }
 
 pub trait MarketStore: Send + Sync {
+    /// Who owns the chat session, if it exists: what access to its vendor and
+    /// sellers follows.
+    fn session_owner(&self, session: ChatSessionId) -> StoreResult<Option<UserId>>;
     /// Inserts the session's vendor and bumps the session; `vendors_session_id_key`
     /// when it already has one.
     fn create_vendor(

@@ -1,11 +1,41 @@
-//! Vendors and sellers: [`MarketService`]. (Being built: issue 5.)
+//! Vendors and sellers: [`MarketService`]. Every method takes the acting
+//! [`Actor`]. Access to a vendor or seller follows access to its chat session
+//! ([`domain::policy`]): who cannot read the session gets `NotFound`, who can
+//! read but not change it gets `Forbidden`. Uniqueness and the per-session
+//! seller cap are decided by the database; this crate turns the outcome into
+//! the contract's errors.
 
-use domain::ports::{ChatStore, MarketStore};
+use domain::market_inputs::VendorPatchInput;
+use domain::market_inputs::{SellerInput, SellerListQuery, SellerPatchInput, VendorInput};
+use domain::policy::{can_change_chat, can_read_chat};
+use domain::ports::{
+    ChatStore, MarketStore, SellerAdded, SellerChanges, SellerFields, SellerSort, VendorChanges,
+    VendorFields,
+};
+use domain::validation::validate;
+use domain::*;
 use std::sync::Arc;
 
-#[allow(dead_code)]
+/// The unique index that allows one vendor per chat session.
+pub const VENDOR_PER_SESSION_KEY: &str = "vendors_session_id_key";
+/// The unique index on (session, lower(seller name), lower(product name)).
+pub const SELLER_OFFER_KEY: &str = "sellers_session_name_product_key";
+
+const SESSION: &str = "Chat session";
+const VENDOR: &str = "Vendor";
+const SELLER: &str = "Seller";
+
+const VENDOR_TAKEN: &str = "This chat session already has a vendor";
+const OFFER_TAKEN: &str = "This seller already offers this product in this chat session";
+
 pub struct MarketService {
     store: Arc<dyn MarketStore>,
+    /// Kept for the chat context's reads; the session owner is read through
+    /// [`MarketStore::session_owner`] so the market rules stand on their own port.
+    #[expect(
+        dead_code,
+        reason = "the market reads session owners through its own port"
+    )]
     chats: Arc<dyn ChatStore>,
     max_sellers_per_session: i32,
 }
@@ -21,5 +51,280 @@ impl MarketService {
             chats,
             max_sellers_per_session,
         }
+    }
+
+    // ------------------------------------------------------------ vendors
+
+    /// `POST /sessions/{id}/vendor`: one per session; a second one is a conflict,
+    /// also when two registrations race.
+    pub fn create_vendor(
+        &self,
+        actor: &Actor,
+        session: ChatSessionId,
+        mut input: VendorInput,
+    ) -> Result<Vendor, DomainError> {
+        self.session_to_change(actor, session)?;
+        input.normalize();
+        validate(&input)?;
+        let fields = VendorFields {
+            name: input.name.unwrap_or_default(),
+            email: input.email,
+            phone: input.phone,
+            website: input.website,
+            address: input.address,
+            notes: input.notes,
+        };
+        self.store
+            .create_vendor(VendorId::new(), session, &fields)
+            .map_err(|e| match e {
+                e if e.is_unique(VENDOR_PER_SESSION_KEY) => DomainError::Conflict(VENDOR_TAKEN),
+                StoreError::NotFound | StoreError::ForeignKeyViolation { .. } => {
+                    DomainError::NotFound(SESSION)
+                }
+                e => e.into(),
+            })
+    }
+
+    /// `GET /sessions/{id}/vendor`.
+    pub fn vendor_of_session(
+        &self,
+        actor: &Actor,
+        session: ChatSessionId,
+    ) -> Result<Vendor, DomainError> {
+        self.session_to_read(actor, session)?;
+        self.store
+            .vendor_of_session(session)?
+            .ok_or(DomainError::NotFound(VENDOR))
+    }
+
+    /// `GET /vendors/{id}`.
+    pub fn vendor(&self, actor: &Actor, id: VendorId) -> Result<Vendor, DomainError> {
+        let (vendor, owner) = self
+            .store
+            .vendor(id)?
+            .ok_or(DomainError::NotFound(VENDOR))?;
+        readable(actor, owner, VENDOR)?;
+        Ok(vendor)
+    }
+
+    /// `PATCH /vendors/{id}`: absent fields stay, `null` clears an optional one.
+    pub fn update_vendor(
+        &self,
+        actor: &Actor,
+        id: VendorId,
+        mut input: VendorPatchInput,
+    ) -> Result<Vendor, DomainError> {
+        let (_, owner) = self
+            .store
+            .vendor(id)?
+            .ok_or(DomainError::NotFound(VENDOR))?;
+        changeable(actor, owner, VENDOR)?;
+        input.normalize();
+        validate(&input)?;
+        let changes = VendorChanges {
+            name: input.name.flatten(),
+            email: input.email,
+            phone: input.phone,
+            website: input.website,
+            address: input.address,
+            notes: input.notes,
+        };
+        self.store
+            .update_vendor(id, &changes)?
+            .ok_or(DomainError::NotFound(VENDOR))
+    }
+
+    /// `DELETE /vendors/{id}`.
+    pub fn delete_vendor(&self, actor: &Actor, id: VendorId) -> Result<(), DomainError> {
+        let (_, owner) = self
+            .store
+            .vendor(id)?
+            .ok_or(DomainError::NotFound(VENDOR))?;
+        changeable(actor, owner, VENDOR)?;
+        if self.store.delete_vendor(id)? {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound(VENDOR))
+        }
+    }
+
+    // ------------------------------------------------------------ sellers
+
+    /// `POST /sessions/{id}/sellers`: a duplicate offer is a conflict; past the
+    /// per-session cap, `LimitReached`, also when inserts race.
+    pub fn add_seller(
+        &self,
+        actor: &Actor,
+        session: ChatSessionId,
+        mut input: SellerInput,
+    ) -> Result<Seller, DomainError> {
+        self.session_to_change(actor, session)?;
+        input.normalize();
+        validate(&input)?;
+        let product = input.product.unwrap_or_default();
+        let fields = SellerFields {
+            name: input.name.unwrap_or_default(),
+            email: input.email,
+            phone: input.phone,
+            product: Product {
+                name: product.name.unwrap_or_default(),
+                description: product.description,
+                price_minor: product.price_minor.unwrap_or_default(),
+                currency: product.currency.unwrap_or_default(),
+                quantity: product.quantity,
+                unit: product.unit,
+            },
+        };
+        let cap = self.max_sellers_per_session;
+        match self
+            .store
+            .add_seller(SellerId::new(), session, &fields, cap)
+            .map_err(seller_error)?
+        {
+            SellerAdded::Added(seller) => Ok(*seller),
+            SellerAdded::CapReached => Err(DomainError::LimitReached(format!(
+                "A chat session holds at most {cap} sellers"
+            ))),
+            SellerAdded::NoSession => Err(DomainError::NotFound(SESSION)),
+        }
+    }
+
+    /// `GET /sessions/{id}/sellers`: all of them, in the asked order (ties by id).
+    pub fn sellers(
+        &self,
+        actor: &Actor,
+        session: ChatSessionId,
+        query: SellerListQuery,
+    ) -> Result<Vec<Seller>, DomainError> {
+        self.session_to_read(actor, session)?;
+        validate(&query)?;
+        let sort = parse_sort(query.sort.as_deref())?;
+        Ok(self.store.sellers(session, sort)?)
+    }
+
+    /// `GET /sellers/{id}`.
+    pub fn seller(&self, actor: &Actor, id: SellerId) -> Result<Seller, DomainError> {
+        let (seller, owner) = self
+            .store
+            .seller(id)?
+            .ok_or(DomainError::NotFound(SELLER))?;
+        readable(actor, owner, SELLER)?;
+        Ok(seller)
+    }
+
+    /// `PATCH /sellers/{id}`: any fields, the product partially; a change that
+    /// makes the offer a duplicate is a conflict.
+    pub fn update_seller(
+        &self,
+        actor: &Actor,
+        id: SellerId,
+        mut input: SellerPatchInput,
+    ) -> Result<Seller, DomainError> {
+        let (_, owner) = self
+            .store
+            .seller(id)?
+            .ok_or(DomainError::NotFound(SELLER))?;
+        changeable(actor, owner, SELLER)?;
+        input.normalize();
+        validate(&input)?;
+        let product = input.product.unwrap_or_default();
+        let changes = SellerChanges {
+            name: input.name.flatten(),
+            email: input.email,
+            phone: input.phone,
+            product_name: product.name.flatten(),
+            description: product.description,
+            price_minor: product.price_minor.flatten(),
+            currency: product.currency.flatten(),
+            quantity: product.quantity,
+            unit: product.unit,
+        };
+        self.store
+            .update_seller(id, &changes)
+            .map_err(seller_error)?
+            .ok_or(DomainError::NotFound(SELLER))
+    }
+
+    /// `DELETE /sellers/{id}`.
+    pub fn delete_seller(&self, actor: &Actor, id: SellerId) -> Result<(), DomainError> {
+        let (_, owner) = self
+            .store
+            .seller(id)?
+            .ok_or(DomainError::NotFound(SELLER))?;
+        changeable(actor, owner, SELLER)?;
+        if self.store.delete_seller(id)? {
+            Ok(())
+        } else {
+            Err(DomainError::NotFound(SELLER))
+        }
+    }
+
+    // ------------------------------------------------------------ access
+
+    fn session_owner(&self, session: ChatSessionId) -> Result<UserId, DomainError> {
+        self.store
+            .session_owner(session)?
+            .ok_or(DomainError::NotFound(SESSION))
+    }
+
+    fn session_to_read(&self, actor: &Actor, session: ChatSessionId) -> Result<(), DomainError> {
+        readable(actor, self.session_owner(session)?, SESSION)
+    }
+
+    fn session_to_change(&self, actor: &Actor, session: ChatSessionId) -> Result<(), DomainError> {
+        changeable(actor, self.session_owner(session)?, SESSION)
+    }
+}
+
+/// Who may not read the session does not learn that the thing exists.
+fn readable(actor: &Actor, owner: UserId, what: &'static str) -> Result<(), DomainError> {
+    if can_read_chat(actor, owner) {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound(what))
+    }
+}
+
+/// Readers who may not change the session (agents) are refused openly.
+fn changeable(actor: &Actor, owner: UserId, what: &'static str) -> Result<(), DomainError> {
+    readable(actor, owner, what)?;
+    if can_change_chat(actor, owner) {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden)
+    }
+}
+
+fn seller_error(e: StoreError) -> DomainError {
+    match e {
+        e if e.is_unique(SELLER_OFFER_KEY) => DomainError::Conflict(OFFER_TAKEN),
+        StoreError::ForeignKeyViolation { .. } => DomainError::NotFound(SESSION),
+        e => e.into(),
+    }
+}
+
+/// `createdAt` (default), `price`, `-price`, `name`.
+pub fn parse_sort(sort: Option<&str>) -> Result<SellerSort, DomainError> {
+    match sort {
+        None | Some("createdAt") => Ok(SellerSort::CreatedAt),
+        Some("price") => Ok(SellerSort::PriceAsc),
+        Some("-price") => Ok(SellerSort::PriceDesc),
+        Some("name") => Ok(SellerSort::Name),
+        Some(_) => Err(DomainError::invalid(
+            "sort",
+            "must be one of createdAt, price, -price, name",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_names_map_to_orders() {
+        assert_eq!(parse_sort(None).ok(), Some(SellerSort::CreatedAt));
+        assert_eq!(parse_sort(Some("-price")).ok(), Some(SellerSort::PriceDesc));
+        assert!(parse_sort(Some("price,name")).is_err());
     }
 }

@@ -1,53 +1,424 @@
-//! Vendors and sellers. (Placeholder until issue 5 lands.)
+//! Vendors and sellers. Every write takes the chat session's row lock first and
+//! bumps its `updated_at` in the same transaction; seller inserts count against
+//! the cap under that lock, and a delete gives the place back.
 
 use crate::PgStore;
+use crate::rows::sql::lower_text;
+use crate::schema::{chat_sessions, sellers, vendors};
+use diesel::dsl::now;
+use diesel::prelude::*;
 use domain::ports::*;
 use domain::*;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
-fn todo<T>() -> StoreResult<T> {
-    Err(StoreError::Other("market store not built yet".into()))
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = vendors, check_for_backend(diesel::pg::Pg))]
+struct VendorRow {
+    id: Uuid,
+    session_id: Uuid,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    website: Option<String>,
+    address: Option<String>,
+    notes: Option<String>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl VendorRow {
+    fn into_domain(self) -> Vendor {
+        Vendor {
+            id: VendorId(self.id),
+            session_id: ChatSessionId(self.session_id),
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            website: self.website,
+            address: self.address,
+            notes: self.notes,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = vendors)]
+struct NewVendorRow<'a> {
+    id: Uuid,
+    session_id: Uuid,
+    name: &'a str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    website: Option<&'a str>,
+    address: Option<&'a str>,
+    notes: Option<&'a str>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = vendors)]
+struct VendorChangeset<'a> {
+    name: Option<&'a str>,
+    email: Option<Option<&'a str>>,
+    phone: Option<Option<&'a str>>,
+    website: Option<Option<&'a str>>,
+    address: Option<Option<&'a str>>,
+    notes: Option<Option<&'a str>>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = sellers, check_for_backend(diesel::pg::Pg))]
+struct SellerRow {
+    id: Uuid,
+    session_id: Uuid,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    product_name: String,
+    product_description: Option<String>,
+    price_minor: i64,
+    currency: String,
+    quantity: Option<i64>,
+    unit: Option<String>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl SellerRow {
+    fn into_domain(self) -> Seller {
+        Seller {
+            id: SellerId(self.id),
+            session_id: ChatSessionId(self.session_id),
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            product: Product {
+                name: self.product_name,
+                description: self.product_description,
+                price_minor: self.price_minor,
+                currency: self.currency,
+                quantity: self.quantity,
+                unit: self.unit,
+            },
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = sellers)]
+struct NewSellerRow<'a> {
+    id: Uuid,
+    session_id: Uuid,
+    name: &'a str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    product_name: &'a str,
+    product_description: Option<&'a str>,
+    price_minor: i64,
+    currency: &'a str,
+    quantity: Option<i64>,
+    unit: Option<&'a str>,
+}
+
+#[derive(AsChangeset)]
+#[diesel(table_name = sellers)]
+struct SellerChangeset<'a> {
+    name: Option<&'a str>,
+    email: Option<Option<&'a str>>,
+    phone: Option<Option<&'a str>>,
+    product_name: Option<&'a str>,
+    product_description: Option<Option<&'a str>>,
+    price_minor: Option<i64>,
+    currency: Option<&'a str>,
+    quantity: Option<Option<i64>>,
+    unit: Option<Option<&'a str>>,
+}
+
+fn opt(v: &Option<String>) -> Option<&str> {
+    v.as_deref()
+}
+
+fn opt_change(v: &Option<Option<String>>) -> Option<Option<&str>> {
+    v.as_ref().map(|inner| inner.as_deref())
+}
+
+/// Bumps the session's `updated_at` (taking its row lock); false if it is gone.
+fn touch_session(c: &mut PgConnection, session: Uuid) -> QueryResult<bool> {
+    let n = diesel::update(chat_sessions::table.find(session))
+        .set(chat_sessions::updated_at.eq(now))
+        .execute(c)?;
+    Ok(n > 0)
+}
+
+/// Locks the session row: every vendor and seller write takes it first, so
+/// writers of one session queue in one order and never deadlock.
+fn lock_session(c: &mut PgConnection, session: Uuid) -> QueryResult<()> {
+    chat_sessions::table
+        .find(session)
+        .select(chat_sessions::id)
+        .for_update()
+        .first::<Uuid>(c)
+        .optional()
+        .map(|_| ())
+}
+
+/// The session of a vendor, with that session's row locked.
+fn vendor_session(c: &mut PgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
+    let session = vendors::table
+        .find(id)
+        .select(vendors::session_id)
+        .first::<Uuid>(c)
+        .optional()?;
+    if let Some(s) = session {
+        lock_session(c, s)?;
+    }
+    Ok(session)
+}
+
+/// The session of a seller, with that session's row locked.
+fn seller_session(c: &mut PgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
+    let session = sellers::table
+        .find(id)
+        .select(sellers::session_id)
+        .first::<Uuid>(c)
+        .optional()?;
+    if let Some(s) = session {
+        lock_session(c, s)?;
+    }
+    Ok(session)
 }
 
 impl MarketStore for PgStore {
+    fn session_owner(&self, session: ChatSessionId) -> StoreResult<Option<UserId>> {
+        self.run(|c| {
+            chat_sessions::table
+                .find(session.0)
+                .select(chat_sessions::user_id)
+                .first::<Uuid>(c)
+                .optional()
+                .map(|o| o.map(UserId))
+        })
+    }
+
     fn create_vendor(
         &self,
-        _: VendorId,
-        _: ChatSessionId,
-        _: &VendorFields,
+        id: VendorId,
+        session: ChatSessionId,
+        fields: &VendorFields,
     ) -> StoreResult<Vendor> {
-        todo()
+        self.tx(|c| {
+            if !touch_session(c, session.0)? {
+                return Err(diesel::result::Error::NotFound);
+            }
+            let row = NewVendorRow {
+                id: id.0,
+                session_id: session.0,
+                name: &fields.name,
+                email: opt(&fields.email),
+                phone: opt(&fields.phone),
+                website: opt(&fields.website),
+                address: opt(&fields.address),
+                notes: opt(&fields.notes),
+            };
+            diesel::insert_into(vendors::table)
+                .values(row)
+                .returning(VendorRow::as_returning())
+                .get_result(c)
+                .map(VendorRow::into_domain)
+        })
     }
-    fn vendor_of_session(&self, _: ChatSessionId) -> StoreResult<Option<Vendor>> {
-        todo()
+
+    fn vendor_of_session(&self, session: ChatSessionId) -> StoreResult<Option<Vendor>> {
+        self.run(|c| {
+            vendors::table
+                .filter(vendors::session_id.eq(session.0))
+                .select(VendorRow::as_select())
+                .first(c)
+                .optional()
+                .map(|v| v.map(VendorRow::into_domain))
+        })
     }
-    fn vendor(&self, _: VendorId) -> StoreResult<Option<(Vendor, UserId)>> {
-        todo()
+
+    fn vendor(&self, id: VendorId) -> StoreResult<Option<(Vendor, UserId)>> {
+        self.run(|c| {
+            vendors::table
+                .inner_join(chat_sessions::table)
+                .filter(vendors::id.eq(id.0))
+                .select((VendorRow::as_select(), chat_sessions::user_id))
+                .first::<(VendorRow, Uuid)>(c)
+                .optional()
+                .map(|v| v.map(|(v, owner)| (v.into_domain(), UserId(owner))))
+        })
     }
-    fn update_vendor(&self, _: VendorId, _: &VendorChanges) -> StoreResult<Option<Vendor>> {
-        todo()
+
+    fn update_vendor(&self, id: VendorId, changes: &VendorChanges) -> StoreResult<Option<Vendor>> {
+        self.tx(|c| {
+            let Some(session) = vendor_session(c, id.0)? else {
+                return Ok(None);
+            };
+            let set = VendorChangeset {
+                name: changes.name.as_deref(),
+                email: opt_change(&changes.email),
+                phone: opt_change(&changes.phone),
+                website: opt_change(&changes.website),
+                address: opt_change(&changes.address),
+                notes: opt_change(&changes.notes),
+            };
+            let vendor = diesel::update(vendors::table.find(id.0))
+                .set((set, vendors::updated_at.eq(now)))
+                .returning(VendorRow::as_returning())
+                .get_result(c)
+                .optional()?;
+            if vendor.is_some() {
+                touch_session(c, session)?;
+            }
+            Ok(vendor.map(VendorRow::into_domain))
+        })
     }
-    fn delete_vendor(&self, _: VendorId) -> StoreResult<bool> {
-        todo()
+
+    fn delete_vendor(&self, id: VendorId) -> StoreResult<bool> {
+        self.tx(|c| {
+            let Some(session) = vendor_session(c, id.0)? else {
+                return Ok(false);
+            };
+            let deleted = diesel::delete(vendors::table.find(id.0)).execute(c)? > 0;
+            if deleted {
+                touch_session(c, session)?;
+            }
+            Ok(deleted)
+        })
     }
+
     fn add_seller(
         &self,
-        _: SellerId,
-        _: ChatSessionId,
-        _: &SellerFields,
-        _: i32,
+        id: SellerId,
+        session: ChatSessionId,
+        fields: &SellerFields,
+        cap: i32,
     ) -> StoreResult<SellerAdded> {
-        todo()
+        self.tx(|c| {
+            // The row lock serialises concurrent inserts; each sees the count the
+            // previous one left.
+            let counted: Option<Uuid> = diesel::update(
+                chat_sessions::table
+                    .find(session.0)
+                    .filter(chat_sessions::seller_count.lt(cap)),
+            )
+            .set((
+                chat_sessions::seller_count.eq(chat_sessions::seller_count + 1),
+                chat_sessions::updated_at.eq(now),
+            ))
+            .returning(chat_sessions::id)
+            .get_result(c)
+            .optional()?;
+            if counted.is_none() {
+                let exists: Option<Uuid> = chat_sessions::table
+                    .find(session.0)
+                    .select(chat_sessions::id)
+                    .first(c)
+                    .optional()?;
+                return Ok(match exists {
+                    Some(_) => SellerAdded::CapReached,
+                    None => SellerAdded::NoSession,
+                });
+            }
+            let p = &fields.product;
+            let row = NewSellerRow {
+                id: id.0,
+                session_id: session.0,
+                name: &fields.name,
+                email: opt(&fields.email),
+                phone: opt(&fields.phone),
+                product_name: &p.name,
+                product_description: opt(&p.description),
+                price_minor: p.price_minor,
+                currency: &p.currency,
+                quantity: p.quantity,
+                unit: opt(&p.unit),
+            };
+            diesel::insert_into(sellers::table)
+                .values(row)
+                .returning(SellerRow::as_returning())
+                .get_result(c)
+                .map(|s| SellerAdded::Added(Box::new(s.into_domain())))
+        })
     }
-    fn sellers(&self, _: ChatSessionId, _: SellerSort) -> StoreResult<Vec<Seller>> {
-        todo()
+
+    fn sellers(&self, session: ChatSessionId, sort: SellerSort) -> StoreResult<Vec<Seller>> {
+        self.run(|c| {
+            let q = sellers::table
+                .filter(sellers::session_id.eq(session.0))
+                .select(SellerRow::as_select())
+                .into_boxed();
+            let q = match sort {
+                SellerSort::CreatedAt => q.order((sellers::created_at.asc(), sellers::id.asc())),
+                SellerSort::PriceAsc => q.order((sellers::price_minor.asc(), sellers::id.asc())),
+                SellerSort::PriceDesc => q.order((sellers::price_minor.desc(), sellers::id.asc())),
+                SellerSort::Name => q.order((lower_text(sellers::name).asc(), sellers::id.asc())),
+            };
+            Ok(q.load(c)?.into_iter().map(SellerRow::into_domain).collect())
+        })
     }
-    fn seller(&self, _: SellerId) -> StoreResult<Option<(Seller, UserId)>> {
-        todo()
+
+    fn seller(&self, id: SellerId) -> StoreResult<Option<(Seller, UserId)>> {
+        self.run(|c| {
+            sellers::table
+                .inner_join(chat_sessions::table)
+                .filter(sellers::id.eq(id.0))
+                .select((SellerRow::as_select(), chat_sessions::user_id))
+                .first::<(SellerRow, Uuid)>(c)
+                .optional()
+                .map(|s| s.map(|(s, owner)| (s.into_domain(), UserId(owner))))
+        })
     }
-    fn update_seller(&self, _: SellerId, _: &SellerChanges) -> StoreResult<Option<Seller>> {
-        todo()
+
+    fn update_seller(&self, id: SellerId, changes: &SellerChanges) -> StoreResult<Option<Seller>> {
+        self.tx(|c| {
+            let Some(session) = seller_session(c, id.0)? else {
+                return Ok(None);
+            };
+            let set = SellerChangeset {
+                name: changes.name.as_deref(),
+                email: opt_change(&changes.email),
+                phone: opt_change(&changes.phone),
+                product_name: changes.product_name.as_deref(),
+                product_description: opt_change(&changes.description),
+                price_minor: changes.price_minor,
+                currency: changes.currency.as_deref(),
+                quantity: changes.quantity,
+                unit: opt_change(&changes.unit),
+            };
+            let seller = diesel::update(sellers::table.find(id.0))
+                .set((set, sellers::updated_at.eq(now)))
+                .returning(SellerRow::as_returning())
+                .get_result(c)
+                .optional()?;
+            if seller.is_some() {
+                touch_session(c, session)?;
+            }
+            Ok(seller.map(SellerRow::into_domain))
+        })
     }
-    fn delete_seller(&self, _: SellerId) -> StoreResult<bool> {
-        todo()
+
+    fn delete_seller(&self, id: SellerId) -> StoreResult<bool> {
+        self.tx(|c| {
+            let Some(session) = seller_session(c, id.0)? else {
+                return Ok(false);
+            };
+            let deleted = diesel::delete(sellers::table.find(id.0)).execute(c)? > 0;
+            if deleted {
+                diesel::update(chat_sessions::table.find(session))
+                    .set((
+                        chat_sessions::seller_count.eq(chat_sessions::seller_count - 1),
+                        chat_sessions::updated_at.eq(now),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(deleted)
+        })
     }
 }

@@ -1,0 +1,341 @@
+//! Request bodies and queries of the market context (vendors, sellers), with
+//! their garde rules. `POST` bodies use `Option` + `required`; `PATCH` bodies use
+//! `Option<Option<T>>` read with [`crate::patch::nullable`]: absent stays, `null`
+//! clears an optional field and is refused for a required one.
+
+use crate::patch::nullable;
+use crate::text::{normalize_email, trim, trim_opt};
+use crate::validation::no_nul;
+use serde::Deserialize;
+
+/// The largest `priceMinor`: 10^12 minor units.
+pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
+/// The largest `quantity`: 10^9.
+pub const MAX_QUANTITY: i64 = 1_000_000_000;
+
+/// The active ISO 4217 currency codes (the published list: national currencies,
+/// funds codes, precious metals, SDR and the special codes), sorted.
+pub const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
+    "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP",
+    "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP",
+    "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS",
+    "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW",
+    "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD",
+    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN",
+    "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR",
+    "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS",
+    "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD",
+    "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND",
+    "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF",
+    "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// True for an active ISO 4217 code, written in upper case.
+pub fn is_currency(code: &str) -> bool {
+    ISO_4217.binary_search(&code).is_ok()
+}
+
+/// A value a rule looks at, whether the field is `T`, `Option<T>` or a patch's
+/// `Option<Option<T>>`.
+pub trait Given<T> {
+    fn given(&self) -> Option<&T>;
+}
+
+impl<T> Given<T> for Option<T> {
+    fn given(&self) -> Option<&T> {
+        self.as_ref()
+    }
+}
+
+impl<T> Given<T> for Option<Option<T>> {
+    fn given(&self) -> Option<&T> {
+        self.as_ref().and_then(|v| v.as_ref())
+    }
+}
+
+/// A patch may not set a required field to `null`.
+pub fn not_null<T>(value: &Option<Option<T>>, _: &()) -> garde::Result {
+    if matches!(value, Some(None)) {
+        return Err(garde::Error::new("must not be null"));
+    }
+    Ok(())
+}
+
+/// `3..32` characters, only digits, spaces and `+-()`.
+pub fn phone_number<V: Given<String>>(value: &V, _: &()) -> garde::Result {
+    let Some(v) = value.given() else {
+        return Ok(());
+    };
+    let n = v.chars().count();
+    if !(3..=32).contains(&n) {
+        return Err(garde::Error::new("must be 3 to 32 characters"));
+    }
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'))
+    {
+        return Err(garde::Error::new(
+            "may contain only digits, spaces and + - ( )",
+        ));
+    }
+    Ok(())
+}
+
+/// A valid URL whose scheme is `http` or `https`.
+pub fn http_url<V: Given<String>>(value: &V, _: &()) -> garde::Result {
+    use garde::rules::url::Url;
+    let Some(v) = value.given() else {
+        return Ok(());
+    };
+    if v.validate_url().is_err() {
+        return Err(garde::Error::new("must be a valid URL"));
+    }
+    let lower = v.get(..8).unwrap_or(v).to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(garde::Error::new("must be an http or https URL"));
+    }
+    Ok(())
+}
+
+/// A three-letter upper-case ISO 4217 code.
+pub fn currency_code<V: Given<String>>(value: &V, _: &()) -> garde::Result {
+    match value.given() {
+        Some(v) if !is_currency(v) => Err(garde::Error::new(
+            "must be an upper-case ISO 4217 currency code",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Trims a patch's text; whitespace-only clears it (like an absent optional value).
+fn trim_patch(value: &mut Option<Option<String>>) {
+    if let Some(inner) = value {
+        trim_opt(inner);
+    }
+}
+
+/// Trims a patch's required text; whitespace-only stays empty and fails `length`.
+fn trim_required_patch(value: &mut Option<Option<String>>) {
+    if let Some(Some(v)) = value {
+        trim(v);
+    }
+}
+
+fn normalize_email_opt(value: &mut Option<String>) {
+    trim_opt(value);
+    if let Some(e) = value {
+        normalize_email(e);
+    }
+}
+
+fn normalize_email_patch(value: &mut Option<Option<String>>) {
+    if let Some(inner) = value {
+        normalize_email_opt(inner);
+    }
+}
+
+// ---------------------------------------------------------------- vendors
+
+/// `POST /sessions/{id}/vendor`.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VendorInput {
+    #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    pub name: Option<String>,
+    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    pub email: Option<String>,
+    #[garde(custom(phone_number))]
+    pub phone: Option<String>,
+    #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
+    pub website: Option<String>,
+    #[garde(length(chars, max = 500), custom(no_nul))]
+    pub address: Option<String>,
+    #[garde(length(chars, max = 2000), custom(no_nul))]
+    pub notes: Option<String>,
+}
+
+impl VendorInput {
+    pub fn normalize(&mut self) {
+        if let Some(n) = &mut self.name {
+            trim(n);
+        }
+        normalize_email_opt(&mut self.email);
+        trim_opt(&mut self.phone);
+        trim_opt(&mut self.website);
+        trim_opt(&mut self.address);
+        trim_opt(&mut self.notes);
+    }
+}
+
+/// `PATCH /vendors/{id}`: absent stays, `null` clears (never `name`).
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VendorPatchInput {
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(custom(phone_number))]
+    pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
+    pub website: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(length(chars, max = 500), custom(no_nul))]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(length(chars, max = 2000), custom(no_nul))]
+    pub notes: Option<Option<String>>,
+}
+
+impl VendorPatchInput {
+    pub fn normalize(&mut self) {
+        trim_required_patch(&mut self.name);
+        normalize_email_patch(&mut self.email);
+        trim_patch(&mut self.phone);
+        trim_patch(&mut self.website);
+        trim_patch(&mut self.address);
+        trim_patch(&mut self.notes);
+    }
+}
+
+// ---------------------------------------------------------------- sellers
+
+/// The product line of `POST /sessions/{id}/sellers`.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProductInput {
+    #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    pub name: Option<String>,
+    #[garde(length(chars, max = 2000), custom(no_nul))]
+    pub description: Option<String>,
+    #[garde(required, range(min = 0, max = MAX_PRICE_MINOR))]
+    pub price_minor: Option<i64>,
+    #[garde(required, custom(currency_code))]
+    pub currency: Option<String>,
+    #[garde(range(min = 1, max = MAX_QUANTITY))]
+    pub quantity: Option<i64>,
+    #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
+    pub unit: Option<String>,
+}
+
+/// `POST /sessions/{id}/sellers`.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SellerInput {
+    #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    pub name: Option<String>,
+    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    pub email: Option<String>,
+    #[garde(custom(phone_number))]
+    pub phone: Option<String>,
+    #[garde(required, dive)]
+    pub product: Option<ProductInput>,
+}
+
+impl SellerInput {
+    pub fn normalize(&mut self) {
+        if let Some(n) = &mut self.name {
+            trim(n);
+        }
+        normalize_email_opt(&mut self.email);
+        trim_opt(&mut self.phone);
+        if let Some(p) = &mut self.product {
+            if let Some(n) = &mut p.name {
+                trim(n);
+            }
+            trim_opt(&mut p.description);
+            if let Some(c) = &mut p.currency {
+                trim(c);
+            }
+            trim_opt(&mut p.unit);
+        }
+    }
+}
+
+/// The product part of `PATCH /sellers/{id}`.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProductPatchInput {
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(length(chars, max = 2000), custom(no_nul))]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(custom(not_null), range(min = 0, max = MAX_PRICE_MINOR))]
+    pub price_minor: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(custom(not_null), custom(currency_code))]
+    pub currency: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(range(min = 1, max = MAX_QUANTITY))]
+    pub quantity: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
+    pub unit: Option<Option<String>>,
+}
+
+/// `PATCH /sellers/{id}`: any fields, the product partially too.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SellerPatchInput {
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[garde(custom(phone_number))]
+    pub phone: Option<Option<String>>,
+    #[garde(dive)]
+    pub product: Option<ProductPatchInput>,
+}
+
+impl SellerPatchInput {
+    pub fn normalize(&mut self) {
+        trim_required_patch(&mut self.name);
+        normalize_email_patch(&mut self.email);
+        trim_patch(&mut self.phone);
+        if let Some(p) = &mut self.product {
+            trim_required_patch(&mut p.name);
+            trim_patch(&mut p.description);
+            trim_required_patch(&mut p.currency);
+            trim_patch(&mut p.unit);
+        }
+    }
+}
+
+/// `GET /sessions/{id}/sellers` query.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SellerListQuery {
+    #[garde(length(max = 20), custom(no_nul))]
+    pub sort: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_currency_list_is_sorted_and_unique() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+        assert!(ISO_4217.iter().all(|c| c.len() == 3));
+    }
+
+    #[test]
+    fn currencies_are_upper_case_iso_codes() {
+        assert!(is_currency("USD"));
+        assert!(is_currency("EUR"));
+        assert!(!is_currency("usd"));
+        assert!(!is_currency("XXQ"));
+    }
+}
