@@ -6,6 +6,7 @@
 //! context crates) and get the same rules as a REST client.
 
 pub mod actor;
+pub mod chat_inputs;
 pub mod entities;
 pub mod error;
 pub mod ids;

@@ -1,63 +1,575 @@
-//! Chat sessions, messages and media. (Placeholder until issue 4 lands.)
+//! Chat sessions, messages and media.
+//!
+//! A session is always read with its vendor in the same query (a left join), and
+//! a message with its medium. Posting takes the session row's lock to hand out
+//! the next `seq`, so sequence order is commit order within a session; a page
+//! of messages is read with its visibility check in one statement.
 
 use crate::PgStore;
-use domain::ports::*;
+use crate::accounts::like_pattern;
+use crate::schema::{chat_sessions, media, messages, vendors};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error};
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use domain::ports::{ChatStore, NewMessage, Posted, SortOrder, StoreResult};
+use domain::timefmt::Timestamp;
 use domain::*;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
-fn todo<T>() -> StoreResult<T> {
-    Err(StoreError::Other("chat store not built yet".into()))
+/// The unique index that makes posts idempotent.
+const CLIENT_MESSAGE_KEY: &str = "messages_session_client_message_id_key";
+
+impl PgStore {
+    /// One page of a session's messages, oldest first, with the visibility check,
+    /// in one statement. Binds: `$1` session id, `$2` owner (NULL: anyone's),
+    /// `$3` the last `seq` seen (0 for the first page), `$4` the row limit. No row
+    /// at all: the session is not visible; one row of NULL message columns: it
+    /// has no messages (past the cursor).
+    pub const MESSAGE_PAGE_ASC_SQL: &'static str = "\
+SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id, \
+m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type, \
+md.size_bytes AS media_size_bytes, md.file_name AS media_file_name, md.sha256 AS media_sha256, \
+md.created_at AS media_created_at \
+FROM chat_sessions s \
+LEFT JOIN LATERAL (\
+SELECT * FROM messages WHERE messages.session_id = s.id AND messages.seq > $3 \
+ORDER BY messages.seq ASC LIMIT $4\
+) m ON true \
+LEFT JOIN media md ON md.id = m.media_id \
+WHERE s.id = $1 AND ($2::uuid IS NULL OR s.user_id = $2::uuid) \
+ORDER BY m.seq ASC";
+
+    /// [`Self::MESSAGE_PAGE_ASC_SQL`] newest first: `$3` is the last `seq` seen
+    /// (`i64::MAX` for the first page).
+    pub const MESSAGE_PAGE_DESC_SQL: &'static str = "\
+SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id, \
+m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type, \
+md.size_bytes AS media_size_bytes, md.file_name AS media_file_name, md.sha256 AS media_sha256, \
+md.created_at AS media_created_at \
+FROM chat_sessions s \
+LEFT JOIN LATERAL (\
+SELECT * FROM messages WHERE messages.session_id = s.id AND messages.seq < $3 \
+ORDER BY messages.seq DESC LIMIT $4\
+) m ON true \
+LEFT JOIN media md ON md.id = m.media_id \
+WHERE s.id = $1 AND ($2::uuid IS NULL OR s.user_id = $2::uuid) \
+ORDER BY m.seq DESC";
+
+    /// Bumps the session under its row lock: the next `seq`, the count,
+    /// `updatedAt` and `lastMessageAt`. Bind: `$1` session id. The times are
+    /// `clock_timestamp()` in the `SET` list, so that a post that waited for the
+    /// lock takes its time after the wait (PostgreSQL re-evaluates the list for
+    /// the row it finally locks): `createdAt` never goes down as `seq` goes up.
+    pub const BUMP_SESSION_SQL: &'static str = "\
+UPDATE chat_sessions SET message_seq = message_seq + 1, message_count = message_count + 1, \
+updated_at = clock_timestamp(), last_message_at = clock_timestamp() \
+WHERE id = $1 \
+RETURNING message_seq, last_message_at AS at";
 }
+
+// ---------------------------------------------------------------- rows
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = chat_sessions, check_for_backend(diesel::pg::Pg))]
+struct SessionRow {
+    id: Uuid,
+    user_id: Uuid,
+    title: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    last_message_at: Option<OffsetDateTime>,
+    message_count: i32,
+    seller_count: i32,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = vendors, check_for_backend(diesel::pg::Pg))]
+struct SessionVendorRow {
+    id: Uuid,
+    session_id: Uuid,
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    website: Option<String>,
+    address: Option<String>,
+    notes: Option<String>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl SessionVendorRow {
+    fn into_domain(self) -> Vendor {
+        Vendor {
+            id: VendorId(self.id),
+            session_id: ChatSessionId(self.session_id),
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            website: self.website,
+            address: self.address,
+            notes: self.notes,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+fn session_into_domain((s, v): (SessionRow, Option<SessionVendorRow>)) -> ChatSession {
+    ChatSession {
+        id: ChatSessionId(s.id),
+        user_id: UserId(s.user_id),
+        title: s.title,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+        last_message_at: s.last_message_at,
+        message_count: s.message_count,
+        vendor: v.map(SessionVendorRow::into_domain),
+        seller_count: s.seller_count,
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = chat_sessions)]
+struct NewSessionRow<'a> {
+    id: Uuid,
+    user_id: Uuid,
+    title: &'a str,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = media, check_for_backend(diesel::pg::Pg))]
+struct MediaRow {
+    id: Uuid,
+    owner_id: Uuid,
+    mime_type: String,
+    size_bytes: i64,
+    file_name: Option<String>,
+    sha256: String,
+    created_at: OffsetDateTime,
+}
+
+impl MediaRow {
+    fn into_domain(self) -> Media {
+        Media {
+            id: MediaId(self.id),
+            owner_id: UserId(self.owner_id),
+            mime_type: self.mime_type,
+            size_bytes: self.size_bytes,
+            file_name: self.file_name,
+            sha256: self.sha256,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
+struct MessageRow {
+    id: Uuid,
+    session_id: Uuid,
+    seq: i64,
+    sender_id: Option<Uuid>,
+    role: String,
+    kind: String,
+    content: Option<String>,
+    client_message_id: Option<String>,
+    created_at: OffsetDateTime,
+}
+
+impl MessageRow {
+    fn into_domain(self, media: Option<MediaRow>) -> QueryResult<Message> {
+        Ok(Message {
+            id: MessageId(self.id),
+            session_id: ChatSessionId(self.session_id),
+            seq: self.seq,
+            sender_id: self.sender_id.map(UserId),
+            role: self.role.parse().map_err(crate::rows::bad_value)?,
+            kind: self.kind.parse().map_err(crate::rows::bad_value)?,
+            content: self.content,
+            media: media.map(MediaRow::into_domain),
+            client_message_id: self.client_message_id,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+struct NewMessageRow<'a> {
+    id: Uuid,
+    session_id: Uuid,
+    seq: i64,
+    sender_id: Uuid,
+    role: &'a str,
+    kind: &'a str,
+    content: Option<&'a str>,
+    media_id: Option<Uuid>,
+    client_message_id: Option<&'a str>,
+    created_at: OffsetDateTime,
+}
+
+/// A row of the message page statement: message columns are NULL on the one
+/// row that a session without (further) messages yields.
+#[derive(QueryableByName)]
+struct PageRow {
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    seq: Option<i64>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    sender_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    role: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    kind: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    content: Option<String>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    media_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    client_message_id: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    created_at: Option<OffsetDateTime>,
+    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+    media_owner_id: Option<Uuid>,
+    #[diesel(sql_type = Nullable<Text>)]
+    media_mime_type: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    media_size_bytes: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    media_file_name: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    media_sha256: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    media_created_at: Option<OffsetDateTime>,
+}
+
+impl PageRow {
+    /// The message of this row, if it has one.
+    fn into_domain(self, session: ChatSessionId) -> QueryResult<Option<Message>> {
+        let (Some(id), Some(seq), Some(role), Some(kind), Some(created_at)) =
+            (self.id, self.seq, self.role, self.kind, self.created_at)
+        else {
+            return Ok(None);
+        };
+        let media = match (
+            self.media_id,
+            self.media_owner_id,
+            self.media_mime_type,
+            self.media_size_bytes,
+            self.media_sha256,
+            self.media_created_at,
+        ) {
+            (Some(id), Some(owner), Some(mime), Some(size), Some(sha), Some(at)) => Some(Media {
+                id: MediaId(id),
+                owner_id: UserId(owner),
+                mime_type: mime,
+                size_bytes: size,
+                file_name: self.media_file_name,
+                sha256: sha,
+                created_at: at,
+            }),
+            _ => None,
+        };
+        Ok(Some(Message {
+            id: MessageId(id),
+            session_id: session,
+            seq,
+            sender_id: self.sender_id.map(UserId),
+            role: role.parse().map_err(crate::rows::bad_value)?,
+            kind: kind.parse().map_err(crate::rows::bad_value)?,
+            content: self.content,
+            media,
+            client_message_id: self.client_message_id,
+            created_at,
+        }))
+    }
+}
+
+#[derive(QueryableByName)]
+struct Bumped {
+    #[diesel(sql_type = BigInt)]
+    message_seq: i64,
+    #[diesel(sql_type = Timestamptz)]
+    at: OffsetDateTime,
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn session_by_id(c: &mut PgConnection, id: ChatSessionId) -> QueryResult<Option<ChatSession>> {
+    chat_sessions::table
+        .left_join(vendors::table)
+        .filter(chat_sessions::id.eq(id.0))
+        .select((
+            SessionRow::as_select(),
+            Option::<SessionVendorRow>::as_select(),
+        ))
+        .first(c)
+        .optional()
+        .map(|r| r.map(session_into_domain))
+}
+
+fn message_by_id(c: &mut PgConnection, id: MessageId) -> QueryResult<Option<(Message, UserId)>> {
+    let row: Option<(MessageRow, Option<MediaRow>, Uuid)> = messages::table
+        .inner_join(chat_sessions::table)
+        .left_join(media::table)
+        .filter(messages::id.eq(id.0))
+        .select((
+            MessageRow::as_select(),
+            Option::<MediaRow>::as_select(),
+            chat_sessions::user_id,
+        ))
+        .first(c)
+        .optional()?;
+    row.map(|(m, md, owner)| Ok((m.into_domain(md)?, UserId(owner))))
+        .transpose()
+}
+
+fn message_by_client_id(
+    c: &mut PgConnection,
+    session: ChatSessionId,
+    client_message_id: &str,
+) -> QueryResult<Option<Message>> {
+    let row: Option<(MessageRow, Option<MediaRow>)> = messages::table
+        .left_join(media::table)
+        .filter(messages::session_id.eq(session.0))
+        .filter(messages::client_message_id.eq(client_message_id))
+        .select((MessageRow::as_select(), Option::<MediaRow>::as_select()))
+        .first(c)
+        .optional()?;
+    row.map(|(m, md)| m.into_domain(md)).transpose()
+}
+
+/// Inserts the message under the session's lock; `Ok(None)` when the session is
+/// gone. A `clientMessageId` already used puts that message in `existing` and
+/// rolls back (the bump included).
+fn append(
+    c: &mut PgConnection,
+    m: &NewMessage,
+    existing: &mut Option<Message>,
+) -> QueryResult<Option<Message>> {
+    let Some(bumped) = diesel::sql_query(PgStore::BUMP_SESSION_SQL)
+        .bind::<diesel::sql_types::Uuid, _>(m.session_id.0)
+        .get_result::<Bumped>(c)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    if let Some(cid) = m.client_message_id.as_deref()
+        && let Some(found) = message_by_client_id(c, m.session_id, cid)?
+    {
+        *existing = Some(found);
+        return Err(Error::RollbackTransaction);
+    }
+    diesel::insert_into(messages::table)
+        .values(NewMessageRow {
+            id: m.id.0,
+            session_id: m.session_id.0,
+            seq: bumped.message_seq,
+            sender_id: m.sender_id.0,
+            role: m.role.as_str(),
+            kind: m.kind.as_str(),
+            content: m.content.as_deref(),
+            media_id: m.media_id.map(|id| id.0),
+            client_message_id: m.client_message_id.as_deref(),
+            created_at: bumped.at,
+        })
+        .execute(c)?;
+    Ok(message_by_id(c, m.id)?.map(|(message, _)| message))
+}
+
+// ---------------------------------------------------------------- the port
 
 impl ChatStore for PgStore {
     fn create_chat_session(
         &self,
-        _: ChatSessionId,
-        _: UserId,
-        _: &str,
+        id: ChatSessionId,
+        owner: UserId,
+        title: &str,
     ) -> StoreResult<ChatSession> {
-        todo()
+        self.run(|c| {
+            let row = diesel::insert_into(chat_sessions::table)
+                .values(NewSessionRow {
+                    id: id.0,
+                    user_id: owner.0,
+                    title,
+                })
+                .returning(SessionRow::as_returning())
+                .get_result(c)?;
+            Ok(session_into_domain((row, None)))
+        })
     }
-    fn chat_session(&self, _: ChatSessionId) -> StoreResult<Option<ChatSession>> {
-        todo()
+
+    fn chat_session(&self, id: ChatSessionId) -> StoreResult<Option<ChatSession>> {
+        self.run(|c| session_by_id(c, id))
     }
-    fn chat_session_owner(&self, _: ChatSessionId) -> StoreResult<Option<UserId>> {
-        todo()
+
+    fn chat_session_owner(&self, id: ChatSessionId) -> StoreResult<Option<UserId>> {
+        self.run(|c| {
+            chat_sessions::table
+                .find(id.0)
+                .select(chat_sessions::user_id)
+                .first::<Uuid>(c)
+                .optional()
+                .map(|o| o.map(UserId))
+        })
     }
+
     fn list_chat_sessions(
         &self,
-        _: UserId,
-        _: Option<&str>,
-        _: Option<(domain::timefmt::Timestamp, ChatSessionId)>,
-        _: i64,
+        owner: UserId,
+        q: Option<&str>,
+        after: Option<(Timestamp, ChatSessionId)>,
+        limit: i64,
     ) -> StoreResult<Vec<ChatSession>> {
-        todo()
+        self.run(|c| {
+            let mut query = chat_sessions::table
+                .left_join(vendors::table)
+                .filter(chat_sessions::user_id.eq(owner.0))
+                .select((
+                    SessionRow::as_select(),
+                    Option::<SessionVendorRow>::as_select(),
+                ))
+                .order((chat_sessions::updated_at.desc(), chat_sessions::id.desc()))
+                .limit(limit)
+                .into_boxed();
+            if let Some(text) = q {
+                query = query.filter(chat_sessions::title.ilike(like_pattern(text)));
+            }
+            if let Some((at, id)) = after {
+                query = query.filter(
+                    chat_sessions::updated_at
+                        .lt(at)
+                        .or(chat_sessions::updated_at
+                            .eq(at)
+                            .and(chat_sessions::id.lt(id.0))),
+                );
+            }
+            Ok(query
+                .load::<(SessionRow, Option<SessionVendorRow>)>(c)?
+                .into_iter()
+                .map(session_into_domain)
+                .collect())
+        })
     }
-    fn rename_chat_session(&self, _: ChatSessionId, _: &str) -> StoreResult<Option<ChatSession>> {
-        todo()
+
+    fn rename_chat_session(
+        &self,
+        id: ChatSessionId,
+        title: &str,
+    ) -> StoreResult<Option<ChatSession>> {
+        self.tx(|c| {
+            let changed = diesel::update(chat_sessions::table.find(id.0))
+                .set((
+                    chat_sessions::title.eq(title),
+                    chat_sessions::updated_at.eq(crate::rows::sql::clock_timestamp()),
+                ))
+                .execute(c)?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            session_by_id(c, id)
+        })
     }
-    fn delete_chat_session(&self, _: ChatSessionId) -> StoreResult<bool> {
-        todo()
+
+    fn delete_chat_session(&self, id: ChatSessionId) -> StoreResult<bool> {
+        self.run(|c| Ok(diesel::delete(chat_sessions::table.find(id.0)).execute(c)? > 0))
     }
-    fn post_message(&self, _: &NewMessage) -> StoreResult<Option<Posted>> {
-        todo()
+
+    fn post_message(&self, message: &NewMessage) -> StoreResult<Option<Posted>> {
+        self.run(|c| {
+            // A cheap answer for a client's retry, before taking any lock.
+            if let Some(cid) = message.client_message_id.as_deref()
+                && let Some(found) = message_by_client_id(c, message.session_id, cid)?
+            {
+                return Ok(Some(Posted::Existing(found)));
+            }
+            let mut existing = None;
+            let result = c.transaction(|c| append(c, message, &mut existing));
+            match result {
+                Ok(created) => Ok(created.map(Posted::Created)),
+                Err(Error::RollbackTransaction) if existing.is_some() => {
+                    Ok(existing.map(Posted::Existing))
+                }
+                // The backstop: a racing post with the same client id won.
+                Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+                    if info.constraint_name() == Some(CLIENT_MESSAGE_KEY) =>
+                {
+                    let cid = message.client_message_id.as_deref().unwrap_or_default();
+                    match message_by_client_id(c, message.session_id, cid)? {
+                        Some(found) => Ok(Some(Posted::Existing(found))),
+                        None => Err(Error::DatabaseError(
+                            DatabaseErrorKind::UniqueViolation,
+                            info,
+                        )),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        })
     }
+
     fn message_page(
         &self,
-        _: ChatSessionId,
-        _: Option<UserId>,
-        _: Option<i64>,
-        _: SortOrder,
-        _: i64,
+        session: ChatSessionId,
+        owner: Option<UserId>,
+        after_seq: Option<i64>,
+        order: SortOrder,
+        limit: i64,
     ) -> StoreResult<Option<Vec<Message>>> {
-        todo()
+        let (sql, after) = match order {
+            SortOrder::Asc => (Self::MESSAGE_PAGE_ASC_SQL, after_seq.unwrap_or(0)),
+            SortOrder::Desc => (Self::MESSAGE_PAGE_DESC_SQL, after_seq.unwrap_or(i64::MAX)),
+        };
+        self.run(|c| {
+            let rows = diesel::sql_query(sql)
+                .bind::<diesel::sql_types::Uuid, _>(session.0)
+                .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
+                .bind::<BigInt, _>(after)
+                .bind::<BigInt, _>(limit)
+                .load::<PageRow>(c)?;
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                if let Some(m) = row.into_domain(session)? {
+                    out.push(m);
+                }
+            }
+            Ok(Some(out))
+        })
     }
-    fn message(&self, _: MessageId) -> StoreResult<Option<(Message, UserId)>> {
-        todo()
+
+    fn message(&self, id: MessageId) -> StoreResult<Option<(Message, UserId)>> {
+        self.run(|c| message_by_id(c, id))
     }
-    fn delete_message(&self, _: MessageId) -> StoreResult<bool> {
-        todo()
+
+    fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
+        self.tx(|c| {
+            let session: Option<Uuid> = diesel::delete(messages::table.find(id.0))
+                .returning(messages::session_id)
+                .get_result(c)
+                .optional()?;
+            let Some(session) = session else {
+                return Ok(false);
+            };
+            diesel::update(chat_sessions::table.find(session))
+                .set(chat_sessions::message_count.eq(chat_sessions::message_count - 1))
+                .execute(c)?;
+            Ok(true)
+        })
     }
-    fn media(&self, _: MediaId) -> StoreResult<Option<Media>> {
-        todo()
+
+    fn media(&self, id: MediaId) -> StoreResult<Option<Media>> {
+        self.run(|c| {
+            media::table
+                .find(id.0)
+                .select(MediaRow::as_select())
+                .first(c)
+                .optional()
+                .map(|r| r.map(MediaRow::into_domain))
+        })
     }
 }
