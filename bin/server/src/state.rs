@@ -36,7 +36,11 @@ impl AppState {
             auth,
             accounts: AccountService::new(store.clone()),
             chat: ChatService::new(store.clone()),
-            market: MarketService::new(store.clone(), store.clone(), settings.max_sellers_per_session),
+            market: MarketService::new(
+                store.clone(),
+                store.clone(),
+                settings.max_sellers_per_session,
+            ),
             health: store,
             settings,
         })

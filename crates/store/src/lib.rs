@@ -60,6 +60,6 @@ impl PgStore {
 
 impl HealthStore for PgStore {
     fn ready(&self) -> StoreResult<bool> {
-        self.run(|c| migrations::all_applied(c))
+        self.run(migrations::all_applied)
     }
 }

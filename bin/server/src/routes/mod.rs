@@ -14,8 +14,10 @@ use actix_web::web;
 pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
     cfg.configure(|c| auth::configure(c, auth_limit))
         .configure(users::configure)
-        .configure(chat::configure)
-        .configure(market::configure);
+        // Market's exact resources under /sessions/{id}/… before chat's /sessions scope,
+        // which would otherwise claim them.
+        .configure(market::configure)
+        .configure(chat::configure);
 }
 
 /// The path's id, parsed by the `PathConfig` error handler's rules.
