@@ -310,3 +310,52 @@ fn create_admin_refuses_a_short_password() {
         Some("password must be at least 8 characters")
     );
 }
+
+#[test]
+fn the_dependency_rule_holds_domain_and_contexts_know_neither_diesel_nor_actix() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for krate in ["domain", "auth", "accounts", "chat", "market"] {
+        for banned in ["diesel", "actix-web"] {
+            let out = std::process::Command::new(&cargo)
+                .args([
+                    "tree",
+                    "--offline",
+                    "-q",
+                    "-e",
+                    "normal",
+                    "-p",
+                    krate,
+                    "-i",
+                    banned,
+                ])
+                .output()
+                .unwrap();
+            // `cargo tree -i X` fails when X is not in the crate's graph at all.
+            assert!(
+                !out.status.success(),
+                "{krate} depends on {banned}:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
+    // And the check can fail: the server does depend on both.
+    let out = std::process::Command::new(&cargo)
+        .args([
+            "tree",
+            "--offline",
+            "-q",
+            "-e",
+            "normal",
+            "-p",
+            "server",
+            "-i",
+            "diesel",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
