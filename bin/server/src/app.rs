@@ -95,8 +95,7 @@ impl Application {
                         .wrap(Governor::new(&api_limit))
                         .configure(move |c| routes::api(c, &auth_limit)),
                 )
-                .service(web::resource("/health").route(web::get().to(routes::health::health)))
-                .service(web::resource("/ready").route(web::get().to(routes::health::ready)))
+                .configure(routes::service_endpoints)
                 .default_service(web::to(edge::not_found))
                 .wrap(edge::method_not_allowed())
                 .wrap(Compress::default())

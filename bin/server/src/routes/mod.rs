@@ -20,5 +20,11 @@ pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
         .configure(chat::configure);
 }
 
+/// The service endpoints outside `/api/v1` (never rate limited).
+pub fn service_endpoints(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/health").route(web::get().to(health::health)))
+        .service(web::resource("/ready").route(web::get().to(health::ready)));
+}
+
 /// The path's id, parsed by the `PathConfig` error handler's rules.
 pub type Id = web::Path<uuid::Uuid>;
