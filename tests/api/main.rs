@@ -10,5 +10,6 @@ mod chat;
 mod edge;
 mod foundation;
 mod market;
+mod openapi;
 mod schema;
 mod users;

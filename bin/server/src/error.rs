@@ -8,13 +8,24 @@ use serde::Serialize;
 use std::fmt;
 
 /// The error envelope of the contract.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
+    /// Always `error`.
+    #[schema(example = "error")]
     pub status: &'static str,
+    /// A short human sentence.
     pub message: &'a str,
+    /// A stable machine string: `VALIDATION_ERROR`, `UNAUTHENTICATED`,
+    /// `TOKEN_EXPIRED`, `SESSION_REVOKED`, `INVALID_CREDENTIALS`,
+    /// `INVALID_REFRESH_TOKEN`, `FORBIDDEN`, `NOT_FOUND`, `METHOD_NOT_ALLOWED`,
+    /// `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `LIMIT_REACHED`,
+    /// `RATE_LIMITED`, `INTERNAL` or `UNAVAILABLE`.
     pub code: &'static str,
+    /// Present only for `VALIDATION_ERROR`: one entry per failing field.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<FieldError>>)]
     pub errors: Option<&'a [FieldError]>,
+    /// Development mode only, on a 5xx: the error chain.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<&'a str>,
 }

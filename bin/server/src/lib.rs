@@ -3,11 +3,14 @@
 //! here; handlers extract, call a service on the blocking pool, and reply.
 
 pub mod app;
+pub mod bodies;
 pub mod cli;
 pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod net;
+pub mod openapi;
+pub mod panics;
 pub mod ratelimit;
 pub mod reply;
 pub mod routes;

@@ -5,16 +5,33 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use domain::DomainError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
-#[derive(Serialize)]
-struct Envelope<'a, T: Serialize> {
-    status: &'static str,
-    message: &'a str,
-    data: T,
+/// The success envelope of the contract.
+#[derive(Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always `success`.
+    #[schema(example = "success")]
+    pub status: &'static str,
+    /// A short human sentence.
+    pub message: &'static str,
+    pub data: T,
 }
 
+/// `"data": null`, as `DELETE` and some actions answer.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Nothing;
+
+impl utoipa::PartialSchema for Nothing {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::Object::with_type(utoipa::openapi::Type::Null).into()
+    }
+}
+
+impl ToSchema for Nothing {}
+
 /// `{status: "success", message, data}`.
-pub fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) -> HttpResponse {
+pub fn reply<T: Serialize>(status: StatusCode, message: &'static str, data: T) -> HttpResponse {
     HttpResponse::build(status).json(Envelope {
         status: "success",
         message,
@@ -23,18 +40,18 @@ pub fn reply<T: Serialize>(status: StatusCode, message: &str, data: T) -> HttpRe
 }
 
 /// `200` with `data`.
-pub fn ok<T: Serialize>(message: &str, data: T) -> HttpResponse {
+pub fn ok<T: Serialize>(message: &'static str, data: T) -> HttpResponse {
     reply(StatusCode::OK, message, data)
 }
 
 /// `201` with `data`.
-pub fn created<T: Serialize>(message: &str, data: T) -> HttpResponse {
+pub fn created<T: Serialize>(message: &'static str, data: T) -> HttpResponse {
     reply(StatusCode::CREATED, message, data)
 }
 
 /// `200` with `"data": null`, as `DELETE` answers.
-pub fn deleted(message: &str) -> HttpResponse {
-    reply(StatusCode::OK, message, ())
+pub fn deleted(message: &'static str) -> HttpResponse {
+    reply(StatusCode::OK, message, Nothing)
 }
 
 /// Runs a service call (Diesel, bcrypt) on actix's blocking pool, never on a worker.

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 /// A user account; never carries the password hash.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     pub id: UserId,
@@ -15,15 +16,19 @@ pub struct User {
     pub role: Role,
     pub is_active: bool,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     #[serde(serialize_with = "timefmt::option::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_login_at: Option<Timestamp>,
 }
 
 /// A login (one device's sign-in); its refresh-token hash stays in the store.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginSession {
     pub id: LoginSessionId,
@@ -33,10 +38,13 @@ pub struct LoginSession {
     pub user_agent: Option<String>,
     pub ip_address: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub last_used_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: Timestamp,
     #[serde(skip)]
     pub revoked_at: Option<Timestamp>,
@@ -48,16 +56,20 @@ pub struct LoginSession {
 
 /// A chat session with what a list shows of it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChatSession {
     pub id: ChatSessionId,
     pub user_id: UserId,
     pub title: String,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     #[serde(serialize_with = "timefmt::option::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub last_message_at: Option<Timestamp>,
     pub message_count: i32,
     pub vendor: Option<Vendor>,
@@ -66,6 +78,7 @@ pub struct ChatSession {
 
 /// An uploaded file's metadata.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Media {
     pub id: MediaId,
@@ -76,11 +89,13 @@ pub struct Media {
     pub file_name: Option<String>,
     pub sha256: String,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
 /// A message in a chat session.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: MessageId,
@@ -97,11 +112,13 @@ pub struct Message {
     pub media: Option<Media>,
     pub client_message_id: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
 }
 
 /// The vendor a chat session is about.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Vendor {
     pub id: VendorId,
@@ -113,13 +130,16 @@ pub struct Vendor {
     pub address: Option<String>,
     pub notes: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
 
 /// The product line a seller offers.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     pub name: String,
@@ -132,6 +152,7 @@ pub struct Product {
 
 /// A seller's offer collected in a chat session.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Seller {
     pub id: SellerId,
@@ -141,7 +162,9 @@ pub struct Seller {
     pub phone: Option<String>,
     pub product: Product,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }

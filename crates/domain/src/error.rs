@@ -5,6 +5,7 @@ use serde::Serialize;
 
 /// One field that failed validation, as the envelope's `errors[]` carries it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     /// camelCase path of the field, e.g. `email` or `product.priceMinor`.
     pub field: String,

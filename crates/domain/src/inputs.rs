@@ -16,15 +16,20 @@ pub fn password_bytes(value: &Option<String>, _: &()) -> garde::Result {
 }
 
 #[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterInput {
     #[garde(required, length(chars, max = 254), email)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, max_length = 254))]
     pub email: Option<String>,
     #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 8, max_length = 128))]
     pub password: Option<String>,
     #[garde(required, length(chars, min = 1, max = 100), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 100))]
     pub name: Option<String>,
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub device_name: Option<String>,
 }
 
@@ -41,14 +46,18 @@ impl RegisterInput {
 }
 
 #[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LoginInput {
     #[garde(required, length(chars, min = 1, max = 254), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 254))]
     pub email: Option<String>,
     /// Only presence is checked at login: a wrong password is a wrong password.
     #[garde(required, length(min = 1, max = 1024), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 1024))]
     pub password: Option<String>,
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub device_name: Option<String>,
 }
 
@@ -62,26 +71,33 @@ impl LoginInput {
 }
 
 #[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RefreshInput {
     #[garde(required, length(min = 1, max = 512), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 512))]
     pub refresh_token: Option<String>,
 }
 
 #[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ChangePasswordInput {
     #[garde(required, length(min = 1, max = 1024), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 1024))]
     pub current_password: Option<String>,
     #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 8, max_length = 128))]
     pub new_password: Option<String>,
 }
 
 /// `PATCH /users/me`: a user may change only their name.
 #[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProfileInput {
     #[garde(length(chars, min = 1, max = 100), custom(no_nul), custom(not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
 }
 
@@ -95,9 +111,11 @@ impl ProfileInput {
 
 /// `PATCH /users/{id}` by an admin.
 #[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AdminUserInput {
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: Option<String>,
     #[garde(skip)]
     pub role: Option<Role>,
@@ -115,14 +133,19 @@ impl AdminUserInput {
 
 /// `GET /users` query.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UserListQuery {
+    /// Page size, 1..=200 (default 50).
     #[garde(skip)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
     pub limit: Option<i64>,
     #[garde(length(max = 512), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", param(max_length = 512))]
     pub cursor: Option<String>,
     #[garde(skip)]
     pub role: Option<Role>,
     #[garde(length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 200))]
     pub q: Option<String>,
 }

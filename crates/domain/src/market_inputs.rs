@@ -140,19 +140,25 @@ fn normalize_email_patch(value: &mut Option<Option<String>>) {
 
 /// `POST /sessions/{id}/vendor`.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VendorInput {
     #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     pub name: Option<String>,
     #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: Option<String>,
     #[garde(custom(phone_number))]
     pub phone: Option<String>,
     #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     pub website: Option<String>,
     #[garde(length(chars, max = 500), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub address: Option<String>,
     #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub notes: Option<String>,
 }
 
@@ -171,25 +177,31 @@ impl VendorInput {
 
 /// `PATCH /vendors/{id}`: absent stays, `null` clears (never `name`).
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VendorPatchInput {
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(phone_number))]
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     pub website: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 500), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub address: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub notes: Option<Option<String>>,
 }
 
@@ -208,33 +220,44 @@ impl VendorPatchInput {
 
 /// The product line of `POST /sessions/{id}/sellers`.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProductInput {
     #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     pub name: Option<String>,
     #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<String>,
     #[garde(required, range(min = 0, max = MAX_PRICE_MINOR))]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true, minimum = 0, maximum = 1000000000000.0))]
     pub price_minor: Option<i64>,
     #[garde(required, custom(currency_code))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true))]
     pub currency: Option<String>,
     #[garde(range(min = 1, max = MAX_QUANTITY))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     pub quantity: Option<i64>,
     #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
     pub unit: Option<String>,
 }
 
 /// `POST /sessions/{id}/sellers`.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SellerInput {
     #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     pub name: Option<String>,
     #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: Option<String>,
     #[garde(custom(phone_number))]
     pub phone: Option<String>,
     #[garde(required, dive)]
+    #[cfg_attr(feature = "openapi", schema(value_type = ProductInput, required = true))]
     pub product: Option<ProductInput>,
 }
 
@@ -260,37 +283,46 @@ impl SellerInput {
 
 /// The product part of `PATCH /sellers/{id}`.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProductPatchInput {
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), range(min = 0, max = MAX_PRICE_MINOR))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000000.0))]
     pub price_minor: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), custom(currency_code))]
     pub currency: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(range(min = 1, max = MAX_QUANTITY))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     pub quantity: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
     pub unit: Option<Option<String>>,
 }
 
 /// `PATCH /sellers/{id}`: any fields, the product partially too.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SellerPatchInput {
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(phone_number))]
@@ -315,9 +347,11 @@ impl SellerPatchInput {
 
 /// `GET /sessions/{id}/sellers` query.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SellerListQuery {
     #[garde(length(max = 20), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", param(max_length = 20))]
     pub sort: Option<String>,
 }
 

@@ -1,17 +1,17 @@
 //! `/sessions` and `/messages`: chat sessions and their messages.
 
-use super::Id;
-use crate::error::ApiError;
+use super::{Id, delete, get, patch, post};
+use crate::bodies::{MessageData, SessionData};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
-use crate::reply::{blocking, created, deleted, ok};
+use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use domain::chat_inputs::{
     MessageListQuery, NewSessionInput, PostMessageInput, RenameSessionInput, SessionListQuery,
 };
 use domain::ports::Posted;
-use domain::{ChatSessionId, MessageId};
-use serde_json::json;
+use domain::{ChatSession, ChatSessionId, Message, MessageId, Page};
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -20,40 +20,66 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/sessions")
             .service(
                 web::resource("")
-                    .route(web::post().to(create_session))
-                    .route(web::get().to(list_sessions)),
+                    .route(post(create_session))
+                    .route(get(list_sessions)),
             )
             .service(
                 web::resource("/{id}")
-                    .route(web::get().to(get_session))
-                    .route(web::patch().to(rename_session))
-                    .route(web::delete().to(delete_session)),
+                    .route(get(get_session))
+                    .route(patch(rename_session))
+                    .route(delete(delete_session)),
             )
             .service(
                 web::resource("/{id}/messages")
-                    .route(web::post().to(post_message))
-                    .route(web::get().to(list_messages)),
+                    .route(post(post_message))
+                    .route(get(list_messages)),
             ),
     )
     .service(
         web::resource("/messages/{id}")
-            .route(web::get().to(get_message))
-            .route(web::delete().to(delete_message)),
+            .route(get(get_message))
+            .route(delete(delete_message)),
     );
 }
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_session,
+    list_sessions,
+    get_session,
+    rename_session,
+    delete_session,
+    post_message,
+    list_messages,
+    get_message,
+    delete_message
+))]
+pub struct Doc;
+
+/// Open a chat session; the title defaults to `New chat`.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions",
+    request_body = NewSessionInput,
+    responses((status = 201, description = "Chat session created", body = Envelope<SessionData>)),
+    security(("bearer" = [])))]
 async fn create_session(
     state: web::Data<AppState>,
     Caller(actor): Caller,
     body: web::Json<NewSessionInput>,
 ) -> Res {
     let session = blocking(move || state.chat.create_session(&actor, body.into_inner())).await?;
-    Ok(created(
-        "Chat session created",
-        json!({ "session": session }),
-    ))
+    Ok(created("Chat session created", SessionData { session }))
 }
 
+/// The caller's chat sessions, most recent activity first.
+///
+/// Agents and admins may add `userId` to list another user's.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions",
+    params(SessionListQuery),
+    responses(
+        (status = 200, description = "Chat sessions", body = Envelope<Page<ChatSession>>),
+        (status = 403, description = "`FORBIDDEN`: `userId` of someone else, as a `user`", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn list_sessions(
     state: web::Data<AppState>,
     Caller(actor): Caller,
@@ -63,12 +89,21 @@ async fn list_sessions(
     Ok(ok("Chat sessions", page))
 }
 
+/// One chat session, with its vendor and seller count.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}", tag = "sessions",
+    responses((status = 200, description = "Chat session", body = Envelope<SessionData>)),
+    security(("bearer" = [])))]
 async fn get_session(state: web::Data<AppState>, Caller(actor): Caller, id: Id) -> Res {
     let id = ChatSessionId(id.into_inner());
     let session = blocking(move || state.chat.session(&actor, id)).await?;
-    Ok(ok("Chat session", json!({ "session": session })))
+    Ok(ok("Chat session", SessionData { session }))
 }
 
+/// Rename a chat session.
+#[utoipa::path(patch, path = "/api/v1/sessions/{id}", tag = "sessions",
+    request_body = RenameSessionInput,
+    responses((status = 200, description = "Chat session updated", body = Envelope<SessionData>)),
+    security(("bearer" = [])))]
 async fn rename_session(
     state: web::Data<AppState>,
     Caller(actor): Caller,
@@ -78,15 +113,32 @@ async fn rename_session(
     let id = ChatSessionId(id.into_inner());
     let session =
         blocking(move || state.chat.rename_session(&actor, id, body.into_inner())).await?;
-    Ok(ok("Chat session updated", json!({ "session": session })))
+    Ok(ok("Chat session updated", SessionData { session }))
 }
 
+/// Delete a chat session with its messages, vendor and sellers.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "sessions",
+    responses((status = 200, description = "Chat session deleted", body = Envelope<Nothing>)),
+    security(("bearer" = [])))]
 async fn delete_session(state: web::Data<AppState>, Caller(actor): Caller, id: Id) -> Res {
     let id = ChatSessionId(id.into_inner());
     blocking(move || state.chat.delete_session(&actor, id)).await?;
     Ok(deleted("Chat session deleted"))
 }
 
+/// Post a message.
+///
+/// `type` defaults to `text` and `role` to `user`. The owner posts `user`
+/// messages; agents and admins post `assistant` and `system` messages in any
+/// session. The same `clientMessageId` again returns the first message with `200`.
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "messages",
+    request_body = PostMessageInput,
+    responses(
+        (status = 201, description = "Message created", body = Envelope<MessageData>),
+        (status = 200, description = "Message already posted (same `clientMessageId`)", body = Envelope<MessageData>),
+        (status = 403, description = "`FORBIDDEN`: the role may not post this message role here", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn post_message(
     state: web::Data<AppState>,
     Caller(actor): Caller,
@@ -96,11 +148,17 @@ async fn post_message(
     let id = ChatSessionId(id.into_inner());
     let posted = blocking(move || state.chat.post_message(&actor, id, body.into_inner())).await?;
     Ok(match posted {
-        Posted::Created(message) => created("Message created", json!({ "message": message })),
-        Posted::Existing(message) => ok("Message already posted", json!({ "message": message })),
+        Posted::Created(message) => created("Message created", MessageData { message }),
+        Posted::Existing(message) => ok("Message already posted", MessageData { message }),
     })
 }
 
+/// A page of a session's messages in creation order (`order=asc`, the
+/// default, or `desc`).
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "messages",
+    params(MessageListQuery),
+    responses((status = 200, description = "Messages", body = Envelope<Page<Message>>)),
+    security(("bearer" = [])))]
 async fn list_messages(
     state: web::Data<AppState>,
     Caller(actor): Caller,
@@ -112,12 +170,23 @@ async fn list_messages(
     Ok(ok("Messages", page))
 }
 
+/// One message.
+#[utoipa::path(get, path = "/api/v1/messages/{id}", tag = "messages",
+    responses((status = 200, description = "Message", body = Envelope<MessageData>)),
+    security(("bearer" = [])))]
 async fn get_message(state: web::Data<AppState>, Caller(actor): Caller, id: Id) -> Res {
     let id = MessageId(id.into_inner());
     let message = blocking(move || state.chat.message(&actor, id)).await?;
-    Ok(ok("Message", json!({ "message": message })))
+    Ok(ok("Message", MessageData { message }))
 }
 
+/// Delete a message: its sender, the session owner or an admin.
+#[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages",
+    responses(
+        (status = 200, description = "Message deleted", body = Envelope<Nothing>),
+        (status = 403, description = "`FORBIDDEN`: a reader who may not delete it", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 async fn delete_message(state: web::Data<AppState>, Caller(actor): Caller, id: Id) -> Res {
     let id = MessageId(id.into_inner());
     blocking(move || state.chat.delete_message(&actor, id)).await?;

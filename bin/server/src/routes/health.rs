@@ -1,22 +1,39 @@
 //! `GET /health` (liveness) and `GET /ready` (database and migrations).
 
-use crate::error::envelope;
-use crate::reply::ok;
+use crate::bodies::{Liveness, Readiness};
+use crate::error::{ErrorBody, envelope};
+use crate::reply::{Envelope, ok};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use serde_json::json;
 
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health, ready))]
+pub struct Doc;
+
+/// Liveness: `200` while the process serves, whatever the database does.
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, description = "OK", body = Envelope<Liveness>)))]
 pub async fn health() -> HttpResponse {
-    ok("OK", json!({ "status": "ok" }))
+    ok("OK", Liveness { status: "ok" })
 }
 
+/// Readiness: `200` when the database answers and every migration is applied,
+/// else `503` (within a second).
+#[utoipa::path(get, path = "/ready", tag = "service",
+    responses(
+        (status = 200, description = "Ready", body = Envelope<Readiness>),
+        (status = 503, description = "`UNAVAILABLE`: database down or migrations pending", body = ErrorBody),
+    ))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let check = web::block(move || state.health.ready()).await;
     match check {
         Ok(Ok(true)) => ok(
             "Ready",
-            json!({ "database": "ok", "migrations": "applied" }),
+            Readiness {
+                database: "ok",
+                migrations: "applied",
+            },
         ),
         Ok(Ok(false)) => envelope(
             StatusCode::SERVICE_UNAVAILABLE,

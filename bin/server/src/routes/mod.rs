@@ -1,13 +1,19 @@
-//! The route table: one `configure` per area, nested under `/api/v1`.
+//! The route table: one `configure` per area, nested under `/api/v1`. Each area
+//! also has a `Doc` listing its operations for the OpenAPI document.
+//!
+//! Routes are built with [`get`], [`post`], … rather than `web::get().to(..)`,
+//! so that every handler runs inside [`CatchPanic`].
 
 pub mod auth;
 pub mod chat;
+pub mod docs;
 pub mod health;
 pub mod market;
 pub mod users;
 
+use crate::panics::CatchPanic;
 use crate::ratelimit::Limit;
-use actix_web::web;
+use actix_web::{FromRequest, Handler, Responder, Route, web};
 
 /// Everything under `/api/v1`; `auth_limit` is the stricter rate limit of
 /// register, login and refresh.
@@ -17,14 +23,33 @@ pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
         // Market's exact resources under /sessions/{id}/… before chat's /sessions scope,
         // which would otherwise claim them.
         .configure(market::configure)
-        .configure(chat::configure);
+        .configure(chat::configure)
+        .service(web::resource("/openapi.json").route(get(docs::openapi_json)));
 }
 
 /// The service endpoints outside `/api/v1` (never rate limited).
 pub fn service_endpoints(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/health").route(web::get().to(health::health)))
-        .service(web::resource("/ready").route(web::get().to(health::ready)));
+    cfg.service(web::resource("/health").route(get(health::health)))
+        .service(web::resource("/ready").route(get(health::ready)))
+        .configure(docs::configure);
 }
 
 /// The path's id, parsed by the `PathConfig` error handler's rules.
 pub type Id = web::Path<uuid::Uuid>;
+
+macro_rules! route_builders {
+    ($($name:ident => $method:ident),*) => {$(
+        #[doc = concat!("A `", stringify!($method), "` route to `handler`, its panics caught.")]
+        pub fn $name<F, Args>(handler: F) -> Route
+        where
+            F: Handler<Args>,
+            F::Future: 'static,
+            F::Output: Responder + 'static,
+            Args: FromRequest + 'static,
+        {
+            web::$method().to(CatchPanic(handler))
+        }
+    )*};
+}
+
+route_builders!(get => get, post => post, put => put, patch => patch, delete => delete);

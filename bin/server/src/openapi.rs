@@ -1,0 +1,294 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
+//! annotations and the domain types' schemas, plus the conventions every
+//! operation shares (written once here rather than on each handler): the error
+//! responses a route can give, its path parameters, and the bearer scheme.
+
+use crate::error::ErrorBody;
+use crate::routes;
+use std::sync::LazyLock;
+use utoipa::OpenApi;
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type, header::HeaderBuilder,
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Dealroom API",
+        version = "1",
+        description = "The backend of a chat product in which people work out purchases. \
+            Every body is JSON in the envelope `{status, message, data}`; errors carry a \
+            stable `code`. Authenticated routes take `Authorization: Bearer <access token>`."
+    ),
+    components(schemas(ErrorBody, domain::FieldError)),
+    tags(
+        (name = "auth", description = "Register, log in, refresh, log out; login sessions"),
+        (name = "users", description = "The caller's profile; user administration (admins)"),
+        (name = "sessions", description = "Chat sessions"),
+        (name = "messages", description = "Messages in chat sessions"),
+        (name = "vendors", description = "The vendor a chat session is about"),
+        (name = "sellers", description = "Sellers' product offers in a chat session"),
+        (name = "service", description = "Liveness, readiness, metrics, this document"),
+    ),
+    modifiers(&Conventions)
+)]
+struct ApiDoc;
+
+/// The whole document: the areas' paths merged into [`ApiDoc`], then the
+/// shared conventions applied.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    for part in [
+        routes::auth::Doc::openapi(),
+        routes::users::Doc::openapi(),
+        routes::chat::Doc::openapi(),
+        routes::market::Doc::openapi(),
+        routes::health::Doc::openapi(),
+        routes::docs::Doc::openapi(),
+    ] {
+        doc.merge(part);
+    }
+    doc.paths.add_path_operation(
+        "/metrics",
+        vec![HttpMethod::Get],
+        OperationBuilder::new()
+            .tag("service")
+            .summary(Some("Prometheus metrics"))
+            .description(Some(
+                "Request counts and latency histograms by route pattern and status, \
+                 and the database pool's size, idle and waiting counts, in the \
+                 Prometheus text format.",
+            ))
+            .operation_id(Some("metrics"))
+            .response(
+                "200",
+                ResponseBuilder::new()
+                    .description("Prometheus text format 0.0.4")
+                    .content(
+                        "text/plain",
+                        ContentBuilder::new()
+                            .schema(Some(Object::with_type(Type::String)))
+                            .build(),
+                    ),
+            ),
+    );
+    use utoipa::Modify;
+    Conventions.modify(&mut doc);
+    doc
+}
+
+/// The document as served, serialised once.
+pub static JSON: LazyLock<String> = LazyLock::new(|| {
+    serde_json::to_string_pretty(&document()).unwrap_or_else(|e| {
+        log::error!("cannot serialise the OpenAPI document: {e}");
+        String::from("{}")
+    })
+});
+
+/// One error response of the contract's table: component name, status, code,
+/// example message.
+struct ErrorKind(&'static str, u16, &'static str, &'static str);
+
+const ERRORS: [ErrorKind; 11] = [
+    ErrorKind(
+        "ValidationError",
+        400,
+        "VALIDATION_ERROR",
+        "Validation failed",
+    ),
+    ErrorKind(
+        "Unauthenticated",
+        401,
+        "UNAUTHENTICATED",
+        "Authentication required",
+    ),
+    ErrorKind("Forbidden", 403, "FORBIDDEN", "Forbidden"),
+    ErrorKind("NotFound", 404, "NOT_FOUND", "Not found"),
+    ErrorKind("Conflict", 409, "CONFLICT", "Conflict"),
+    ErrorKind(
+        "PayloadTooLarge",
+        413,
+        "PAYLOAD_TOO_LARGE",
+        "Payload too large",
+    ),
+    ErrorKind(
+        "UnsupportedMediaType",
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Content-Type must be application/json",
+    ),
+    ErrorKind("LimitReached", 422, "LIMIT_REACHED", "Limit reached"),
+    ErrorKind(
+        "RateLimited",
+        429,
+        "RATE_LIMITED",
+        "Too many requests, please try again later",
+    ),
+    ErrorKind("Internal", 500, "INTERNAL", "Internal server error"),
+    ErrorKind("Unavailable", 503, "UNAVAILABLE", "Service unavailable"),
+];
+
+struct Conventions;
+
+impl utoipa::Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        for kind in &ERRORS {
+            components
+                .responses
+                .insert(kind.0.to_owned(), RefOr::T(error_response(kind)));
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let api = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+            let names = path_params(path);
+            for op in operations(item) {
+                add_path_params(op, &names);
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let has_query = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query));
+                let mut add = |status: u16, when: bool| {
+                    if when {
+                        add_error(op, status);
+                    }
+                };
+                add(400, has_body || has_query || !names.is_empty());
+                add(401, secured);
+                add(404, !names.is_empty());
+                add(413, has_body);
+                add(415, has_body);
+                add(429, api);
+                add(500, api);
+                add(503, api && (secured || has_body));
+            }
+        }
+    }
+}
+
+fn error_response(kind: &ErrorKind) -> utoipa::openapi::Response {
+    let ErrorKind(_, status, code, message) = *kind;
+    let example = serde_json::json!({ "status": "error", "message": message, "code": code });
+    let mut res = ResponseBuilder::new()
+        .description(format!("`{code}`"))
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .example(Some(example))
+                .build(),
+        );
+    let header = |description: &str| {
+        HeaderBuilder::new()
+            .schema(Some(Object::with_type(Type::String)))
+            .description(Some(description))
+            .build()
+    };
+    match status {
+        401 => res = res.header("WWW-Authenticate", header("`Bearer`")),
+        429 => res = res.header("Retry-After", header("whole seconds, at least 1")),
+        503 => res = res.header("Retry-After", header("seconds")),
+        _ => {}
+    }
+    res.build()
+}
+
+fn add_error(op: &mut Operation, status: u16) {
+    if let Some(kind) = ERRORS.iter().find(|k| k.1 == status) {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(kind.0)));
+    }
+}
+
+fn path_params(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every `{name}` of a path is a UUID; declared here unless the handler did.
+fn add_path_params(op: &mut Operation, names: &[String]) {
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    for name in names.iter().rev() {
+        let declared = params.iter().any(
+            |p| matches!(p, RefOr::T(p) if p.name == *name && p.parameter_in == ParameterIn::Path),
+        );
+        if !declared {
+            let param: Parameter = ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(utoipa::openapi::Required::True)
+                .description(Some("A UUID"))
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                            utoipa::openapi::KnownFormat::Uuid,
+                        ))),
+                ))
+                .build();
+            params.insert(0, RefOr::T(param));
+        }
+    }
+    if params.is_empty() {
+        op.parameters = None;
+    }
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::path::PathBuf;
+
+    /// The committed document; `UPDATE_OPENAPI_SNAPSHOT=1 cargo test -p server`
+    /// rewrites it after an intended change, which then shows in review.
+    fn snapshot_path() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("openapi.json")
+    }
+
+    #[test]
+    fn the_document_matches_its_committed_snapshot() {
+        let now = format!("{}\n", super::JSON.as_str());
+        let path = snapshot_path();
+        if std::env::var_os("UPDATE_OPENAPI_SNAPSHOT").is_some() {
+            std::fs::write(&path, &now).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == now,
+            "the OpenAPI document changed; if intended, run \
+             `UPDATE_OPENAPI_SNAPSHOT=1 cargo test -p server openapi` and commit bin/server/openapi.json"
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! Contract §4: the OpenAPI document and the interactive docs. (The document's
+//! exact text is pinned by the snapshot test in the server crate.)
+
+use crate::helpers::TestApp;
+use awc::http::Method;
+use serde_json::{Value, json};
+
+/// Every operation of contract §3 that this server implements (media, live
+/// events and search are not built yet), with whether it needs a token, and
+/// the service endpoints of §4.
+const CONTRACT: &[(&str, &str, bool)] = &[
+    ("post", "/api/v1/auth/register", false),
+    ("post", "/api/v1/auth/login", false),
+    ("post", "/api/v1/auth/refresh", false),
+    ("post", "/api/v1/auth/logout", true),
+    ("post", "/api/v1/auth/logout-all", true),
+    ("get", "/api/v1/auth/me", true),
+    ("get", "/api/v1/auth/sessions", true),
+    ("delete", "/api/v1/auth/sessions/{id}", true),
+    ("get", "/api/v1/users/me", true),
+    ("patch", "/api/v1/users/me", true),
+    ("put", "/api/v1/users/me/password", true),
+    ("get", "/api/v1/users", true),
+    ("get", "/api/v1/users/{id}", true),
+    ("patch", "/api/v1/users/{id}", true),
+    ("delete", "/api/v1/users/{id}", true),
+    ("delete", "/api/v1/users/{id}/sessions", true),
+    ("post", "/api/v1/sessions", true),
+    ("get", "/api/v1/sessions", true),
+    ("get", "/api/v1/sessions/{id}", true),
+    ("patch", "/api/v1/sessions/{id}", true),
+    ("delete", "/api/v1/sessions/{id}", true),
+    ("post", "/api/v1/sessions/{id}/messages", true),
+    ("get", "/api/v1/sessions/{id}/messages", true),
+    ("get", "/api/v1/messages/{id}", true),
+    ("delete", "/api/v1/messages/{id}", true),
+    ("post", "/api/v1/sessions/{id}/vendor", true),
+    ("get", "/api/v1/sessions/{id}/vendor", true),
+    ("get", "/api/v1/vendors/{id}", true),
+    ("patch", "/api/v1/vendors/{id}", true),
+    ("delete", "/api/v1/vendors/{id}", true),
+    ("post", "/api/v1/sessions/{id}/sellers", true),
+    ("get", "/api/v1/sessions/{id}/sellers", true),
+    ("get", "/api/v1/sellers/{id}", true),
+    ("patch", "/api/v1/sellers/{id}", true),
+    ("delete", "/api/v1/sellers/{id}", true),
+    ("get", "/health", false),
+    ("get", "/ready", false),
+    ("get", "/api/v1/openapi.json", false),
+    ("get", "/docs", false),
+    ("get", "/metrics", false),
+];
+
+async fn document(app: &TestApp) -> Value {
+    let r = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    r.body
+}
+
+#[actix_web::test]
+async fn the_openapi_document_is_3_1_and_lists_every_contract_operation_with_its_auth() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"],
+        json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" })
+    );
+    let mut documented = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        documented += item.as_object().unwrap().len();
+        for (method, _) in item.as_object().unwrap() {
+            assert!(
+                CONTRACT.iter().any(|(m, p, _)| m == method && p == path),
+                "{method} {path} is documented but not in the contract"
+            );
+        }
+    }
+    assert_eq!(documented, CONTRACT.len());
+    for (method, path, auth) in CONTRACT {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} is not documented");
+        assert!(op["summary"].is_string(), "{method} {path} has no summary");
+        let secured = op["security"] == json!([{ "bearer": [] }]);
+        assert_eq!(secured, *auth, "{method} {path}: bearer scheme");
+        let responses = op["responses"].as_object().unwrap();
+        assert!(
+            responses.keys().any(|s| s.starts_with('2')),
+            "{method} {path} has no success response"
+        );
+        if *auth {
+            assert!(responses.contains_key("401"), "{method} {path}");
+        }
+        if path.contains("{id}") {
+            assert_eq!(
+                op["parameters"][0],
+                json!({ "name": "id", "in": "path", "description": "A UUID", "required": true,
+                        "schema": { "type": "string", "format": "uuid" } }),
+                "{method} {path}"
+            );
+            assert!(responses.contains_key("404"), "{method} {path}");
+        }
+        if op["requestBody"].is_object() {
+            for status in ["400", "413", "415"] {
+                assert!(responses.contains_key(status), "{method} {path} {status}");
+            }
+        }
+    }
+}
+
+#[actix_web::test]
+async fn every_documented_operation_is_routed() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let id = "0190f0f0-0000-7000-8000-000000000000";
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let url = path.replace("{id}", id);
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = op["requestBody"].is_object().then(|| json!({}));
+            let r = app.call(method.clone(), &url, None, body).await;
+            assert!(
+                ![404, 405].contains(&r.status),
+                "{method} {url} answered {} {}: documented but not routed",
+                r.status,
+                r.body
+            );
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_documented_bodies_are_the_ones_served() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let user = app.register("doc@example.com").await;
+    let r = app
+        .post("/api/v1/sessions", &user.token, json!({ "title": "Bikes" }))
+        .await;
+    assert_eq!(r.status, 201);
+    let session = r.data()["session"].as_object().unwrap();
+    let props = schemas["ChatSession"]["properties"].as_object().unwrap();
+    let mut served: Vec<_> = session.keys().collect();
+    let mut documented: Vec<_> = props.keys().collect();
+    served.sort();
+    documented.sort();
+    assert_eq!(served, documented, "ChatSession fields");
+    let r = app.get("/api/v1/auth/me", &user.token).await;
+    let mut served: Vec<_> = r.data()["user"].as_object().unwrap().keys().collect();
+    let mut documented: Vec<_> = schemas["User"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    served.sort();
+    documented.sort();
+    assert_eq!(served, documented, "User fields");
+    assert_eq!(
+        schemas["RegisterInput"]["required"],
+        json!(["email", "password", "name"])
+    );
+    assert_eq!(schemas["RegisterInput"]["additionalProperties"], false);
+}
+
+async fn text(app: &TestApp, path: &str) -> (u16, String, String) {
+    let mut res = app.client.get(app.url(path)).send().await.unwrap();
+    let ct = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = res.body().await.unwrap();
+    (
+        res.status().as_u16(),
+        ct,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+#[actix_web::test]
+async fn docs_are_served_from_the_binary_and_reference_no_external_host() {
+    let app = TestApp::spawn().await;
+    let (status, ct, html) = text(&app, "/docs").await;
+    assert_eq!(status, 200);
+    assert_eq!(ct, "text/html; charset=utf-8");
+    let assets: Vec<&str> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/docs/"))
+        .collect();
+    assert_eq!(assets, ["/docs/docs.css", "/docs/docs.js"]);
+    for (path, want) in [
+        ("/docs/docs.css", "text/css; charset=utf-8"),
+        ("/docs/docs.js", "text/javascript; charset=utf-8"),
+    ] {
+        let (status, ct, body) = text(&app, path).await;
+        assert_eq!((status, ct.as_str()), (200, want), "{path}");
+        assert!(
+            !body.contains("http://") && !body.contains("https://") && !body.contains("//cdn"),
+            "{path}"
+        );
+    }
+    assert!(!html.contains("http://") && !html.contains("https://"));
+    let (_, _, js) = text(&app, "/docs/docs.js").await;
+    assert!(js.contains("fetch(\"/api/v1/openapi.json\")"));
+}
