@@ -276,9 +276,6 @@ pub enum SellerAdded {
 }
 
 pub trait MarketStore: Send + Sync {
-    /// Who owns the chat session, if it exists: what access to its vendor and
-    /// sellers follows.
-    fn session_owner(&self, session: ChatSessionId) -> StoreResult<Option<UserId>>;
     /// Inserts the session's vendor and bumps the session; `vendors_session_id_key`
     /// when it already has one.
     fn create_vendor(

@@ -30,12 +30,8 @@ const OFFER_TAKEN: &str = "This seller already offers this product in this chat 
 
 pub struct MarketService {
     store: Arc<dyn MarketStore>,
-    /// Kept for the chat context's reads; the session owner is read through
-    /// [`MarketStore::session_owner`] so the market rules stand on their own port.
-    #[expect(
-        dead_code,
-        reason = "the market reads session owners through its own port"
-    )]
+    /// The chat context's port, for who owns a chat session (what access to its
+    /// vendor and sellers follows).
     chats: Arc<dyn ChatStore>,
     max_sellers_per_session: i32,
 }
@@ -262,8 +258,8 @@ impl MarketService {
     // ------------------------------------------------------------ access
 
     fn session_owner(&self, session: ChatSessionId) -> Result<UserId, DomainError> {
-        self.store
-            .session_owner(session)?
+        self.chats
+            .chat_session_owner(session)?
             .ok_or(DomainError::NotFound(SESSION))
     }
 

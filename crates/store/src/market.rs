@@ -193,17 +193,6 @@ fn seller_session(c: &mut PgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
 }
 
 impl MarketStore for PgStore {
-    fn session_owner(&self, session: ChatSessionId) -> StoreResult<Option<UserId>> {
-        self.run(|c| {
-            chat_sessions::table
-                .find(session.0)
-                .select(chat_sessions::user_id)
-                .first::<Uuid>(c)
-                .optional()
-                .map(|o| o.map(UserId))
-        })
-    }
-
     fn create_vendor(
         &self,
         id: VendorId,
