@@ -95,12 +95,7 @@ impl MarketService {
 
     /// `GET /vendors/{id}`.
     pub fn vendor(&self, actor: &Actor, id: VendorId) -> Result<Vendor, DomainError> {
-        let (vendor, owner) = self
-            .store
-            .vendor(id)?
-            .ok_or(DomainError::NotFound(VENDOR))?;
-        readable(actor, owner, VENDOR)?;
-        Ok(vendor)
+        access(self.store.vendor(id)?, actor, readable, VENDOR)
     }
 
     /// `PATCH /vendors/{id}`: absent fields stay, `null` clears an optional one.
@@ -110,11 +105,7 @@ impl MarketService {
         id: VendorId,
         mut input: VendorPatchInput,
     ) -> Result<Vendor, DomainError> {
-        let (_, owner) = self
-            .store
-            .vendor(id)?
-            .ok_or(DomainError::NotFound(VENDOR))?;
-        changeable(actor, owner, VENDOR)?;
+        access(self.store.vendor(id)?, actor, changeable, VENDOR)?;
         input.normalize();
         validate(&input)?;
         let changes = VendorChanges {
@@ -132,16 +123,8 @@ impl MarketService {
 
     /// `DELETE /vendors/{id}`.
     pub fn delete_vendor(&self, actor: &Actor, id: VendorId) -> Result<(), DomainError> {
-        let (_, owner) = self
-            .store
-            .vendor(id)?
-            .ok_or(DomainError::NotFound(VENDOR))?;
-        changeable(actor, owner, VENDOR)?;
-        if self.store.delete_vendor(id)? {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound(VENDOR))
-        }
+        access(self.store.vendor(id)?, actor, changeable, VENDOR)?;
+        found(self.store.delete_vendor(id)?, VENDOR)
     }
 
     // ------------------------------------------------------------ sellers
@@ -200,12 +183,7 @@ impl MarketService {
 
     /// `GET /sellers/{id}`.
     pub fn seller(&self, actor: &Actor, id: SellerId) -> Result<Seller, DomainError> {
-        let (seller, owner) = self
-            .store
-            .seller(id)?
-            .ok_or(DomainError::NotFound(SELLER))?;
-        readable(actor, owner, SELLER)?;
-        Ok(seller)
+        access(self.store.seller(id)?, actor, readable, SELLER)
     }
 
     /// `PATCH /sellers/{id}`: any fields, the product partially; a change that
@@ -216,11 +194,7 @@ impl MarketService {
         id: SellerId,
         mut input: SellerPatchInput,
     ) -> Result<Seller, DomainError> {
-        let (_, owner) = self
-            .store
-            .seller(id)?
-            .ok_or(DomainError::NotFound(SELLER))?;
-        changeable(actor, owner, SELLER)?;
+        access(self.store.seller(id)?, actor, changeable, SELLER)?;
         input.normalize();
         validate(&input)?;
         let product = input.product.unwrap_or_default();
@@ -243,16 +217,8 @@ impl MarketService {
 
     /// `DELETE /sellers/{id}`.
     pub fn delete_seller(&self, actor: &Actor, id: SellerId) -> Result<(), DomainError> {
-        let (_, owner) = self
-            .store
-            .seller(id)?
-            .ok_or(DomainError::NotFound(SELLER))?;
-        changeable(actor, owner, SELLER)?;
-        if self.store.delete_seller(id)? {
-            Ok(())
-        } else {
-            Err(DomainError::NotFound(SELLER))
-        }
+        access(self.store.seller(id)?, actor, changeable, SELLER)?;
+        found(self.store.delete_seller(id)?, SELLER)
     }
 
     // ------------------------------------------------------------ access
@@ -269,6 +235,28 @@ impl MarketService {
 
     fn session_to_change(&self, actor: &Actor, session: ChatSessionId) -> Result<(), DomainError> {
         changeable(actor, self.session_owner(session)?, SESSION)
+    }
+}
+
+/// A vendor or seller as loaded with its session's owner, if the actor passes
+/// `check` (`readable` or `changeable`); `NotFound` if it does not exist.
+fn access<T>(
+    loaded: Option<(T, UserId)>,
+    actor: &Actor,
+    check: fn(&Actor, UserId, &'static str) -> Result<(), DomainError>,
+    what: &'static str,
+) -> Result<T, DomainError> {
+    let (item, owner) = loaded.ok_or(DomainError::NotFound(what))?;
+    check(actor, owner, what)?;
+    Ok(item)
+}
+
+/// `NotFound` unless the store found the row it was asked to act on.
+fn found(acted: bool, what: &'static str) -> Result<(), DomainError> {
+    if acted {
+        Ok(())
+    } else {
+        Err(DomainError::NotFound(what))
     }
 }
 
