@@ -1,0 +1,644 @@
+#!/usr/bin/env python3
+"""The measuring half of `make bench` (scripts/bench/run.sh starts things).
+
+Given a running `dealroom serve` (BENCH_SERVER_PID, BENCH_BASE_URL) on a fresh
+database (BENCH_DATABASE_URL), it seeds one user with one chat session of
+1000 messages, drives the server with wrk scenario by scenario, measures the
+database ceilings with pgbench, prints one table and writes it as JSON.
+
+Everything it needs comes from the environment that run.sh sets; it is not
+meant to be run alone.
+"""
+
+import datetime
+import http.client
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def env(name, default=None):
+    value = os.environ.get(name, default)
+    if value is None:
+        die(f"{name} is not set (run this through scripts/bench/run.sh)")
+    return value
+
+
+CHILDREN = []  # wrk processes running, stopped if we die
+
+
+def die(msg):
+    for p in CHILDREN:
+        if p.poll() is None:
+            p.kill()
+    print(f"bench: {msg}", file=sys.stderr)
+    sys.exit(1)
+
+
+def say(msg):
+    print(f"==> {msg}", file=sys.stderr, flush=True)
+
+
+BASE_URL = env("BENCH_BASE_URL")
+SERVER_PID = int(env("BENCH_SERVER_PID"))
+DATABASE_URL = env("BENCH_DATABASE_URL")
+OUT = env("BENCH_OUT")
+WRK = env("BENCH_WRK")
+PGBENCH = env("BENCH_PGBENCH")
+DURATION = int(env("BENCH_DURATION"))
+WARMUP = int(env("BENCH_WARMUP"))
+CONNECTIONS = int(env("BENCH_CONNECTIONS"))
+THREADS = int(env("BENCH_THREADS"))
+TIMEOUT = int(env("BENCH_TIMEOUT"))
+PG_DURATION = int(env("BENCH_PG_DURATION"))
+POOL = int(env("BENCH_POOL"))
+MESSAGES = int(env("BENCH_MESSAGES"))
+BCRYPT_ROUNDS = int(env("BENCH_BCRYPT_ROUNDS"))
+WORKERS = int(env("BENCH_WORKERS"))
+SERVER_LOG = env("BENCH_SERVER_LOG")
+
+EMAIL = "bench@example.com"
+PASSWORD = "bench password 1"
+MESSAGE_BODY = {"content": "Benchmark message: is the price still 120 EUR per unit?"}
+
+
+# ------------------------------------------------------------------ the server
+
+
+def server_alive():
+    try:
+        os.kill(SERVER_PID, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by run.sh) is not alive.
+    try:
+        with open(f"/proc/{SERVER_PID}/status") as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return "Z" not in line.split()[1]
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def server_died():
+    tail = ""
+    try:
+        with open(SERVER_LOG) as f:
+            tail = "".join(f.readlines()[-20:])
+    except OSError:
+        pass
+    die(f"the server exited; the end of its log ({SERVER_LOG}):\n{tail}")
+
+
+def proc_status(field):
+    """A `kB` field of /proc/<server>/status, in KiB (None if gone)."""
+    try:
+        with open(f"/proc/{SERVER_PID}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+class RssSampler:
+    """The server's largest VmRSS while a scenario runs, sampled every 50 ms."""
+
+    def __init__(self):
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            rss = proc_status("VmRSS")
+            if rss is not None:
+                self.peak = max(self.peak, rss)
+            self._stop.wait(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PG_PIDFILE = os.path.join(HERE, "..", "..", ".data", "pg", "postmaster.pid")
+
+
+def cpu_ticks(pid, children=False):
+    """utime + stime of a process, in clock ticks (0 if gone); with
+    `children`, plus those of its children that exited and were reaped."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:15 if children else 13])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def postgres_pids():
+    """The postmaster of scripts/pg.sh's cluster and its children (backends)."""
+    try:
+        with open(PG_PIDFILE) as f:
+            master = int(f.readline())
+    except (OSError, ValueError):
+        return []
+    pids = [master]
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == master:
+                        pids.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return pids
+
+
+class CpuMeter:
+    """CPU used while a step runs, in % of one core (200% = two cores busy):
+    by the server, by PostgreSQL, by the load generators (wrk, pgbench: our
+    children, measured once they have exited) and by everything else on the
+    machine (`other`; kernel network time lands there too, so a few tens of %
+    are normal; much more means the numbers are noisy)."""
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.server0 = cpu_ticks(SERVER_PID)
+        self.pg0 = self._pg()
+        self.host0 = self._host()
+        self.children0 = self._children()
+        return self
+
+    def __exit__(self, *exc):
+        secs = time.monotonic() - self.t0
+        # Backends that appeared during the step (pgbench's) count from zero;
+        # those that ended count through the postmaster's children's times.
+        pg1 = self._pg()
+        pg = sum(max(0, t - self.pg0.get(p, 0)) for p, t in pg1.items())
+        pct = lambda ticks: 100 * ticks / CLK_TCK / secs  # noqa: E731
+        server = pct(cpu_ticks(SERVER_PID) - self.server0)
+        postgres = pct(pg)
+        load = 100 * (self._children() - self.children0) / secs
+        host = pct(self._host() - self.host0)
+        self.result = {
+            "server_pct": round(server, 1),
+            "postgres_pct": round(postgres, 1),
+            "load_generator_pct": round(load, 1),
+            "host_pct": round(host, 1),
+            "other_pct": round(max(0.0, host - server - postgres - load), 1),
+        }
+
+    @staticmethod
+    def _children():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    @staticmethod
+    def _pg():
+        pids = postgres_pids()
+        return {p: cpu_ticks(p, children=(i == 0)) for i, p in enumerate(pids)}
+
+    @staticmethod
+    def _host():
+        """Busy ticks of all CPUs (user, nice, system, irq, softirq, steal)."""
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v[:8]) - v[3] - v[4]
+
+
+def vacuum():
+    """VACUUM ANALYZE: each step starts from a table state that does not depend
+    on the steps before it (the posts leave dead session rows behind)."""
+    subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", DATABASE_URL,
+                    "-c", "VACUUM ANALYZE"], check=True, stdout=subprocess.DEVNULL)
+
+
+class Client:
+    """A keep-alive HTTP client for the setup requests."""
+
+    def __init__(self, base):
+        u = urllib.parse.urlsplit(base)
+        self.host, self.port = u.hostname, u.port
+        self.conn = None
+
+    def request(self, method, path, body=None, token=None, expect=None):
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                resp = self.conn.getresponse()
+                raw = resp.read()
+                break
+            except (ConnectionError, http.client.HTTPException, OSError) as e:
+                self.conn.close()
+                self.conn = None
+                if attempt == 2 or not server_alive():
+                    if not server_alive():
+                        server_died()
+                    die(f"{method} {path}: {e}")
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        if expect is not None and resp.status != expect:
+            die(f"{method} {path}: expected {expect}, got {resp.status}: {raw[:500]!r}")
+        return resp.status, parsed
+
+
+def wait_for_health(client, timeout=60):
+    say(f"waiting for {BASE_URL}/health")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not server_alive():
+            server_died()
+        try:
+            conn = http.client.HTTPConnection(client.host, client.port, timeout=2)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.2)
+    die(f"the server did not answer GET /health with 200 within {timeout} s (log: {SERVER_LOG})")
+
+
+def seed(client):
+    say(f"seeding: one user, one chat session, {MESSAGES} messages (over HTTP)")
+    t0 = time.monotonic()
+    _, reg = client.request(
+        "POST", "/api/v1/auth/register",
+        {"email": EMAIL, "password": PASSWORD, "name": "Bench"}, expect=201)
+    data = reg["data"]
+    token = data["tokens"]["accessToken"]
+    user_id = data["user"]["id"]
+    login_session_id = data["loginSession"]["id"]
+    _, created = client.request(
+        "POST", "/api/v1/sessions", {"title": "Benchmark session"}, token=token, expect=201)
+    session_id = created["data"]["session"]["id"]
+    path = f"/api/v1/sessions/{session_id}/messages"
+    for i in range(MESSAGES):
+        client.request("POST", path, {"content": f"Seed message {i + 1}"}, token=token, expect=201)
+    # Check what the scenarios will ask before driving them.
+    _, page = client.request("GET", f"{path}?limit=50", token=token, expect=200)
+    items = page["data"]["items"]
+    if len(items) != min(50, MESSAGES):
+        die(f"GET {path}?limit=50 returned {len(items)} messages, expected {min(50, MESSAGES)}")
+    client.request("POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD}, expect=200)
+    say(f"seeded in {time.monotonic() - t0:.1f} s")
+    return {"user_id": user_id, "login_session_id": login_session_id,
+            "session_id": session_id, "token": token}
+
+
+# ------------------------------------------------------------------ wrk
+
+
+def wrk_cmd(path, duration, connections):
+    threads = max(1, min(THREADS, connections))
+    return [WRK, "-t", str(threads), "-c", str(connections), "-d", f"{duration}s",
+            "--timeout", f"{TIMEOUT}s", "--latency", "-s", os.path.join(HERE, "wrk.lua"),
+            BASE_URL + path]
+
+
+def wrk_env(req):
+    e = dict(os.environ)
+    e["BENCH_METHOD"] = req["method"]
+    e["BENCH_BODY"] = json.dumps(req["body"]) if req.get("body") is not None else ""
+    e["BENCH_TOKEN"] = req.get("token") or ""
+    return e
+
+
+def start_wrk(req, duration, connections, raw_name):
+    cmd = wrk_cmd(req["path"], duration, connections)
+    raw = open(os.path.join(OUT, raw_name), "w") if raw_name else subprocess.DEVNULL
+    if raw_name:
+        raw.write("$ " + " ".join(cmd) + "\n")
+        raw.flush()
+    p = subprocess.Popen(cmd, env=wrk_env(req), stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    CHILDREN.append(p)
+    return p, raw, cmd
+
+
+def finish_wrk(p, raw, cmd, name, warmup=False):
+    out, _ = p.communicate()
+    if raw is not subprocess.DEVNULL:
+        raw.write(out)
+        raw.close()
+    if p.returncode != 0:
+        die(f"wrk failed for {name} (exit {p.returncode}):\n{out}")
+    if not server_alive():
+        server_died()
+    if warmup:
+        return None
+    m = re.search(r"^BENCH_JSON (\{.*\})$", out, re.M)
+    if not m:
+        die(f"no BENCH_JSON line in wrk's output for {name}:\n{out}")
+    r = json.loads(m.group(1))
+    secs = r["duration_us"] / 1e6
+    pct = r["latency_us"]["percentiles"]
+    e = r["errors"]
+    # No completed request (a run shorter than one slow request): no latencies.
+    ms = (lambda us: us / 1000) if r["requests"] else (lambda us: None)
+    return {
+        "requests": r["requests"],
+        "duration_s": round(secs, 3),
+        "rps": r["requests"] / secs,
+        "latency_ms": {
+            "p50": ms(pct["50"]), "p75": ms(pct["75"]), "p90": ms(pct["90"]),
+            "p99": ms(pct["99"]), "p99.9": ms(pct["99.9"]),
+            "mean": ms(r["latency_us"]["mean"]), "max": ms(r["latency_us"]["max"]),
+        },
+        # wrk counts a response with a status >= 400 as a "status" error; the
+        # others are socket errors (connect, read, write) and timeouts.
+        "non_2xx": e["status"],
+        "socket_errors": e["connect"] + e["read"] + e["write"] + e["timeout"],
+        "errors": e,
+        "bytes": r["bytes"],
+        "command": " ".join(cmd),
+    }
+
+
+def run_scenario(key, label, reqs, connections):
+    """Warm-up, then the measured run. `reqs` (one or more requests) run
+    side by side, each with its own wrk and `connections` connections."""
+    say(f"{label}: {WARMUP} s warm-up, {DURATION} s measured")
+    if WARMUP > 0:
+        ps = [start_wrk(r, WARMUP, connections, None) for r in reqs]
+        for p, raw, cmd in ps:
+            finish_wrk(p, raw, cmd, f"{key} warm-up", warmup=True)
+    vacuum()
+    with RssSampler() as rss, CpuMeter() as cpu:
+        ps = [start_wrk(r, DURATION, connections,
+                        f"wrk-{key}{'' if i == 0 else '-' + r['tag']}.txt")
+              for i, r in enumerate(reqs)]
+        results = [finish_wrk(p, raw, cmd, key) for p, raw, cmd in ps]
+    for res in results:
+        res["rss_peak_kib"] = rss.peak
+        res["cpu"] = cpu.result
+    return results
+
+
+# ------------------------------------------------------------------ pgbench
+
+
+def run_pgbench(key, script, ids):
+    clients = POOL
+    jobs = max(1, min(2, clients))
+    cmd = [PGBENCH, "-n", "-M", "prepared", "-c", str(clients), "-j", str(jobs),
+           "-T", str(PG_DURATION), "-f", os.path.join(HERE, script),
+           "-D", f"uid={ids['user_id']}", "-D", f"sid={ids['login_session_id']}",
+           "-D", f"session={ids['session_id']}", DATABASE_URL]
+    say(f"pgbench ceiling of ({key}): {script}, {clients} clients, {jobs} threads, {PG_DURATION} s")
+    vacuum()
+    with CpuMeter() as cpu:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    shown = " ".join(cmd)
+    with open(os.path.join(OUT, f"pgbench-{key}.txt"), "w") as f:
+        f.write("$ " + shown + "\n" + p.stdout)
+    if p.returncode != 0:
+        die(f"pgbench failed for ({key}) (exit {p.returncode}):\n{p.stdout}")
+    m = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", p.stdout, re.M)
+    if not m:
+        die(f"no tps line in pgbench's output for ({key}):\n{p.stdout}")
+    lat = re.search(r"^latency average = ([0-9.]+) ms", p.stdout, re.M)
+    failed = re.search(r"^number of failed transactions: (\d+)", p.stdout, re.M)
+    tx = re.search(r"^number of transactions actually processed: (\d+)", p.stdout, re.M)
+    return {
+        "script": f"scripts/bench/{script}",
+        "tps": float(m.group(1)),
+        "latency_avg_ms": float(lat.group(1)) if lat else None,
+        "transactions": int(tx.group(1)) if tx else None,
+        "failed": int(failed.group(1)) if failed else 0,
+        "clients": clients,
+        "threads": jobs,
+        "duration_s": PG_DURATION,
+        "cpu": cpu.result,
+    }
+
+
+# ------------------------------------------------------------------ output
+
+
+def fmt_ms(ms):
+    if ms is None:
+        return "-"
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 10:
+        return f"{ms:.1f} ms"
+    return f"{ms:,.0f} ms"
+
+
+def fmt_mib(kib):
+    return f"{kib / 1024:.1f} MiB" if kib else "-"
+
+
+def print_table(result):
+    m = result["machine"]
+    cols = ["scenario", "req/s", "p50", "p99", "non-2xx", "sock err", "RSS peak",
+            "srv CPU", "db CPU", "DB ceiling", "ratio"]
+    rows = []
+    for s in result["scenarios"]:
+        c = s.get("ceiling")
+        rows.append([
+            s["label"], f"{s['rps']:,.0f}",
+            fmt_ms(s["latency_ms"]["p50"]), fmt_ms(s["latency_ms"]["p99"]),
+            f"{s['non_2xx']:,}", f"{s['socket_errors']:,}", fmt_mib(s["rss_peak_kib"]),
+            f"{s['cpu']['server_pct']:.0f}%", f"{s['cpu']['postgres_pct']:.0f}%",
+            f"{c['tps']:,.0f} tps" if c else "-",
+            f"{s['ratio'] * 100:.0f}%" if c else "-",
+        ])
+    widths = [max(len(r[i]) for r in rows + [cols]) for i in range(len(cols))]
+
+    def line(r):
+        return "  ".join(r[i].ljust(widths[i]) if i == 0 else r[i].rjust(widths[i])
+                         for i in range(len(cols)))
+
+    print()
+    print(f"Dealroom benchmark, {result['started_at']} ({result['git']['commit']})")
+    print(f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB; "
+          f"load average {m['loadavg_before'][0]:.2f} before, {m['loadavg_after'][0]:.2f} after")
+    print(f"server:  {m['server_workers']} HTTP workers, DB pool {m['db_pool_size']}, "
+          f"BCRYPT_ROUNDS={m['bcrypt_rounds']}, LOG_LEVEL=warn, rate limits off")
+    print(f"load:    wrk, {m['wrk_threads']} threads, {m['connections']} connections per wrk, "
+          f"{m['warmup_s']} s warm-up + {m['duration_s']} s per scenario, on the same host; "
+          f"(e) runs two wrk side by side ({m['connections']} + {m['connections']} connections)")
+    print(f"ceiling: pgbench -M prepared, {m['db_pool_size']} clients (the pool size), "
+          f"{result['scenarios'][1]['ceiling']['threads']} threads, {m['pgbench_duration_s']} s; "
+          f"the SQL each request minimally needs")
+    print()
+    print(line(cols))
+    print(line(["-" * w for w in widths]))
+    for r in rows:
+        print(line(r))
+    print()
+    print(f"server peak RSS over the whole run (VmHWM): {fmt_mib(result['server']['vmhwm_kib'])}")
+    print(f"raw wrk and pgbench outputs, the server log and results.json: {result['out_dir']}/")
+    steps = [(s["key"], s["cpu"]) for s in result["scenarios"] if "." not in s["key"]]
+    steps += [(f"{s['key']} ceiling", s["ceiling"]["cpu"])
+              for s in result["scenarios"] if s.get("ceiling")]
+    key, worst = max(steps, key=lambda kc: kc[1]["other_pct"])
+    if worst["other_pct"] >= 25:
+        print(f"NOTE: other processes on this machine used up to {worst['other_pct']:.0f}% "
+              f"of a core during a step ({key}; kernel network time counts there too): "
+              "the numbers are noisy; "
+              "results.json has each step's CPU split")
+    idle = [s["key"] for s in result["scenarios"] if s["requests"] == 0]
+    if idle:
+        print(f"WARNING: no request completed in {', '.join(idle)}: "
+              "make BENCH_DURATION longer than one such request takes")
+    bad = [s for s in result["scenarios"] if s["non_2xx"] or s["socket_errors"]]
+    if bad:
+        print("WARNING: some requests failed: " + "; ".join(
+            f"{s['key']}: {s['non_2xx']} non-2xx, {s['socket_errors']} socket errors"
+            for s in bad) + f" (see {result['out_dir']}/server.log)")
+
+
+def git_info():
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return ""
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {"commit": commit + ("-dirty" if dirty else ""), "dirty": dirty}
+
+
+def machine_info():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = 0.0
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    mem = int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": model, "memory_gib": round(mem, 1),
+            "kernel": platform.release()}
+
+
+def version(cmd):
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        return (p.stdout or p.stderr).strip().splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def main():
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.monotonic()
+    loadavg_before = os.getloadavg()
+    client = Client(BASE_URL)
+    wait_for_health(client)
+    ids = seed(client)
+    token = ids["token"]
+    sid = ids["session_id"]
+    health = {"method": "GET", "path": "/health", "tag": "health"}
+    page = {"method": "GET", "path": f"/api/v1/sessions/{sid}/messages?limit=50",
+            "token": token, "tag": "page"}
+    post = {"method": "POST", "path": f"/api/v1/sessions/{sid}/messages",
+            "body": MESSAGE_BODY, "token": token, "tag": "post"}
+    login = {"method": "POST", "path": "/api/v1/auth/login",
+             "body": {"email": EMAIL, "password": PASSWORD}, "tag": "login"}
+
+    # Each scenario, then its database ceiling (if it has one), so that both
+    # see the same data.
+    plan = [
+        ("a", "a. GET /health", [health], None),
+        ("b", "b. GET messages?limit=50", [page], "pgbench-page.sql"),
+        ("c", "c. POST message", [post], "pgbench-post.sql"),
+        ("d", f"d. POST login (bcrypt {BCRYPT_ROUNDS})", [login], None),
+        ("e", "e. GET /health during logins", [health, login], None),
+    ]
+    scenarios = []
+    for key, label, reqs, ceiling_script in plan:
+        results = run_scenario(key, label, reqs, CONNECTIONS)
+        ceiling = run_pgbench(key, ceiling_script, ids) if ceiling_script else None
+        for i, (req, res) in enumerate(zip(reqs, results)):
+            res.update({
+                "key": key if i == 0 else f"{key}.{req['tag']}",
+                "label": label if i == 0 else "   the logins alongside (e)",
+                "method": req["method"], "path": req["path"].replace(sid, "{id}"),
+                "connections": CONNECTIONS,
+                "ceiling": ceiling if i == 0 else None,
+                "ratio": res["rps"] / ceiling["tps"] if ceiling and i == 0 else None,
+            })
+            scenarios.append(res)
+
+    vmhwm = proc_status("VmHWM")
+    if vmhwm is None:
+        server_died()
+    result = {
+        "started_at": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "elapsed_s": round(time.monotonic() - t0, 1),
+        "git": git_info(),
+        "machine": {
+            **machine_info(),
+            "loadavg_before": [round(x, 2) for x in loadavg_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+            "connections": CONNECTIONS,
+            "wrk_threads": max(1, min(THREADS, CONNECTIONS)),
+            "duration_s": DURATION,
+            "warmup_s": WARMUP,
+            "timeout_s": TIMEOUT,
+            "pgbench_duration_s": PG_DURATION,
+            "db_pool_size": POOL,
+            "server_workers": WORKERS or os.cpu_count(),
+            "bcrypt_rounds": BCRYPT_ROUNDS,
+            "seeded_messages": MESSAGES,
+            "wrk": version([WRK, "--version"]),
+            "pgbench": version([PGBENCH, "--version"]),
+        },
+        "server": {"vmhwm_kib": vmhwm, "log": os.path.relpath(SERVER_LOG)},
+        "scenarios": scenarios,
+        "out_dir": os.path.relpath(OUT),
+    }
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    print_table(result)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        die("interrupted")

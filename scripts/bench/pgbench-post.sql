@@ -1,0 +1,34 @@
+-- The database ceiling of scenario (c), POST /api/v1/sessions/{id}/messages:
+-- the SQL one such request minimally needs. Run by scripts/bench/run.sh with
+-- pgbench -M prepared; :uid, :sid and :session are the seeded user, its login
+-- session and its chat session (pgbench -D).
+--
+-- Minimal, so not quite what the server runs: the ownership check is folded
+-- into the bump's WHERE (the server reads the owner in a statement of its
+-- own first), and the new row is not read back (the server selects it again,
+-- joined with its medium, before COMMIT). Ids are gen_random_uuid() (the
+-- server makes v7 ids).
+
+-- 1. The login-session check of every authenticated request
+--    (crates/store/src/auth.rs, AuthStore::actor).
+SELECT users.role
+  FROM login_sessions INNER JOIN users ON login_sessions.user_id = users.id
+ WHERE login_sessions.id = :sid AND login_sessions.user_id = :uid
+   AND login_sessions.revoked_at IS NULL AND login_sessions.expires_at > now()
+   AND users.is_active
+ LIMIT 1;
+
+-- 2. The post: bump the session under its row lock for the next seq, insert
+--    (crates/store/src/chat.rs, PgStore::BUMP_SESSION_SQL and append()).
+BEGIN;
+UPDATE chat_sessions
+   SET message_seq = message_seq + 1, message_count = message_count + 1,
+       updated_at = clock_timestamp(), last_message_at = clock_timestamp()
+ WHERE id = :session AND user_id = :uid
+RETURNING message_seq AS seq, last_message_at AS at
+\gset
+INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, media_id,
+                      client_message_id, created_at)
+VALUES (gen_random_uuid(), :session, :seq, :uid, 'user', 'text',
+        'Benchmark message: is the price still 120 EUR per unit?', NULL, NULL, :at);
+COMMIT;
