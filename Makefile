@@ -43,6 +43,10 @@ db:
 db-stop:
 	@scripts/pg.sh stop
 
+## bench: load-test a release build with wrk, beside pgbench ceilings (README "Benchmarks")
+bench:
+	@CARGO="$(CARGO)" scripts/bench/run.sh
+
 build:
 	$(CARGO) build --workspace
 release:
