@@ -7,6 +7,7 @@
 
 use crate::PgStore;
 use crate::accounts::like_pattern;
+use crate::rows::VendorRow;
 use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
@@ -83,39 +84,7 @@ struct SessionRow {
     seller_count: i32,
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = vendors, check_for_backend(diesel::pg::Pg))]
-struct SessionVendorRow {
-    id: Uuid,
-    session_id: Uuid,
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    website: Option<String>,
-    address: Option<String>,
-    notes: Option<String>,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
-}
-
-impl SessionVendorRow {
-    fn into_domain(self) -> Vendor {
-        Vendor {
-            id: VendorId(self.id),
-            session_id: ChatSessionId(self.session_id),
-            name: self.name,
-            email: self.email,
-            phone: self.phone,
-            website: self.website,
-            address: self.address,
-            notes: self.notes,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-}
-
-fn session_into_domain((s, v): (SessionRow, Option<SessionVendorRow>)) -> ChatSession {
+fn session_into_domain((s, v): (SessionRow, Option<VendorRow>)) -> ChatSession {
     ChatSession {
         id: ChatSessionId(s.id),
         user_id: UserId(s.user_id),
@@ -124,7 +93,7 @@ fn session_into_domain((s, v): (SessionRow, Option<SessionVendorRow>)) -> ChatSe
         updated_at: s.updated_at,
         last_message_at: s.last_message_at,
         message_count: s.message_count,
-        vendor: v.map(SessionVendorRow::into_domain),
+        vendor: v.map(VendorRow::into_domain),
         seller_count: s.seller_count,
     }
 }
@@ -301,10 +270,7 @@ fn session_by_id(c: &mut PgConnection, id: ChatSessionId) -> QueryResult<Option<
     chat_sessions::table
         .left_join(vendors::table)
         .filter(chat_sessions::id.eq(id.0))
-        .select((
-            SessionRow::as_select(),
-            Option::<SessionVendorRow>::as_select(),
-        ))
+        .select((SessionRow::as_select(), Option::<VendorRow>::as_select()))
         .first(c)
         .optional()
         .map(|r| r.map(session_into_domain))
@@ -427,10 +393,7 @@ impl ChatStore for PgStore {
             let mut query = chat_sessions::table
                 .left_join(vendors::table)
                 .filter(chat_sessions::user_id.eq(owner.0))
-                .select((
-                    SessionRow::as_select(),
-                    Option::<SessionVendorRow>::as_select(),
-                ))
+                .select((SessionRow::as_select(), Option::<VendorRow>::as_select()))
                 .order((chat_sessions::updated_at.desc(), chat_sessions::id.desc()))
                 .limit(limit)
                 .into_boxed();
@@ -447,7 +410,7 @@ impl ChatStore for PgStore {
                 );
             }
             Ok(query
-                .load::<(SessionRow, Option<SessionVendorRow>)>(c)?
+                .load::<(SessionRow, Option<VendorRow>)>(c)?
                 .into_iter()
                 .map(session_into_domain)
                 .collect())

@@ -3,6 +3,7 @@
 //! the cap under that lock, and a delete gives the place back.
 
 use crate::PgStore;
+use crate::rows::VendorRow;
 use crate::rows::sql::lower_text;
 use crate::schema::{chat_sessions, sellers, vendors};
 use diesel::dsl::now;
@@ -11,38 +12,6 @@ use domain::ports::*;
 use domain::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = vendors, check_for_backend(diesel::pg::Pg))]
-struct VendorRow {
-    id: Uuid,
-    session_id: Uuid,
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
-    website: Option<String>,
-    address: Option<String>,
-    notes: Option<String>,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
-}
-
-impl VendorRow {
-    fn into_domain(self) -> Vendor {
-        Vendor {
-            id: VendorId(self.id),
-            session_id: ChatSessionId(self.session_id),
-            name: self.name,
-            email: self.email,
-            phone: self.phone,
-            website: self.website,
-            address: self.address,
-            notes: self.notes,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-}
 
 #[derive(Insertable)]
 #[diesel(table_name = vendors)]

@@ -133,3 +133,36 @@ impl<'a> NewLoginSessionRow<'a> {
         }
     }
 }
+
+/// A `vendors` row: read on its own, and left-joined to its chat session.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = vendors, check_for_backend(diesel::pg::Pg))]
+pub struct VendorRow {
+    pub id: Uuid,
+    pub session_id: Uuid,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub address: Option<String>,
+    pub notes: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl VendorRow {
+    pub fn into_domain(self) -> Vendor {
+        Vendor {
+            id: VendorId(self.id),
+            session_id: ChatSessionId(self.session_id),
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            website: self.website,
+            address: self.address,
+            notes: self.notes,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
