@@ -716,3 +716,32 @@ async fn concurrent_logins_with_many_bcrypt_checks_all_succeed() {
     assert!(results.iter().all(|r| r.status == 200));
     assert_eq!(app.count("SELECT count(*) AS n FROM login_sessions"), 9);
 }
+
+#[actix_web::test]
+async fn a_missing_or_bad_token_is_refused_before_the_path_or_body_is_judged() {
+    let app = TestApp::spawn().await;
+    for token in [None, Some("not.a.jwt")] {
+        let r = app
+            .call(
+                Method::PATCH,
+                "/api/v1/sessions/not-a-uuid",
+                token,
+                Some(json!({ "unknown": true })),
+            )
+            .await;
+        assert_eq!(r.status, 401, "{token:?}: {}", r.body);
+        assert_eq!(r.code(), "UNAUTHENTICATED");
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    }
+    let user = app.register("path@example.com").await;
+    let r = app
+        .call(
+            Method::GET,
+            "/api/v1/sessions/not-a-uuid",
+            Some(&user.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 400, "a valid token meets the path's own rule");
+    assert_eq!(r.code(), "VALIDATION_ERROR");
+}

@@ -21,13 +21,19 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let state = req.app_data::<web::Data<AppState>>().cloned();
+        // The token is checked here, synchronously, so that a missing or bad
+        // token is the first error a request meets (before a bad path or body);
+        // only the login-session lookup goes to the blocking pool.
+        let verified = match req.app_data::<web::Data<AppState>>() {
+            None => Err(ApiError(DomainError::Internal("no app state".into()))),
+            Some(state) => bearer(req)
+                .ok_or(ApiError(DomainError::Unauthenticated))
+                .and_then(|t| state.auth.verify_token(&t).map_err(ApiError))
+                .map(|token| (state.clone(), token)),
+        };
         Box::pin(async move {
-            let token = token.ok_or(ApiError(DomainError::Unauthenticated))?;
-            let state =
-                state.ok_or_else(|| ApiError(DomainError::Internal("no app state".into())))?;
-            let actor = blocking(move || state.auth.authenticate(&token)).await?;
+            let (state, token) = verified?;
+            let actor = blocking(move || state.auth.caller(token)).await?;
             Ok(Caller(actor))
         })
     }
