@@ -13,26 +13,40 @@ mod rows;
 pub mod schema;
 
 pub use error::classify;
-pub use pool::{Conn, PgPool, PoolSettings, build_pool};
+pub use pool::{Conn, PgPool, PoolSettings, PoolStats, build_pool};
 
 use diesel::PgConnection;
 use diesel::result::QueryResult;
 use domain::StoreError;
 use domain::ports::{HealthStore, StoreResult};
+use pool::Waiting;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
-/// The PostgreSQL implementation of every port.
+/// The PostgreSQL implementation of every port. Clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Callers waiting for a connection right now.
+    waiting: Arc<AtomicUsize>,
 }
 
 impl PgStore {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            waiting: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// The pool's state now: its size, open and idle connections, and how
+    /// many callers wait for one.
+    pub fn pool_stats(&self) -> PoolStats {
+        PoolStats::of(&self.pool, &self.waiting)
     }
 
     /// Runs `f` on a pooled connection; classifies its error, and retires the
@@ -41,10 +55,11 @@ impl PgStore {
         &self,
         f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
     ) -> StoreResult<T> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut conn = {
+            let _waiting = Waiting::enter(&self.waiting);
+            self.pool.get()
+        }
+        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         f(&mut conn.pg).map_err(|e| conn.fail(e))
     }
 

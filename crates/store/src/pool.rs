@@ -8,6 +8,7 @@ use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::result::{ConnectionError, Error as DieselError};
 use domain::StoreError;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// A pooled PostgreSQL connection.
@@ -101,5 +102,69 @@ struct QuietErrors;
 impl r2d2::HandleError<ManagerError> for QuietErrors {
     fn handle_error(&self, error: ManagerError) {
         log::warn!("database connection failed: {error}");
+    }
+}
+
+/// A snapshot of the pool, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// The most connections the pool opens.
+    pub max_size: u32,
+    /// Connections open now, idle or in use.
+    pub connections: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// Callers waiting for a connection now.
+    pub waiting: usize,
+}
+
+impl PoolStats {
+    pub(crate) fn of(pool: &PgPool, waiting: &AtomicUsize) -> Self {
+        let state = pool.state();
+        Self {
+            max_size: pool.max_size(),
+            connections: state.connections,
+            idle: state.idle_connections,
+            waiting: waiting.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Counts a caller as waiting for a connection while it lives, whichever way
+/// the checkout ends (a connection, a timeout, or a panic).
+pub(crate) struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    pub(crate) fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waiting_counts_while_the_guard_lives() {
+        let counter = AtomicUsize::new(0);
+        {
+            let _a = Waiting::enter(&counter);
+            let _b = Waiting::enter(&counter);
+            assert_eq!(counter.load(Ordering::Relaxed), 2);
+        }
+        assert_eq!(counter.load(Ordering::Relaxed), 0);
+        let unwound = std::panic::catch_unwind(|| {
+            let _w = Waiting::enter(&counter);
+            panic!("checkout failed");
+        });
+        assert!(unwound.is_err());
+        assert_eq!(counter.load(Ordering::Relaxed), 0);
     }
 }
