@@ -443,3 +443,162 @@ fn a_port_in_use_ends_the_binary_with_one_line() {
     );
     assert!(!err.contains("panicked"));
 }
+
+/// `GET /metrics` as text, with its content type.
+async fn metrics_text(app: &TestApp) -> (u16, String, String) {
+    let mut res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let body = res.body().await.unwrap();
+    let ctype = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (
+        res.status().as_u16(),
+        ctype,
+        String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// Every `le` bucket of one histogram series, in order, with its count.
+fn buckets(text: &str, labels: &str) -> Vec<(String, u64)> {
+    let prefix = format!("http_request_duration_seconds_bucket{{{labels},le=\"");
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(&prefix)?;
+            let (le, n) = rest.split_once("\"} ")?;
+            Some((le.to_owned(), n.parse().unwrap()))
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_pattern_and_status_with_consistent_histograms() {
+    let app = TestApp::spawn_with(&[
+        ("DB_POOL_SIZE", "5"),
+        ("CORS_ORIGIN", "https://app.example"),
+    ])
+    .await;
+    let u = app.register("metrics@example.com").await;
+    let id = uuid::Uuid::now_v7();
+    let session = format!("/api/v1/sessions/{id}");
+    assert_eq!(
+        app.call(Method::GET, "/health", None, None).await.status,
+        200
+    );
+    assert_eq!(app.get(&session, &u.token).await.status, 404);
+    assert_eq!(
+        app.call(Method::GET, &session, None, None).await.status,
+        401
+    );
+    assert_eq!(
+        app.call(Method::GET, &session, None, None).await.status,
+        401
+    );
+    let scan = format!("/wp-admin/{id}.php");
+    assert_eq!(app.call(Method::GET, &scan, None, None).await.status, 404);
+    let preflight = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
+        .insert_header(("Origin", "https://app.example"))
+        .insert_header(("Access-Control-Request-Method", "POST"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 200);
+
+    let (status, ctype, text) = metrics_text(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(ctype, "text/plain; version=0.0.4; charset=utf-8");
+    for line in [
+        "# TYPE http_requests_total counter",
+        "# TYPE http_request_duration_seconds histogram",
+        r#"http_requests_total{method="POST",route="/api/v1/auth/register",status="201"} 1"#,
+        r#"http_requests_total{method="GET",route="/health",status="200"} 1"#,
+        r#"http_requests_total{method="GET",route="/api/v1/sessions/{id}",status="404"} 1"#,
+        r#"http_requests_total{method="GET",route="/api/v1/sessions/{id}",status="401"} 2"#,
+        r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"http_requests_total{method="OPTIONS",route="/api/v1/auth/login",status="200"} 1"#,
+        "# TYPE db_pool_max_size gauge",
+        "db_pool_max_size 5",
+        "# TYPE db_pool_connections gauge",
+        "# TYPE db_pool_idle gauge",
+        "# TYPE db_pool_waiting gauge",
+        "db_pool_waiting 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+    }
+    assert!(!text.contains(&id.to_string()), "no raw path: {text}");
+    let open = sample(&text, "db_pool_connections").unwrap();
+    let idle = sample(&text, "db_pool_idle").unwrap();
+    assert!((1.0..=5.0).contains(&open) && idle <= open, "{open} {idle}");
+
+    let les = [
+        "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5",
+        "10", "+Inf",
+    ];
+    for (labels, n) in [
+        (
+            r#"method="GET",route="/api/v1/sessions/{id}",status="401""#,
+            2,
+        ),
+        (r#"method="GET",route="unmatched",status="404""#, 1),
+        (
+            r#"method="POST",route="/api/v1/auth/register",status="201""#,
+            1,
+        ),
+    ] {
+        let b = buckets(&text, labels);
+        assert_eq!(
+            b.iter().map(|(le, _)| le.as_str()).collect::<Vec<_>>(),
+            les,
+            "{labels}"
+        );
+        assert!(b.windows(2).all(|w| w[0].1 <= w[1].1), "cumulative: {b:?}");
+        assert_eq!(b.last().unwrap().1, n, "+Inf is the count: {labels}");
+        let count = format!("http_request_duration_seconds_count{{{labels}}}");
+        assert_eq!(sample(&text, &count), Some(n as f64), "{labels}");
+        let sum = sample(
+            &text,
+            &format!("http_request_duration_seconds_sum{{{labels}}}"),
+        )
+        .unwrap();
+        assert!(sum > 0.0 && sum < 60.0, "{labels}: {sum}");
+    }
+}
+
+#[actix_web::test]
+async fn metrics_are_never_rate_limited_count_429s_and_have_no_envelope() {
+    let app = TestApp::spawn_with(&[("RATE_LIMIT_MAX", "1"), ("RATE_LIMIT_WINDOW", "60000")]).await;
+    let me: Vec<u16> = futures_util::future::join_all(
+        (0..2).map(|_| app.call(Method::GET, "/api/v1/auth/me", None, None)),
+    )
+    .await
+    .iter()
+    .map(|r| r.status)
+    .collect();
+    assert_eq!(me.iter().filter(|s| **s == 429).count(), 1, "{me:?}");
+    for _ in 0..5 {
+        let r = app.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, Value::Null, "plain text, no JSON envelope");
+        assert_eq!(r.header("x-ratelimit-limit"), None);
+    }
+    let (status, _, text) = metrics_text(&app).await;
+    assert_eq!(status, 200);
+    assert!(text.starts_with("# HELP "), "{text}");
+    for line in [
+        r#"http_requests_total{method="GET",route="/api/v1/auth/me",status="401"} 1"#,
+        r#"http_requests_total{method="GET",route="/api/v1/auth/me",status="429"} 1"#,
+        r#"http_requests_total{method="GET",route="/metrics",status="200"} 5"#,
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
+    }
+}

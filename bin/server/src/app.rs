@@ -2,6 +2,7 @@
 
 use crate::edge::{self, EdgeConfig};
 use crate::extract::{json_error, path_error, query_error};
+use crate::metrics::{self, Metrics, RequestMetrics};
 use crate::ratelimit::{self, Limit};
 use crate::routes;
 use crate::settings::Settings;
@@ -13,6 +14,7 @@ use actix_web::http::header;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 use store::{PgStore, PoolSettings, build_pool};
 
@@ -75,11 +77,13 @@ impl Application {
                 .map_err(|e| StartError::Services(e.to_string()))?,
         );
         let limits = vec![api_limit.clone(), auth_limit.clone()];
+        let metrics = Arc::new(Metrics::new());
         let mut server = HttpServer::new(move || {
             let s = &state.settings;
             let auth_limit = auth_limit.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(web::Data::from(metrics.clone()))
                 .app_data(web::Data::new(EdgeConfig {
                     production: s.is_production(),
                 }))
@@ -96,12 +100,15 @@ impl Application {
                         .configure(move |c| routes::api(c, &auth_limit)),
                 )
                 .configure(routes::service_endpoints)
+                .service(web::resource("/metrics").route(routes::get(metrics::endpoint)))
                 .default_service(web::to(edge::not_found))
                 .wrap(edge::method_not_allowed())
                 .wrap(Compress::default())
                 .wrap(cors(s.cors_origins.as_deref()))
                 .wrap(edge::security_headers())
                 .wrap(from_fn(edge::request_context))
+                // Outermost: it sees every response, CORS preflights included.
+                .wrap(RequestMetrics(metrics.clone()))
         })
         .disable_signals()
         .shutdown_timeout(grace.as_secs().max(1))

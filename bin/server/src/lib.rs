@@ -8,6 +8,7 @@ pub mod cli;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod net;
 pub mod openapi;
 pub mod panics;

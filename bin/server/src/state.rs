@@ -16,12 +16,15 @@ pub struct AppState {
     pub chat: ChatService,
     pub market: MarketService,
     pub health: Arc<dyn HealthStore>,
+    /// The store itself, for the pool's state in `/metrics`.
+    pub store: PgStore,
     pub settings: Settings,
 }
 
 impl AppState {
     /// The services on one PostgreSQL store.
     pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
+        let shared = store.clone();
         let store = Arc::new(store);
         let auth = AuthService::new(
             store.clone(),
@@ -42,6 +45,7 @@ impl AppState {
                 settings.max_sellers_per_session,
             ),
             health: store,
+            store: shared,
             settings,
         })
     }
