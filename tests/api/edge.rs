@@ -1,7 +1,7 @@
 //! Contract §1 and §5 at the edge: headers, CORS, body limits, compression,
 //! rate limits, error detail policy, outage, graceful shutdown.
 
-use crate::helpers::{TestApp, test_settings};
+use crate::helpers::{ServerProcess, TestApp, dealroom_binary, test_settings};
 use awc::http::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -316,109 +316,86 @@ async fn authenticated_requests_fail_closed_with_503_while_the_database_is_down(
     assert_eq!(status, 200);
 }
 
-/// The `dealroom` binary next to this test binary (`make test` builds it first).
-fn dealroom_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir.join("dealroom");
-    if !bin.exists() {
-        let status =
-            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["build", "--bin", "dealroom"])
-                .status()
-                .unwrap();
-        assert!(status.success());
-    }
-    bin
-}
+/// Contract §5, shutdown: with a request in flight, `signal` makes the server
+/// stop accepting, answer that request, close the pool and exit 0 within the
+/// grace period.
+fn graceful_on(signal: &str) {
+    let grace = Duration::from_secs(5);
+    // bcrypt at cost 13 takes the better part of a second: a login is slow
+    // enough to be in flight for certain when the signal arrives.
+    let mut server = ServerProcess::spawn(&[("SHUTDOWN_GRACE", "5s"), ("BCRYPT_ROUNDS", "13")]);
+    assert_eq!(server.request("GET", "/health", &[], "").status, 200);
+    let user = r#"{"email":"slow@example.com","password":"password123","name":"Slow"}"#;
+    let r = server.request("POST", "/api/v1/auth/register", &[], user);
+    assert_eq!(r.status, 201, "{}", r.body);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn graceful_on(signal: &str) {
-    let db = testkit::TestDb::new();
-    let port = free_port();
-    let mut child = std::process::Command::new(dealroom_binary())
-        .arg("serve")
-        .env_clear()
-        .env("APP_ENV", "test")
-        .env("DATABASE_URL", db.url())
-        .env("PORT", port.to_string())
-        .env("SHUTDOWN_GRACE", "5s")
-        .env("BCRYPT_ROUNDS", "13")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+    let mut conn = server.connect().unwrap();
+    let credentials = r#"{"email":"slow@example.com","password":"password123"}"#;
+    conn.send("POST", "/api/v1/auth/login", &[], credentials)
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..100 {
-        // A client per probe: no idle keep-alive connection outlives it.
-        if awc::Client::default()
-            .get(format!("{base}/health"))
-            .insert_header(("Connection", "close"))
-            .send()
-            .await
-            .is_ok()
-        {
-            up = true;
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "the server came up");
-    // A request in flight: a login does bcrypt work (cost 13); send the signal meanwhile.
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .finish();
-    let body = json!({ "email": "nobody@example.com", "password": "password123" });
-    let in_flight = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .insert_header(("Connection", "close"))
-        .send_json(&body);
-    let pid = child.id().to_string();
-    let signaller = async {
-        actix_web::rt::time::sleep(Duration::from_millis(150)).await;
-        std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &pid])
-            .status()
-            .unwrap();
-    };
-    let (res, ()) = futures_util::future::join(in_flight, signaller).await;
-    assert_eq!(
-        res.unwrap().status().as_u16(),
-        401,
-        "the request in flight completed"
+    let in_flight = std::thread::spawn(move || {
+        let reply = conn.read_reply();
+        (reply, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    server.signal(signal);
+
+    let name = format!("SIG{signal} received");
+    assert!(
+        server
+            .wait_for_line(&name, Duration::from_secs(5))
+            .is_some(),
+        "{}",
+        server.stderr()
     );
-    let mut code = None;
-    for _ in 0..200 {
-        if let Some(status) = child.try_wait().unwrap() {
-            code = status.code();
-            break;
+    // It stops accepting: new connections are refused (at once, or after one
+    // the acceptor had already taken).
+    let mut refused = None;
+    while signalled.elapsed() < Duration::from_secs(2) {
+        match server.connect() {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                refused = Some(Instant::now());
+                break;
+            }
+            Err(e) => panic!("connect after {signal}: {e}"),
+            Ok(_) => std::thread::sleep(Duration::from_millis(10)),
         }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
-    if code.is_none() {
-        let _ = child.kill();
-    }
-    assert_eq!(code, Some(0), "{signal} exits 0");
+    let refused = refused.expect("new connections are refused after the signal");
+
+    let (reply, answered) = in_flight.join().unwrap();
+    let reply = reply.unwrap();
+    assert_eq!(
+        reply.status, 200,
+        "the request in flight completed: {}",
+        reply.body
+    );
+    assert!(reply.json()["data"]["tokens"]["accessToken"].is_string());
+    assert!(
+        answered > signalled && answered > refused,
+        "the login was still in flight when the server stopped accepting"
+    );
+
+    let status = server.wait_exit(grace.saturating_sub(signalled.elapsed()));
+    let stderr = server.stderr();
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(0)),
+        "{signal} exits 0 within the grace period:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("database pool closed"), "{stderr}");
 }
 
-#[actix_web::test]
-#[ignore = "the test's awc client fails to connect (Connect(Disconnected)) before the signal; to be fixed with issue 6"]
-async fn sigterm_is_graceful_and_exits_zero() {
-    graceful_on("TERM").await;
+#[test]
+fn sigterm_is_graceful_and_exits_zero() {
+    graceful_on("TERM");
 }
 
-#[actix_web::test]
-#[ignore = "the test's awc client fails to connect (Connect(Disconnected)) before the signal; to be fixed with issue 6"]
-async fn sigint_is_graceful_and_exits_zero() {
-    graceful_on("INT").await;
+#[test]
+fn sigint_is_graceful_and_exits_zero() {
+    graceful_on("INT");
 }
 
 #[test]

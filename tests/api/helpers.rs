@@ -5,6 +5,7 @@ use awc::http::Method;
 use serde_json::{Value, json};
 use server::{Application, Settings};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use testkit::TestDb;
 
 pub struct TestApp {
@@ -236,4 +237,250 @@ pub fn is_timestamp(v: &Value) -> bool {
     let Some(s) = v.as_str() else { return false };
     let b = s.as_bytes();
     b.len() == 24 && b[4] == b'-' && b[10] == b'T' && b[19] == b'.' && b[23] == b'Z'
+}
+
+/// The `dealroom` binary next to this test binary (`make test` builds it
+/// first; built here if missing).
+pub fn dealroom_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir.join("dealroom");
+    if !bin.exists() {
+        let status =
+            std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args(["build", "--bin", "dealroom"])
+                .status()
+                .unwrap();
+        assert!(status.success());
+    }
+    bin
+}
+
+/// The real `dealroom serve` in a process of its own, on its own database and
+/// a port of the kernel's choice (read from its log), its stderr collected.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub port: u16,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub db: TestDb,
+}
+
+impl ServerProcess {
+    /// `dealroom serve` with `APP_ENV=test`, `PORT=0`, `LOG_LEVEL=info` and
+    /// nothing else from this environment, plus `env`; returns once it listens.
+    pub fn spawn(env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let db = TestDb::new();
+        let mut cmd = std::process::Command::new(dealroom_binary());
+        cmd.arg("serve")
+            .env_clear()
+            .env("APP_ENV", "test")
+            .env("DATABASE_URL", db.url())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", "0")
+            .env("LOG_LEVEL", "info");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let mut server = Self {
+            child,
+            port: 0,
+            stderr,
+            db,
+        };
+        let line = server.wait_for_line("dealroom serving on http://", Duration::from_secs(60));
+        let Some(line) = line else {
+            let _ = server.child.kill();
+            panic!("the server did not come up:\n{}", server.stderr());
+        };
+        server.port = line
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        server
+    }
+
+    /// Everything it wrote on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// The first stderr line containing `needle`, waiting up to `timeout`.
+    pub fn wait_for_line(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let found = self
+                .stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains(needle))
+                .cloned();
+            if found.is_some() || Instant::now() >= deadline {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` (`TERM`, `INT`, …) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Its exit status, if it exits within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// One HTTP/1.1 request on a connection of its own (`Connection: close`).
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> RawReply {
+        let mut conn = self.connect().unwrap();
+        conn.send(method, path, headers, body).unwrap();
+        conn.read_reply().unwrap()
+    }
+
+    /// A new connection to the server.
+    pub fn connect(&self) -> std::io::Result<RawConn> {
+        RawConn::open(self.port)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A plain TCP connection speaking hand-written HTTP/1.1: no client library
+/// between the test and the server's socket.
+pub struct RawConn {
+    stream: std::net::TcpStream,
+    port: u16,
+}
+
+/// A response read to the end of its connection.
+#[derive(Debug)]
+pub struct RawReply {
+    pub status: u16,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+impl RawConn {
+    pub fn open(port: u16) -> std::io::Result<Self> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Self { stream, port })
+    }
+
+    /// Writes the whole request.
+    pub fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n",
+            self.port
+        );
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() {
+            req.push_str("Content-Type: application/json\r\n");
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        self.stream.write_all(req.as_bytes())?;
+        self.stream.flush()
+    }
+
+    /// Reads the response to the end of the connection.
+    pub fn read_reply(mut self) -> std::io::Result<RawReply> {
+        use std::io::Read;
+        let mut raw = Vec::new();
+        self.stream.read_to_end(&mut raw)?;
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("no complete response: {text:?}"),
+            ));
+        };
+        let mut lines = head.lines();
+        let status = lines
+            .next()
+            .and_then(|l| l.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Ok(RawReply {
+            status,
+            headers,
+            body: body.to_owned(),
+        })
+    }
 }

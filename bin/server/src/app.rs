@@ -12,10 +12,11 @@ use actix_governor::Governor;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::{Compress, from_fn};
+use actix_web::rt::signal::unix::{Signal, SignalKind, signal};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use store::{PgStore, PoolSettings, build_pool};
 
 /// A server bound to its port, ready to run.
@@ -23,6 +24,7 @@ pub struct Application {
     port: u16,
     server: Server,
     limits: Vec<Limit>,
+    state: web::Data<AppState>,
 }
 
 /// Why the server could not start; one line for the operator.
@@ -78,6 +80,7 @@ impl Application {
         );
         let limits = vec![api_limit.clone(), auth_limit.clone()];
         let metrics = Arc::new(Metrics::new());
+        let app_state = state.clone();
         let mut server = HttpServer::new(move || {
             let s = &state.settings;
             let auth_limit = auth_limit.clone();
@@ -121,6 +124,7 @@ impl Application {
             port,
             server: server.run(),
             limits,
+            state: app_state,
         })
     }
 
@@ -136,19 +140,26 @@ impl Application {
     /// Serves until stopped by a handle. SIGTERM and SIGINT are not handled here
     /// (see [`Application::run_until_signalled`]).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        actix_web::rt::spawn(ratelimit::forget_idle_keys(
+        let limiter = actix_web::rt::spawn(ratelimit::forget_idle_keys(
             self.limits,
             Duration::from_secs(60),
         ));
-        self.server.await
+        let served = self.server.await;
+        limiter.abort();
+        close_pool(self.state).await;
+        served
     }
 
     /// Serves until SIGTERM or SIGINT, both graceful: stop accepting, finish the
     /// requests in flight within the grace period, close the pool, return.
-    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+    ///
+    /// `signals` must have been listened for before the server was built, so
+    /// that a signal arriving once the port accepts is never the default
+    /// action (which kills the process, requests in flight and all).
+    pub async fn run_until_signalled(self, signals: ShutdownSignals) -> std::io::Result<()> {
         let handle = self.server.handle();
         actix_web::rt::spawn(async move {
-            let signal = wait_for_signal().await;
+            let signal = signals.recv().await;
             log::info!("{signal} received: finishing requests in flight, then stopping");
             handle.stop(true).await;
         });
@@ -156,20 +167,50 @@ impl Application {
     }
 }
 
-async fn wait_for_signal() -> &'static str {
-    use actix_web::rt::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            futures_util::future::select(Box::pin(term.recv()), Box::pin(int.recv())).await;
-            "shutdown signal"
+/// SIGTERM and SIGINT, caught from [`ShutdownSignals::listen`] on: from then on
+/// neither ends the process by itself.
+pub struct ShutdownSignals {
+    term: Signal,
+    int: Signal,
+}
+
+impl ShutdownSignals {
+    /// Installs the handlers; call it inside the runtime, before
+    /// [`Application::build`].
+    pub fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The first of the two to arrive, by name.
+    pub async fn recv(mut self) -> &'static str {
+        let term = Box::pin(self.term.recv());
+        let int = Box::pin(self.int.recv());
+        match futures_util::future::select(term, int).await {
+            futures_util::future::Either::Left(_) => "SIGTERM",
+            futures_util::future::Either::Right(_) => "SIGINT",
         }
-        _ => {
-            let _ = actix_web::rt::signal::ctrl_c().await;
-            "SIGINT"
-        }
+    }
+}
+
+/// Drops the last reference to the services, and with it the pool, which
+/// closes its connections. The workers drop theirs as they stop; after a
+/// forced stop one may still hold them for a moment, and then the pool closes
+/// with it.
+async fn close_pool(state: web::Data<AppState>) {
+    let state = state.into_inner();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Arc::strong_count(&state) > 1 && Instant::now() < deadline {
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    let stats = state.store.pool_stats();
+    if Arc::strong_count(&state) == 1 {
+        drop(state);
+        log::info!("database pool closed ({} connections)", stats.connections);
+    } else {
+        log::warn!("database pool still in use by a stopping worker; it closes with it");
     }
 }
 

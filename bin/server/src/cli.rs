@@ -1,6 +1,6 @@
 //! The `dealroom` command line: `serve`, `migrate`, `create-admin`.
 
-use crate::app::Application;
+use crate::app::{Application, ShutdownSignals};
 use crate::settings::Settings;
 use crate::state::AppState;
 use domain::inputs::RegisterInput;
@@ -173,9 +173,12 @@ pub fn run(
             }
             let (host, port) = (settings.host.clone(), settings.port);
             actix_web::rt::System::new().block_on(async move {
+                // Before the port accepts: a signal then is ours, never the default action.
+                let signals = ShutdownSignals::listen()
+                    .map_err(|e| Failure::new(format!("cannot handle signals: {e}")))?;
                 let app = Application::build(settings).map_err(|e| Failure::new(e.to_string()))?;
                 log::info!("dealroom serving on http://{host}:{}", app.port());
-                app.run_until_stopped()
+                app.run_until_signalled(signals)
                     .await
                     .map_err(|e| Failure::new(format!("server failed: {e}")))
             })?;
