@@ -22,7 +22,7 @@ pub struct User {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     #[serde(serialize_with = "timefmt::option::serialize")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
     pub last_login_at: Option<Timestamp>,
 }
 
@@ -34,8 +34,11 @@ pub struct LoginSession {
     pub id: LoginSessionId,
     #[serde(skip)]
     pub user_id: UserId,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub device_name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub user_agent: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub ip_address: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -69,9 +72,10 @@ pub struct ChatSession {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
     #[serde(serialize_with = "timefmt::option::serialize")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
     pub last_message_at: Option<Timestamp>,
     pub message_count: i32,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub vendor: Option<Vendor>,
     pub seller_count: i32,
 }
@@ -86,6 +90,7 @@ pub struct Media {
     pub owner_id: UserId,
     pub mime_type: String,
     pub size_bytes: i64,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub file_name: Option<String>,
     pub sha256: String,
     #[serde(serialize_with = "timefmt::serialize")]
@@ -104,12 +109,16 @@ pub struct Message {
     #[serde(skip)]
     pub seq: i64,
     /// `None` once the sender's account is deleted.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub sender_id: Option<UserId>,
     pub role: MessageRole,
     #[serde(rename = "type")]
     pub kind: MessageKind,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub content: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub media: Option<Media>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub client_message_id: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -124,10 +133,15 @@ pub struct Vendor {
     pub id: VendorId,
     pub session_id: ChatSessionId,
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub email: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub phone: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub website: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub address: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub notes: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -143,10 +157,13 @@ pub struct Vendor {
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub description: Option<String>,
     pub price_minor: i64,
     pub currency: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub quantity: Option<i64>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub unit: Option<String>,
 }
 
@@ -158,7 +175,9 @@ pub struct Seller {
     pub id: SellerId,
     pub session_id: ChatSessionId,
     pub name: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub email: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub phone: Option<String>,
     pub product: Product,
     #[serde(serialize_with = "timefmt::serialize")]
