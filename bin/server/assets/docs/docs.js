@@ -135,7 +135,7 @@ function tryIt(doc, path, method, op, params) {
 function operation(doc, path, method, op, inherited) {
   const params = [...(inherited || []), ...(op.parameters || [])].map((p) => resolve(doc, p));
   const secured = (op.security || []).length > 0;
-  const details = el("details", { class: "op" });
+  const details = el("details", { class: "op", id: `${method}-${path}` });
   details.dataset.search = `${path} ${(op.tags || []).join(" ")} ${op.summary || ""}`.toLowerCase();
   details.append(el("summary", {},
     el("span", { class: `method ${method}` }, method),
@@ -180,6 +180,12 @@ function render(doc) {
     if (!ops.length) continue;
     const section = el("section", {}, el("h2", {}, tag.name, tag.description ? el("small", {}, tag.description) : null), ops);
     main.append(section);
+  }
+  // A link to `/docs#post-/api/v1/sessions` opens that operation.
+  const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (target) {
+    target.open = true;
+    target.scrollIntoView();
   }
   document.getElementById("filter").addEventListener("input", (e) => {
     const q = e.target.value.toLowerCase();
