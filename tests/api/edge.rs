@@ -1,7 +1,7 @@
 //! Contract §1 and §5 at the edge: headers, CORS, body limits, compression,
 //! rate limits, error detail policy, outage, graceful shutdown.
 
-use crate::helpers::{ServerProcess, TestApp, dealroom_binary, test_settings};
+use crate::helpers::{ServerProcess, TestApp, dealroom_binary, is_timestamp, test_settings};
 use awc::http::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -578,4 +578,71 @@ async fn metrics_are_never_rate_limited_count_429s_and_have_no_envelope() {
     ] {
         assert!(text.lines().any(|l| l == line), "{line:?} in\n{text}");
     }
+}
+
+#[test]
+fn the_production_access_log_is_one_json_object_a_line_without_query_strings() {
+    let secret = "s3cr3t-query-token-value";
+    let request_id = "access-log-test.42";
+    let mut server = ServerProcess::spawn(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", "a-production-secret-of-at-least-32-bytes"),
+        ("LOG_LEVEL", "info"),
+    ]);
+    let r = server.request(
+        "GET",
+        &format!("/health?token={secret}"),
+        &[("X-Request-Id", request_id)],
+        "",
+    );
+    assert_eq!(r.status, 200);
+    let bytes: u64 = r.header("content-length").unwrap().parse().unwrap();
+    let r = server.request("GET", &format!("/api/v1/auth/me?token={secret}"), &[], "");
+    assert_eq!(r.status, 401);
+    server.signal("TERM");
+    assert_eq!(
+        server
+            .wait_exit(Duration::from_secs(15))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
+    let stderr = server.stderr();
+    assert!(!stderr.contains(secret), "{stderr}");
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}\n{stderr}"))
+        })
+        .collect();
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "dealroom::access")
+        .collect();
+    assert_eq!(access.len(), 2, "{stderr}");
+    let health = access[0];
+    assert_eq!(health["method"], "GET");
+    assert_eq!(health["path"], "/health");
+    assert_eq!(health["status"], 200);
+    assert_eq!(health["bytes"], bytes);
+    assert_eq!(health["requestId"], request_id);
+    assert!(
+        health["ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{health}"
+    );
+    assert_eq!(health["level"], "INFO");
+    assert!(is_timestamp(&health["time"]), "{health}");
+    let me = access[1];
+    assert_eq!(me["path"], "/api/v1/auth/me");
+    assert_eq!(me["status"], 401);
+    assert!(
+        me["requestId"].as_str().is_some_and(|id| id.len() == 36),
+        "{me}"
+    );
+    // The other lines are objects too, with the message as a string.
+    assert!(
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("SIGTERM received"))),
+        "{stderr}"
+    );
 }

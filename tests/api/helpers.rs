@@ -308,11 +308,19 @@ impl ServerProcess {
             let _ = server.child.kill();
             panic!("the server did not come up:\n{}", server.stderr());
         };
-        server.port = line
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no port in {line:?}"));
+        // `… serving on http://HOST:PORT`, in a plain or a JSON log line.
+        let after = line.split("serving on http://").nth(1).unwrap_or_default();
+        let authority: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']' | '-'))
+            .collect();
+        let port: String = authority
+            .rsplit_once(':')
+            .map(|(_, p)| p.chars().take_while(char::is_ascii_digit).collect())
+            .unwrap_or_default();
+        server.port = port
+            .parse()
+            .unwrap_or_else(|_| panic!("no port in {line:?}"));
         server
     }
 
