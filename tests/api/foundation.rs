@@ -83,7 +83,7 @@ async fn unknown_routes_are_404_in_the_envelope() {
 }
 
 #[actix_web::test]
-async fn a_known_path_with_the_wrong_method_is_405_in_the_envelope() {
+async fn a_known_path_with_the_wrong_method_is_405_in_the_envelope_with_allow() {
     let app = TestApp::spawn().await;
     let r = app.call(Method::DELETE, "/health", None, None).await;
     assert_eq!(r.status, 405);
@@ -91,11 +91,23 @@ async fn a_known_path_with_the_wrong_method_is_405_in_the_envelope() {
         r.body,
         json!({ "status": "error", "message": "Method not allowed", "code": "METHOD_NOT_ALLOWED" })
     );
+    assert_eq!(r.header("allow"), Some("GET"));
     let r = app
         .call(Method::GET, "/api/v1/auth/login", None, None)
         .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.code(), "METHOD_NOT_ALLOWED");
+    assert_eq!(
+        r.header("allow"),
+        Some("POST"),
+        "RFC 9110: a 405 lists the methods"
+    );
+    let id = "0190f0f0-0000-7000-8000-000000000000";
+    let r = app
+        .call(Method::PUT, &format!("/api/v1/sessions/{id}"), None, None)
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, PATCH, DELETE"));
 }
 
 async fn raw(app: &TestApp, path: &str, content_type: &str, body: &'static str) -> (u16, Value) {

@@ -1034,3 +1034,38 @@ async fn market_routes_need_a_token() {
         .await;
     assert_eq!((r.status, r.code()), (401, "UNAUTHENTICATED"));
 }
+
+#[actix_web::test]
+async fn integer_fields_accept_a_zero_fraction_and_refuse_a_real_one() {
+    let app = TestApp::spawn().await;
+    let owner = app.register("ints@example.com").await;
+    let session = new_session(&app, &owner);
+    let mut body = seller("Ana", "Bike", 0);
+    body["product"]["priceMinor"] = json!(22000.0);
+    body["product"]["quantity"] = json!(2.0);
+    let r = app.post(&sellers_path(&session), &owner.token, body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.data()["seller"]["product"]["priceMinor"], 22000);
+    assert_eq!(r.data()["seller"]["product"]["quantity"], 2);
+    let id = r.data()["seller"]["id"].as_str().unwrap().to_owned();
+
+    let r = app
+        .patch(
+            &format!("/api/v1/sellers/{id}"),
+            &owner.token,
+            json!({ "product": { "priceMinor": 1.5 } }),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code(), "VALIDATION_ERROR");
+    let r = app
+        .patch(
+            &format!("/api/v1/sellers/{id}"),
+            &owner.token,
+            json!({ "product": { "priceMinor": 5.0, "quantity": null } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.data()["seller"]["product"]["priceMinor"], 5);
+    assert_eq!(r.data()["seller"]["product"]["quantity"], Value::Null);
+}

@@ -2,10 +2,11 @@
 //! detail policy, security headers, and our envelope for actix's own 405.
 
 use crate::error::{ErrorBody, InternalDetail, envelope};
+use crate::openapi;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{HttpMessage, HttpResponse, web};
 use std::time::Instant;
@@ -150,11 +151,15 @@ pub fn security_headers() -> DefaultHeaders {
 pub fn method_not_allowed<B: 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, |res: ServiceResponse<B>| {
         let (req, _) = res.into_parts();
-        let body = envelope(
+        let mut body = envelope(
             StatusCode::METHOD_NOT_ALLOWED,
             "Method not allowed",
             "METHOD_NOT_ALLOWED",
             None,
+        );
+        body.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static(openapi::allowed_methods(req.match_pattern().as_deref())),
         );
         let res: ServiceResponse<EitherBody<B>> =
             ServiceResponse::new(req, body).map_into_right_body();

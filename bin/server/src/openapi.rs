@@ -5,6 +5,7 @@
 
 use crate::error::ErrorBody;
 use crate::routes;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 use utoipa::OpenApi;
 use utoipa::openapi::path::{
@@ -88,6 +89,39 @@ pub static JSON: LazyLock<String> = LazyLock::new(|| {
         String::from("{}")
     })
 });
+
+/// The methods of each documented route pattern (`/api/v1/sessions/{id}` →
+/// `GET, PATCH, DELETE`): the `Allow` header of a `405`. The document is the
+/// route table's twin (a test calls every documented operation), so this is
+/// where that list already lives.
+static ALLOW: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    let doc = document();
+    doc.paths
+        .paths
+        .iter()
+        .map(|(path, item)| {
+            let methods: Vec<&str> = [
+                ("GET", item.get.is_some()),
+                ("POST", item.post.is_some()),
+                ("PUT", item.put.is_some()),
+                ("PATCH", item.patch.is_some()),
+                ("DELETE", item.delete.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(m, present)| present.then_some(m))
+            .collect();
+            (path.clone(), methods.join(", "))
+        })
+        .collect()
+});
+
+/// What `Allow` says for a matched route pattern; `GET` for the few
+/// undocumented resources (the docs page's assets), which only answer `GET`.
+pub fn allowed_methods(pattern: Option<&str>) -> &'static str {
+    pattern
+        .and_then(|p| ALLOW.get(p))
+        .map_or("GET", String::as_str)
+}
 
 /// One error response of the contract's table: component name, status, code,
 /// example message.

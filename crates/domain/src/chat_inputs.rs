@@ -41,6 +41,10 @@ pub struct RenameSessionInput {
         custom(no_nul),
         custom(not_blank)
     )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, required = true, min_length = 1, max_length = 200)
+    )]
     pub title: Option<String>,
 }
 

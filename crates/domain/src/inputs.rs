@@ -20,7 +20,7 @@ pub fn password_bytes(value: &Option<String>, _: &()) -> garde::Result {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RegisterInput {
     #[garde(required, length(chars, max = 254), email)]
-    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, max_length = 254))]
+    #[cfg_attr(feature = "openapi", schema(format = Email, value_type = String, required = true, max_length = 254))]
     pub email: Option<String>,
     #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 8, max_length = 128))]

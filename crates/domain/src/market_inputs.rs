@@ -3,7 +3,7 @@
 //! `Option<Option<T>>` read with [`crate::patch::nullable`]: absent stays, `null`
 //! clears an optional field and is refused for a required one.
 
-use crate::patch::nullable;
+use crate::patch::{integer, nullable, nullable_integer};
 use crate::text::{normalize_email, trim, trim_opt};
 use crate::validation::no_nul;
 use serde::Deserialize;
@@ -147,7 +147,7 @@ pub struct VendorInput {
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     pub name: Option<String>,
     #[garde(length(chars, max = 254), email, custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: Option<String>,
     #[garde(custom(phone_number))]
     pub phone: Option<String>,
@@ -186,7 +186,7 @@ pub struct VendorPatchInput {
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 254), email, custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(phone_number))]
@@ -231,12 +231,14 @@ pub struct ProductInput {
     pub description: Option<String>,
     #[garde(required, range(min = 0, max = MAX_PRICE_MINOR))]
     #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true, minimum = 0, maximum = 1000000000000.0))]
+    #[serde(default, deserialize_with = "integer")]
     pub price_minor: Option<i64>,
     #[garde(required, custom(currency_code))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true))]
     pub currency: Option<String>,
     #[garde(range(min = 1, max = MAX_QUANTITY))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
+    #[serde(default, deserialize_with = "integer")]
     pub quantity: Option<i64>,
     #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
@@ -252,7 +254,7 @@ pub struct SellerInput {
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     pub name: Option<String>,
     #[garde(length(chars, max = 254), email, custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: Option<String>,
     #[garde(custom(phone_number))]
     pub phone: Option<String>,
@@ -294,14 +296,14 @@ pub struct ProductPatchInput {
     #[garde(length(chars, max = 2000), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_integer")]
     #[garde(custom(not_null), range(min = 0, max = MAX_PRICE_MINOR))]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000000.0))]
     pub price_minor: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), custom(currency_code))]
     pub currency: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "nullable_integer")]
     #[garde(range(min = 1, max = MAX_QUANTITY))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     pub quantity: Option<Option<i64>>,
@@ -322,7 +324,7 @@ pub struct SellerPatchInput {
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 254), email, custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(phone_number))]
