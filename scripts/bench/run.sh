@@ -90,6 +90,14 @@ cleanup() {
     for _ in $(seq 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+  elif [ -n "$server_pid" ]; then
+    local server_status=0
+    wait "$server_pid" 2>/dev/null || server_status=$?
+    if ((server_status > 128)); then
+      echo "bench: the server had been killed by signal $((server_status - 128))" >&2
+    else
+      echo "bench: the server had exited with status $server_status" >&2
+    fi
   fi
   if [ "${BENCH_KEEP_DB:-0}" != 1 ]; then
     scripts/pg.sh dropdb "$db" >/dev/null 2>&1 || true
