@@ -22,6 +22,7 @@ use domain::ports::{HealthStore, StoreResult};
 use pool::Waiting;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 /// The PostgreSQL implementation of every port. Clones share the pool.
 #[derive(Clone)]
@@ -55,9 +56,18 @@ impl PgStore {
         &self,
         f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
     ) -> StoreResult<T> {
+        self.run_waiting(self.pool.connection_timeout(), f)
+    }
+
+    /// [`PgStore::run`], waiting at most `checkout` for a connection.
+    fn run_waiting<T>(
+        &self,
+        checkout: Duration,
+        f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+    ) -> StoreResult<T> {
         let mut conn = {
             let _waiting = Waiting::enter(&self.waiting);
-            self.pool.get()
+            self.pool.get_timeout(checkout)
         }
         .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         f(&mut conn.pg).map_err(|e| conn.fail(e))
@@ -73,8 +83,14 @@ impl PgStore {
     }
 }
 
+/// How long the readiness check waits for a connection.
+pub const READY_CHECKOUT: Duration = Duration::from_millis(800);
+
 impl HealthStore for PgStore {
+    /// Waits at most [`READY_CHECKOUT`] for a connection, whatever the pool's
+    /// own timeout: a probe must answer within a second while the database is down.
     fn ready(&self) -> StoreResult<bool> {
-        self.run(migrations::all_applied)
+        let checkout = self.pool.connection_timeout().min(READY_CHECKOUT);
+        self.run_waiting(checkout, migrations::all_applied)
     }
 }
