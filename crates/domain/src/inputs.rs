@@ -22,14 +22,17 @@ pub struct RegisterInput {
     #[garde(required, length(chars, max = 254), email)]
     #[cfg_attr(feature = "openapi", schema(format = Email, value_type = String, required = true, max_length = 254))]
     pub email: Option<String>,
+    /// 8 to 128 characters, and at most 72 bytes in UTF-8 (bcrypt's limit;
+    /// longer is refused, never truncated).
     #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 8, max_length = 128))]
     pub password: Option<String>,
     #[garde(required, length(chars, min = 1, max = 100), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 100))]
     pub name: Option<String>,
+    /// A name for this device, up to 100 characters; blank is the same as absent.
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub device_name: Option<String>,
 }
 
@@ -56,8 +59,9 @@ pub struct LoginInput {
     #[garde(required, length(min = 1, max = 1024), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 1024))]
     pub password: Option<String>,
+    /// A name for this device, up to 100 characters; blank is the same as absent.
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub device_name: Option<String>,
 }
 
@@ -86,6 +90,7 @@ pub struct ChangePasswordInput {
     #[garde(required, length(min = 1, max = 1024), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 1024))]
     pub current_password: Option<String>,
+    /// 8 to 128 characters, and at most 72 bytes in UTF-8 (bcrypt's limit).
     #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 8, max_length = 128))]
     pub new_password: Option<String>,
