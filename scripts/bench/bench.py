@@ -97,7 +97,10 @@ def server_died():
             tail = "".join(f.readlines()[-20:])
     except OSError:
         pass
-    die(f"the server exited; the end of its log ({SERVER_LOG}):\n{tail}")
+    why = ""
+    if re.search(r"SIG(TERM|INT) received", tail):
+        why = " (a SIGTERM or SIGINT from outside the benchmark stopped it)"
+    die(f"the server exited{why}; the end of its log ({os.path.relpath(SERVER_LOG)}):\n{tail}")
 
 
 def proc_status(field):

@@ -109,10 +109,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 say "starting dealroom serve on 127.0.0.1:$port (log: target/bench/server.log)"
-# A clean environment: only what the benchmark means to set.
+# A clean environment: only what the benchmark means to set. Logging at warn,
+# but for the few lines of startup and shutdown (none per request), so that
+# the log says why the server stopped if it stops during the run.
 env -i PATH="$PATH" HOME="${HOME:-/}" \
   APP_ENV=development HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" \
-  LOG_LEVEL=warn DB_POOL_SIZE="$pool" WORKERS="$workers" BCRYPT_ROUNDS="$bcrypt_rounds" \
+  LOG_LEVEL="warn,server::cli=info,server::app=info" DB_POOL_SIZE="$pool" WORKERS="$workers" BCRYPT_ROUNDS="$bcrypt_rounds" \
   RATE_LIMIT_MAX=1000000000 AUTH_RATE_LIMIT_MAX=1000000000 RATE_LIMIT_WINDOW=1000 \
   SHUTDOWN_GRACE=2s MEDIA_DIR="$out/media" \
   "$bin" serve >"$out/server.log" 2>&1 &
