@@ -23,7 +23,8 @@ use utoipa::openapi::{
         version = "1",
         description = "The backend of a chat product in which people work out purchases. \
             Every body is JSON in the envelope `{status, message, data}`; errors carry a \
-            stable `code`. Authenticated routes take `Authorization: Bearer <access token>`."
+            stable `code`. Authenticated routes take `Authorization: Bearer <access token>`. \
+            A string holding a NUL character is a `400 VALIDATION_ERROR` wherever it is sent."
     ),
     components(schemas(ErrorBody, domain::FieldError)),
     tags(
