@@ -177,13 +177,13 @@ class CpuMeter:
     """CPU used while a step runs, in % of one core (200% = two cores busy):
     by the server, by PostgreSQL, by the load generators (wrk, pgbench: our
     children, measured once they have exited) and by everything else on the
-    machine (`other`; kernel network time lands there too, so a few tens of %
-    are normal; much more means the numbers are noisy)."""
+    machine (`other`: much more than a few % means the numbers are noisy)."""
 
     def __enter__(self):
         self.t0 = time.monotonic()
         self.server0 = cpu_ticks(SERVER_PID)
         self.pg0 = self._pg()
+        self.pg_count = len(self.pg0)
         self.host0 = self._host()
         self.children0 = self._children()
         return self
@@ -191,7 +191,11 @@ class CpuMeter:
     def __exit__(self, *exc):
         secs = time.monotonic() - self.t0
         # Backends that appeared during the step (pgbench's) count from zero;
-        # those that ended count through the postmaster's children's times.
+        # those that ended count through the postmaster's children's times,
+        # once it has reaped them: wait for that (a moment after pgbench).
+        deadline = time.monotonic() + 3
+        while len(postgres_pids()) > self.pg_count and time.monotonic() < deadline:
+            time.sleep(0.02)
         pg1 = self._pg()
         pg = sum(max(0, t - self.pg0.get(p, 0)) for p, t in pg1.items())
         pct = lambda ticks: 100 * ticks / CLK_TCK / secs  # noqa: E731
@@ -219,10 +223,11 @@ class CpuMeter:
 
     @staticmethod
     def _host():
-        """Busy ticks of all CPUs (user, nice, system, irq, softirq, steal)."""
+        """Ticks all CPUs spent in processes (user, nice, system): interrupts
+        (the network's softirqs) and steal belong to no process."""
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
-        return sum(v[:8]) - v[3] - v[4]
+        return v[0] + v[1] + v[2]
 
 
 def vacuum():
@@ -486,7 +491,7 @@ def print_table(result):
     print()
     print(f"Dealroom benchmark, {result['started_at']} ({result['git']['commit']})")
     print(f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB; "
-          f"load average {m['loadavg_before'][0]:.2f} before, {m['loadavg_after'][0]:.2f} after")
+          f"load average {m['loadavg_before'][0]:.2f} before the run")
     print(f"server:  {m['server_workers']} HTTP workers, DB pool {m['db_pool_size']}, "
           f"BCRYPT_ROUNDS={m['bcrypt_rounds']}, LOG_LEVEL=warn, rate limits off")
     print(f"load:    wrk, {m['wrk_threads']} threads, {m['connections']} connections per wrk, "
@@ -509,8 +514,7 @@ def print_table(result):
     key, worst = max(steps, key=lambda kc: kc[1]["other_pct"])
     if worst["other_pct"] >= 25:
         print(f"NOTE: other processes on this machine used up to {worst['other_pct']:.0f}% "
-              f"of a core during a step ({key}; kernel network time counts there too): "
-              "the numbers are noisy; "
+              f"of a core during a step ({key}): the numbers are noisy; "
               "results.json has each step's CPU split")
     idle = [s["key"] for s in result["scenarios"] if s["requests"] == 0]
     if idle:
