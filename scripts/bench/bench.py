@@ -490,8 +490,7 @@ def print_table(result):
 
     print()
     print(f"Dealroom benchmark, {result['started_at']} ({result['git']['commit']})")
-    print(f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB; "
-          f"load average {m['loadavg_before'][0]:.2f} before the run")
+    print(f"machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB")
     print(f"server:  {m['server_workers']} HTTP workers, DB pool {m['db_pool_size']}, "
           f"BCRYPT_ROUNDS={m['bcrypt_rounds']}, LOG_LEVEL=warn, rate limits off")
     print(f"load:    wrk, {m['wrk_threads']} threads, {m['connections']} connections per wrk, "
