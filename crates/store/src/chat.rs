@@ -7,6 +7,7 @@
 
 use crate::PgStore;
 use crate::accounts::like_pattern;
+use crate::prepared::Prepared;
 use crate::rows::VendorRow;
 use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
@@ -315,7 +316,7 @@ fn append(
     m: &NewMessage,
     existing: &mut Option<Message>,
 ) -> QueryResult<Option<Message>> {
-    let Some(bumped) = diesel::sql_query(PgStore::BUMP_SESSION_SQL)
+    let Some(bumped) = Prepared::new(PgStore::BUMP_SESSION_SQL)
         .bind::<diesel::sql_types::Uuid, _>(m.session_id.0)
         .get_result::<Bumped>(c)
         .optional()?
@@ -328,7 +329,7 @@ fn append(
         *existing = Some(found);
         return Err(Error::RollbackTransaction);
     }
-    diesel::insert_into(messages::table)
+    let row = diesel::insert_into(messages::table)
         .values(NewMessageRow {
             id: m.id.0,
             session_id: m.session_id.0,
@@ -341,8 +342,18 @@ fn append(
             client_message_id: m.client_message_id.as_deref(),
             created_at: bumped.at,
         })
-        .execute(c)?;
-    Ok(message_by_id(c, m.id)?.map(|(message, _)| message))
+        .returning(MessageRow::as_returning())
+        .get_result::<MessageRow>(c)?;
+    // A text message has no medium to read back; a media message reads its own.
+    let media = match m.media_id {
+        None => None,
+        Some(id) => media::table
+            .find(id.0)
+            .select(MediaRow::as_select())
+            .first(c)
+            .optional()?,
+    };
+    row.into_domain(media).map(Some)
 }
 
 // ---------------------------------------------------------------- the port
@@ -486,7 +497,7 @@ impl ChatStore for PgStore {
             SortOrder::Desc => (Self::MESSAGE_PAGE_DESC_SQL, after_seq.unwrap_or(i64::MAX)),
         };
         self.run(|c| {
-            let rows = diesel::sql_query(sql)
+            let rows = Prepared::new(sql)
                 .bind::<diesel::sql_types::Uuid, _>(session.0)
                 .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
                 .bind::<BigInt, _>(after)

@@ -9,6 +9,7 @@ mod error;
 mod market;
 pub mod migrations;
 mod pool;
+mod prepared;
 mod rows;
 pub mod schema;
 

@@ -1,0 +1,131 @@
+//! Hand-written SQL that PostgreSQL prepares once per connection.
+//!
+//! `diesel::sql_query` marks every statement as unsafe to cache, so PostgreSQL
+//! parses and plans it on each call. The few statements we write by hand are
+//! fixed `'static` text, which is what Diesel's statement cache keys on;
+//! [`Prepared`] lets them be cached like the DSL's own queries. (`make bench`
+//! shows the difference on the message page, the hottest read.)
+
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::RunQueryDsl;
+use diesel::result::{Error, QueryResult};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{HasSqlType, Untyped};
+use std::marker::PhantomData;
+
+/// A fixed SQL statement with `$1`, `$2`, … placeholders, bound in order with
+/// [`Prepared::bind`]; loads `QueryableByName` rows like `sql_query`. A
+/// placeholder may appear more than once. The text must not hold a `$` other
+/// than a placeholder's.
+#[must_use = "a query runs only when loaded"]
+pub(crate) struct Prepared {
+    sql: &'static str,
+    binds: Vec<Box<dyn Bind>>,
+}
+
+impl Prepared {
+    pub(crate) fn new(sql: &'static str) -> Self {
+        Self {
+            sql,
+            binds: Vec::with_capacity(4),
+        }
+    }
+
+    /// Binds the next placeholder (`$1` first) as SQL type `ST`.
+    pub(crate) fn bind<ST, V>(mut self, value: V) -> Self
+    where
+        Pg: HasSqlType<ST>,
+        V: ToSql<ST, Pg> + 'static,
+        ST: 'static,
+    {
+        self.binds
+            .push(Box::new(Typed::<ST, V>(value, PhantomData)));
+        self
+    }
+}
+
+trait Bind {
+    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()>;
+}
+
+struct Typed<ST, V>(V, PhantomData<fn() -> ST>);
+
+impl<ST, V> Bind for Typed<ST, V>
+where
+    Pg: HasSqlType<ST>,
+    V: ToSql<ST, Pg>,
+{
+    fn push<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_bind_param::<ST, V>(&self.0)
+    }
+}
+
+impl QueryId for Prepared {
+    type QueryId = ();
+    // Not static: the cache keys the statement by its SQL text and bind types.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl QueryFragment<Pg> for Prepared {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let mut rest = self.sql;
+        while let Some(at) = rest.find('$') {
+            out.push_sql(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            let bind = rest[at + 1..at + 1 + digits]
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| self.binds.get(i))
+                .ok_or_else(|| {
+                    Error::QueryBuilderError(
+                        format!("no bind for the placeholder at byte {at} of a prepared statement")
+                            .into(),
+                    )
+                })?;
+            bind.push(&mut out)?;
+            rest = &rest[at + 1 + digits..];
+        }
+        out.push_sql(rest);
+        Ok(())
+    }
+}
+
+impl Query for Prepared {
+    type SqlType = Untyped;
+}
+
+impl<Conn> RunQueryDsl<Conn> for Prepared {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use diesel::sql_types::{Integer, Text};
+
+    #[test]
+    fn placeholders_become_binds_in_order_and_may_repeat() {
+        let q = Prepared::new("SELECT $1, $2 WHERE x = $1")
+            .bind::<Integer, _>(7)
+            .bind::<Text, _>("a");
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&q).to_string(),
+            r#"SELECT $1, $2 WHERE x = $3 -- binds: [7, "a", 7]"#
+        );
+    }
+
+    #[test]
+    fn a_placeholder_without_its_bind_is_an_error_not_a_panic() {
+        let q = Prepared::new("SELECT $1, $2").bind::<Integer, _>(7);
+        let mut sql = String::new();
+        let mut builder = <Pg as diesel::backend::Backend>::QueryBuilder::default();
+        let result = q.to_sql(&mut builder, &Pg);
+        sql.push_str(&diesel::query_builder::QueryBuilder::finish(builder));
+        assert!(matches!(result, Err(Error::QueryBuilderError(_))), "{sql}");
+    }
+}
