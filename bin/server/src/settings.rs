@@ -54,6 +54,9 @@ pub struct Settings {
     pub jwt_expires_in: Duration,
     pub refresh_token_ttl: Duration,
     pub bcrypt_rounds: u32,
+    /// bcrypt computations at once; `BCRYPT_CONCURRENCY=0` (the default)
+    /// resolves to one less than the cores, at least one.
+    pub bcrypt_concurrency: usize,
     /// `None` is any origin (`*`).
     pub cors_origins: Option<Vec<String>>,
     pub rate_limit_window: Duration,
@@ -81,6 +84,7 @@ struct Raw {
     jwt_expires_in: String,
     refresh_token_ttl: String,
     bcrypt_rounds: u32,
+    bcrypt_concurrency: usize,
     cors_origin: String,
     rate_limit_window: u64,
     rate_limit_max: u32,
@@ -138,6 +142,7 @@ impl Settings {
             "jwt_expires_in",
             "refresh_token_ttl",
             "bcrypt_rounds",
+            "bcrypt_concurrency",
             "cors_origin",
             "rate_limit_window",
             "rate_limit_max",
@@ -238,6 +243,11 @@ impl Settings {
                 Unit::Seconds,
             )?,
             bcrypt_rounds: raw.bcrypt_rounds,
+            bcrypt_concurrency: match raw.bcrypt_concurrency {
+                0 => std::thread::available_parallelism()
+                    .map_or(1, |n| n.get().saturating_sub(1).max(1)),
+                n => n,
+            },
             cors_origins,
             rate_limit_window: Duration::from_millis(raw.rate_limit_window),
             rate_limit_max: raw.rate_limit_max,

@@ -33,6 +33,7 @@ impl AppState {
                 access_token_ttl: settings.jwt_expires_in,
                 refresh_token_ttl: settings.refresh_token_ttl,
                 bcrypt_cost: settings.bcrypt_rounds,
+                hash_concurrency: settings.bcrypt_concurrency,
             },
         )?;
         Ok(Self {

@@ -6,7 +6,7 @@ mod passwords;
 mod secret;
 mod tokens;
 
-pub use passwords::{hash_password, verify_password};
+pub use passwords::{HashGate, hash_password, verify_password};
 pub use secret::Secret;
 pub use tokens::{Claims, TokenKeys};
 
@@ -26,6 +26,8 @@ pub struct AuthSettings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub bcrypt_cost: u32,
+    /// How many bcrypt computations may run at once (0: no bound).
+    pub hash_concurrency: usize,
 }
 
 /// Where a login comes from, recorded on its login session.
@@ -82,6 +84,7 @@ pub struct AuthService {
     /// A hash to verify against when the email is unknown, so that the answer
     /// takes as long as for a known one.
     dummy_hash: String,
+    hashing: HashGate,
 }
 
 impl AuthService {
@@ -90,10 +93,22 @@ impl AuthService {
         let dummy_hash = hash_password("dealroom-dummy-password", settings.bcrypt_cost)?;
         Ok(Self {
             store,
+            hashing: HashGate::new(settings.hash_concurrency),
             settings,
             keys,
             dummy_hash,
         })
+    }
+
+    /// bcrypt at the configured cost, through the gate.
+    fn hash(&self, password: &str) -> Result<String, DomainError> {
+        self.hashing
+            .run(|| hash_password(password, self.settings.bcrypt_cost))
+    }
+
+    /// bcrypt's verify, through the gate.
+    fn verify(&self, password: &str, hash: &str) -> bool {
+        self.hashing.run(|| verify_password(password, hash))
     }
 
     /// `POST /auth/register`: a new `user` and their first login session.
@@ -112,7 +127,7 @@ impl AuthService {
             id: UserId::new(),
             email,
             name,
-            password_hash: hash_password(&password, self.settings.bcrypt_cost)?,
+            password_hash: self.hash(&password)?,
             role: Role::User,
         };
         let (refresh, session) = self.new_login_session(input.device_name, client)?;
@@ -142,7 +157,7 @@ impl AuthService {
         let hash = found
             .as_ref()
             .map_or(self.dummy_hash.as_str(), |c| c.password_hash.as_str());
-        let password_ok = verify_password(&password, hash);
+        let password_ok = self.verify(&password, hash);
         let user = match found {
             Some(c) if password_ok && c.user.is_active => c.user,
             _ => return Err(DomainError::InvalidCredentials),
@@ -268,10 +283,10 @@ impl AuthService {
             .store
             .credentials_by_id(actor.user_id)?
             .ok_or(DomainError::SessionRevoked)?;
-        if !verify_password(&current, &creds.password_hash) {
+        if !self.verify(&current, &creds.password_hash) {
             return Err(DomainError::invalid("currentPassword", "is incorrect"));
         }
-        let hash = hash_password(&new, self.settings.bcrypt_cost)?;
+        let hash = self.hash(&new)?;
         self.store
             .change_password(actor.user_id, &hash, actor.login_session_id)?;
         Ok(())
@@ -291,7 +306,7 @@ impl AuthService {
             id: UserId::new(),
             email,
             name,
-            password_hash: hash_password(&password, self.settings.bcrypt_cost)?,
+            password_hash: self.hash(&password)?,
             role: Role::Admin,
         };
         Ok(self.store.upsert_admin(&user)?)
