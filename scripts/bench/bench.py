@@ -392,14 +392,31 @@ def finish_wrk(p, raw, cmd, name, warmup=False):
     }
 
 
+def settle(limit=30.0):
+    """Waits until the server is idle (under 5% of a core over half a second,
+    at most `limit` seconds): requests that wrk abandoned when it stopped (a
+    login queue, say) are still being served, and would otherwise be counted
+    against the next step."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = cpu_ticks(SERVER_PID)
+        time.sleep(0.5)
+        if (cpu_ticks(SERVER_PID) - before) / CLK_TCK < 0.025:
+            return
+    say(f"the server was still busy after {limit:.0f} s; measuring anyway")
+
+
 def run_scenario(key, label, reqs, connections):
     """Warm-up, then the measured run. `reqs` (one or more requests) run
-    side by side, each with its own wrk and `connections` connections."""
+    side by side, each with its own wrk and `connections` connections. Each
+    phase starts on an idle server."""
     say(f"{label}: {WARMUP} s warm-up, {DURATION} s measured")
+    settle()
     if WARMUP > 0:
         ps = [start_wrk(r, WARMUP, connections, None) for r in reqs]
         for p, raw, cmd in ps:
             finish_wrk(p, raw, cmd, f"{key} warm-up", warmup=True)
+        settle()
     vacuum()
     with RssSampler() as rss, CpuMeter() as cpu:
         ps = [start_wrk(r, DURATION, connections,
