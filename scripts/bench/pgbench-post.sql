@@ -5,9 +5,9 @@
 --
 -- Minimal, so not quite what the server runs: the ownership check is folded
 -- into the bump's WHERE (the server reads the owner in a statement of its
--- own first), and the new row is not read back (the server selects it again,
--- joined with its medium, before COMMIT). Ids are gen_random_uuid() (the
--- server makes v7 ids).
+-- own first), and the insert returns nothing (the server takes the new row
+-- back from its INSERT … RETURNING). Ids are gen_random_uuid() (the server
+-- makes v7 ids).
 
 -- 1. The login-session check of every authenticated request
 --    (crates/store/src/auth.rs, AuthStore::actor).
