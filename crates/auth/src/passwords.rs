@@ -55,7 +55,11 @@ struct Release<'a>(&'a HashGate);
 
 impl Drop for Release<'_> {
     fn drop(&mut self) {
-        let mut running = self.0.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut running = self
+            .0
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         *running -= 1;
         self.0.freed.notify_one();
     }
@@ -98,9 +102,8 @@ mod tests {
     #[test]
     fn a_panic_inside_gives_the_place_back() {
         let gate = HashGate::new(1);
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            gate.run(|| panic!("boom"))
-        }));
+        let r =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate.run(|| panic!("boom"))));
         assert!(r.is_err());
         assert_eq!(gate.run(|| 7), 7);
     }
