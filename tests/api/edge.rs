@@ -139,17 +139,39 @@ async fn a_body_over_the_limit_is_413_with_or_without_content_length() {
 }
 
 #[actix_web::test]
-async fn responses_are_gzip_compressed_when_asked() {
+async fn responses_are_compressed_with_gzip_brotli_or_zstd_when_asked() {
     let app = TestApp::spawn().await;
-    let res = app
+    let mut plain = app
         .client
-        .get(app.url("/health"))
-        .insert_header(("Accept-Encoding", "gzip"))
+        .get(app.url("/api/v1/openapi.json"))
+        .insert_header(("Accept-Encoding", "identity"))
         .no_decompress()
         .send()
         .await
         .unwrap();
-    assert_eq!(res.headers().get("content-encoding").unwrap(), "gzip");
+    assert_eq!(plain.headers().get("content-encoding"), None);
+    let plain_len = plain.body().limit(1 << 24).await.unwrap().len();
+    for encoding in ["gzip", "br", "zstd"] {
+        let mut res = app
+            .client
+            .get(app.url("/api/v1/openapi.json"))
+            .insert_header(("Accept-Encoding", encoding))
+            .no_decompress()
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200);
+        assert_eq!(
+            res.headers().get("content-encoding").unwrap(),
+            encoding,
+            "{encoding}"
+        );
+        let len = res.body().limit(1 << 24).await.unwrap().len();
+        assert!(
+            len * 4 < plain_len,
+            "{encoding}: {len} of {plain_len} bytes"
+        );
+    }
 }
 
 #[actix_web::test]
