@@ -384,6 +384,16 @@ mod tests {
     }
 
     #[test]
+    fn bcrypt_concurrency_0_leaves_one_core_free_and_a_number_is_kept() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let auto = Settings::load(&env(&[])).map(|s| s.bcrypt_concurrency);
+        assert_eq!(auto.ok(), Some(cores.saturating_sub(1).max(1)));
+        let set =
+            Settings::load(&env(&[("BCRYPT_CONCURRENCY", "3")])).map(|s| s.bcrypt_concurrency);
+        assert_eq!(set.ok(), Some(3));
+    }
+
+    #[test]
     fn durations_take_units() {
         assert_eq!(
             duration("X", "250ms", Unit::Seconds).ok(),
