@@ -11,7 +11,8 @@ export TESTKIT_DIR
 
 ## run: serve the API on 127.0.0.1:3000 (local PostgreSQL under .data/ unless DATABASE_URL is set)
 run:
-	@if [ -z "$$DATABASE_URL" ]; then export DATABASE_URL=$$(scripts/pg.sh start | tail -n 1); fi; \
+	@if [ -z "$$DATABASE_URL" ]; then url=$$(scripts/pg.sh start) || exit 1; \
+	  export DATABASE_URL=$$(echo "$$url" | tail -n 1); fi; \
 	$(CARGO) run --release --bin dealroom -- serve
 
 ## test: the whole suite, on disposable PostgreSQL databases (testkit)

@@ -51,8 +51,13 @@ start() {
     as_owner "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   if ! as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
-    as_owner "$bin/pg_ctl" -D "$data" -l "$root/.data/pg.log" -w -t 30 \
-      -o "-p $port -k $sock -c listen_addresses=localhost -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null
+    if ! as_owner "$bin/pg_ctl" -D "$data" -l "$root/.data/pg.log" -w -t 30 \
+      -o "-p $port -k $sock -c listen_addresses=localhost -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null; then
+      echo "PostgreSQL did not start; the end of .data/pg.log:" >&2
+      tail -n 5 "$root/.data/pg.log" >&2
+      echo "(port $port taken by another checkout's cluster? set DEALROOM_PG_PORT)" >&2
+      exit 1
+    fi
   fi
   psql_ -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'dealroom'" | grep -q 1 \
     || psql_ -d postgres -c "CREATE DATABASE dealroom"
