@@ -263,6 +263,32 @@ async fn x_forwarded_for_is_the_client_with_trust_proxy() {
 }
 
 #[actix_web::test]
+async fn a_4xx_in_production_is_the_plain_envelope_without_detail() {
+    let app = TestApp::spawn_with(&[
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", "a-production-secret-of-at-least-32-bytes"),
+    ])
+    .await;
+    let r = app.call(Method::GET, "/api/v1/nowhere", None, None).await;
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            404,
+            &json!({ "status": "error", "message": "Route not found", "code": "NOT_FOUND" })
+        )
+    );
+    let r = app.call(Method::GET, "/api/v1/auth/me", None, None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body.as_object().unwrap().len(), 3, "{}", r.body);
+    let r = app
+        .anon_post("/api/v1/auth/login", json!({ "email": "not-an-email" }))
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["detail"], Value::Null, "{}", r.body);
+    assert!(r.body["errors"].is_array());
+}
+
+#[actix_web::test]
 async fn a_5xx_in_production_says_only_internal_server_error() {
     let app = TestApp::spawn_with(&[
         ("APP_ENV", "production"),
