@@ -181,15 +181,35 @@ impl utoipa::Modify for Conventions {
                     .build(),
             ),
         );
+        for (name, description) in EDGE_HEADERS {
+            components.headers.insert(
+                name.to_owned(),
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(Object::with_type(Type::String)))
+                        .description(Some(description))
+                        .build(),
+                ),
+            );
+        }
+        // The error components serve only /api/v1 routes, which are rate limited.
         for kind in &ERRORS {
+            let mut res = error_response(kind);
+            add_edge_headers(&mut res, true);
             components
                 .responses
-                .insert(kind.0.to_owned(), RefOr::T(error_response(kind)));
+                .insert(kind.0.to_owned(), RefOr::T(res));
         }
         for (path, item) in doc.paths.paths.iter_mut() {
-            let api = path.starts_with("/api/v1/") && path != "/api/v1/openapi.json";
+            let api = path.starts_with("/api/v1/");
             let names = path_params(path);
             for op in operations(item) {
+                for res in op.responses.responses.values_mut() {
+                    if let RefOr::T(res) = res {
+                        add_edge_headers(res, api);
+                    }
+                }
+                let api = api && path != "/api/v1/openapi.json";
                 add_path_params(op, &names);
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_body = op.request_body.is_some();
@@ -212,6 +232,34 @@ impl utoipa::Modify for Conventions {
                 add(500, api);
                 add(503, api && (secured || has_body));
             }
+        }
+    }
+}
+
+/// Headers every response carries (the request id), and every `/api/v1`
+/// response (the rate limit's), declared once under `components.headers`.
+const EDGE_HEADERS: [(&str, &str); 3] = [
+    (
+        "X-Request-Id",
+        "The request's id: the client's own if it sent a sane one, else a new UUID",
+    ),
+    (
+        "X-RateLimit-Limit",
+        "Requests allowed per window for this client (`RATE_LIMIT_MAX`, or `AUTH_RATE_LIMIT_MAX` on register, login and refresh)",
+    ),
+    (
+        "X-RateLimit-Remaining",
+        "Requests left in the current window",
+    ),
+];
+
+fn add_edge_headers(res: &mut utoipa::openapi::Response, rate_limited: bool) {
+    for (name, _) in EDGE_HEADERS {
+        if name == "X-Request-Id" || rate_limited {
+            res.headers.insert(
+                name.to_owned(),
+                RefOr::Ref(Ref::new(format!("#/components/headers/{name}"))),
+            );
         }
     }
 }
