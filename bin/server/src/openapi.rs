@@ -35,13 +35,12 @@ use utoipa::openapi::{
         (name = "vendors", description = "The vendor a chat session is about"),
         (name = "sellers", description = "Sellers' product offers in a chat session"),
         (name = "service", description = "Liveness, readiness, metrics, this document"),
-    ),
-    modifiers(&Conventions)
+    )
 )]
 struct ApiDoc;
 
 /// The whole document: the areas' paths merged into [`ApiDoc`], then the
-/// shared conventions applied.
+/// shared conventions applied (once, to every path).
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     for part in [
