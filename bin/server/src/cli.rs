@@ -3,7 +3,7 @@
 use crate::app::{Application, ShutdownSignals};
 use crate::settings::Settings;
 use crate::state::AppState;
-use domain::inputs::RegisterInput;
+use auth::inputs::RegisterInput;
 use std::collections::HashMap;
 use std::io::BufRead;
 use store::{PgStore, PoolSettings, build_pool};

@@ -5,6 +5,7 @@ use accounts::AccountService;
 use auth::{AuthService, AuthSettings};
 use chat::ChatService;
 use domain::DomainError;
+use domain::page::Cursors;
 use domain::ports::HealthStore;
 use market::MarketService;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ impl AppState {
     /// The services on one PostgreSQL store.
     pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
         let shared = store.clone();
+        let cursors = Cursors::new(settings.jwt_secret.expose().as_bytes());
         let store = Arc::new(store);
         let auth = AuthService::new(
             store.clone(),
@@ -38,8 +40,8 @@ impl AppState {
         )?;
         Ok(Self {
             auth,
-            accounts: AccountService::new(store.clone()),
-            chat: ChatService::new(store.clone()),
+            accounts: AccountService::new(store.clone(), cursors.clone()),
+            chat: ChatService::new(store.clone(), cursors),
             market: MarketService::new(
                 store.clone(),
                 store.clone(),

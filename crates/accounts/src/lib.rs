@@ -1,22 +1,24 @@
 //! Profiles and user administration: [`AccountService`]. Every method takes the
 //! acting [`Actor`]; the role rules of the contract live here.
 
-use domain::inputs::{AdminUserInput, ProfileInput, UserListQuery};
-use domain::page::{decode_cursor, encode_cursor, page_from};
-use domain::ports::{AccountStore, UserFilter, UserPatch};
-use domain::validation::validate;
+pub mod inputs;
+
+use domain::page::{Cursors, bad_cursor, page_from};
+use domain::ports::AccountStore;
 use domain::*;
+use inputs::{AdminUserInput, ProfileInput, UserListQuery};
 use std::sync::Arc;
 
-const CURSOR_KIND: &str = "users";
+const CURSOR_LIST: &str = "users";
 
 pub struct AccountService {
     store: Arc<dyn AccountStore>,
+    cursors: Cursors,
 }
 
 impl AccountService {
-    pub fn new(store: Arc<dyn AccountStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn AccountStore>, cursors: Cursors) -> Self {
+        Self { store, cursors }
     }
 
     /// `GET /users/me`, `GET /auth/me`.
@@ -27,13 +29,8 @@ impl AccountService {
     }
 
     /// `PATCH /users/me`: a user may change their name, nothing else.
-    pub fn update_me(&self, actor: &Actor, mut input: ProfileInput) -> Result<User, DomainError> {
-        input.normalize();
-        validate(&input)?;
-        let patch = UserPatch {
-            name: input.name,
-            ..UserPatch::default()
-        };
+    pub fn update_me(&self, actor: &Actor, input: ProfileInput) -> Result<User, DomainError> {
+        let patch = input.parse()?;
         self.store
             .update_user(actor.user_id, &patch)?
             .ok_or(DomainError::SessionRevoked)
@@ -46,28 +43,17 @@ impl AccountService {
         query: UserListQuery,
     ) -> Result<Page<User>, DomainError> {
         require_admin(actor)?;
-        validate(&query)?;
-        let page = PageRequest::new(query.limit, query.cursor)?;
+        let (page, filter) = query.parse()?;
         let after = match &page.cursor {
-            Some(c) => Some(
-                decode_cursor(c, CURSOR_KIND, "")?
-                    .parse::<UserId>()
-                    .map_err(|_| {
-                        DomainError::invalid("cursor", "is not a valid cursor for this list")
-                    })?,
-            ),
+            Some(c) => Some(UserId(
+                uuid::Uuid::from_slice(&self.cursors.decode(c, CURSOR_LIST, "")?)
+                    .map_err(|_| bad_cursor())?,
+            )),
             None => None,
-        };
-        let filter = UserFilter {
-            role: query.role,
-            q: query
-                .q
-                .map(|q| q.trim().to_owned())
-                .filter(|q| !q.is_empty()),
         };
         let rows = self.store.list_users(&filter, after, page.limit + 1)?;
         Ok(page_from(rows, page.limit, |u| {
-            encode_cursor(CURSOR_KIND, "", &u.id.to_string())
+            self.cursors.encode(CURSOR_LIST, "", u.id.0.as_bytes())
         }))
     }
 
@@ -83,24 +69,18 @@ impl AccountService {
         &self,
         actor: &Actor,
         id: UserId,
-        mut input: AdminUserInput,
+        input: AdminUserInput,
     ) -> Result<User, DomainError> {
         require_admin(actor)?;
-        input.normalize();
-        validate(&input)?;
+        let patch = input.parse()?;
         if id == actor.user_id {
-            if input.role.is_some_and(|r| r != Role::Admin) {
+            if patch.role.is_some_and(|r| r != Role::Admin) {
                 return Err(DomainError::Conflict("An admin cannot demote themself"));
             }
-            if input.is_active == Some(false) {
+            if patch.is_active == Some(false) {
                 return Err(DomainError::Conflict("An admin cannot deactivate themself"));
             }
         }
-        let patch = UserPatch {
-            name: input.name,
-            role: input.role,
-            is_active: input.is_active,
-        };
         self.store
             .update_user(id, &patch)?
             .ok_or(DomainError::NotFound("User"))

@@ -2,6 +2,7 @@
 //! sessions: [`AuthService`]. Blocking (bcrypt, the database): call it from a
 //! blocking thread, never from an async executor's worker.
 
+pub mod inputs;
 mod passwords;
 mod secret;
 mod tokens;
@@ -10,10 +11,11 @@ pub use passwords::{HashGate, hash_password, verify_password};
 pub use secret::Secret;
 pub use tokens::{Claims, TokenKeys};
 
-use domain::inputs::{ChangePasswordInput, LoginInput, RefreshInput, RegisterInput};
 use domain::ports::{AuthStore, NewLoginSession, NewUser};
-use domain::validation::validate;
 use domain::*;
+use inputs::{
+    ChangePasswordInput, LoginInput, PASSWORD_MAX_BYTES, RefreshInput, RegisterInput, Registration,
+};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -114,25 +116,14 @@ impl AuthService {
     /// `POST /auth/register`: a new `user` and their first login session.
     pub fn register(
         &self,
-        mut input: RegisterInput,
+        input: RegisterInput,
         client: ClientInfo,
     ) -> Result<SignedIn, DomainError> {
-        input.normalize();
-        validate(&input)?;
-        let (Some(email), Some(password), Some(name)) = (input.email, input.password, input.name)
-        else {
-            return Err(DomainError::invalid("email", "is required"));
-        };
-        let new_user = NewUser {
-            id: UserId::new(),
-            email,
-            name,
-            password_hash: self.hash(&password)?,
-            role: Role::User,
-        };
+        let input = input.parse()?;
+        let new_user = self.new_user(&input, Role::User)?;
         let (refresh, session) = self.new_login_session(input.device_name, client)?;
         let (user, login_session) = self.store.register(&new_user, &session).map_err(|e| {
-            if e.is_unique("users_email_key") {
+            if e == StoreError::Conflict(Conflict::EmailTaken) {
                 DomainError::Conflict("Email is already registered")
             } else {
                 e.into()
@@ -143,21 +134,16 @@ impl AuthService {
 
     /// `POST /auth/login`. Unknown email, wrong password and inactive account are
     /// one answer, and take the same time.
-    pub fn login(
-        &self,
-        mut input: LoginInput,
-        client: ClientInfo,
-    ) -> Result<SignedIn, DomainError> {
-        input.normalize();
-        validate(&input)?;
-        let (Some(email), Some(password)) = (input.email, input.password) else {
-            return Err(DomainError::InvalidCredentials);
-        };
-        let found = self.store.credentials_by_email(&email)?;
+    pub fn login(&self, input: LoginInput, client: ClientInfo) -> Result<SignedIn, DomainError> {
+        let input = input.parse()?;
+        let found = self.store.credentials_by_email(&input.email)?;
         let hash = found
             .as_ref()
             .map_or(self.dummy_hash.as_str(), |c| c.password_hash.as_str());
-        let password_ok = self.verify(&password, hash);
+        // bcrypt reads 72 bytes: a longer password is never one that was set
+        // (setting one is refused), so it is wrong, found out in the same time.
+        let password_ok =
+            self.verify(&input.password, hash) && input.password.len() <= PASSWORD_MAX_BYTES;
         let user = match found {
             Some(c) if password_ok && c.user.is_active => c.user,
             _ => return Err(DomainError::InvalidCredentials),
@@ -170,8 +156,7 @@ impl AuthService {
     /// `POST /auth/refresh`: rotates the refresh token. A token that was already
     /// rotated away is reuse, and revokes the whole login session.
     pub fn refresh(&self, input: RefreshInput) -> Result<Tokens, DomainError> {
-        validate(&input)?;
-        let presented = input.refresh_token.unwrap_or_default();
+        let presented = input.parse()?;
         let Some((sid, generation)) = tokens::parse_refresh_token(&presented) else {
             return Err(DomainError::InvalidRefreshToken);
         };
@@ -275,18 +260,17 @@ impl AuthService {
         actor: &Actor,
         input: ChangePasswordInput,
     ) -> Result<(), DomainError> {
-        validate(&input)?;
-        let (Some(current), Some(new)) = (input.current_password, input.new_password) else {
-            return Err(DomainError::invalid("currentPassword", "is required"));
-        };
+        let change = input.parse()?;
         let creds = self
             .store
             .credentials_by_id(actor.user_id)?
             .ok_or(DomainError::SessionRevoked)?;
-        if !self.verify(&current, &creds.password_hash) {
+        let current_ok = self.verify(&change.current, &creds.password_hash)
+            && change.current.len() <= PASSWORD_MAX_BYTES;
+        if !current_ok {
             return Err(DomainError::invalid("currentPassword", "is incorrect"));
         }
-        let hash = self.hash(&new)?;
+        let hash = self.hash(&change.new)?;
         self.store
             .change_password(actor.user_id, &hash, actor.login_session_id)?;
         Ok(())
@@ -295,21 +279,20 @@ impl AuthService {
     /// The operator's `dealroom create-admin`: creates an active admin, or makes
     /// the user with that email one, with the given password. Not reachable over
     /// HTTP; the same rules for email, name and password as registering.
-    pub fn create_admin(&self, mut input: RegisterInput) -> Result<User, DomainError> {
-        input.normalize();
-        validate(&input)?;
-        let (Some(email), Some(password), Some(name)) = (input.email, input.password, input.name)
-        else {
-            return Err(DomainError::invalid("email", "is required"));
-        };
-        let user = NewUser {
-            id: UserId::new(),
-            email,
-            name,
-            password_hash: self.hash(&password)?,
-            role: Role::Admin,
-        };
+    pub fn create_admin(&self, input: RegisterInput) -> Result<User, DomainError> {
+        let user = self.new_user(&input.parse()?, Role::Admin)?;
         Ok(self.store.upsert_admin(&user)?)
+    }
+
+    /// The user a registration makes, with its password hashed.
+    fn new_user(&self, input: &Registration, role: Role) -> Result<NewUser, DomainError> {
+        Ok(NewUser {
+            id: UserId::new(),
+            email: input.email.clone(),
+            name: input.name.clone(),
+            password_hash: self.hash(&input.password)?,
+            role,
+        })
     }
 
     fn new_login_session(

@@ -5,16 +5,17 @@
 //! session and its messages; the owner and admins change it. A caller who may
 //! not read a session gets `NotFound` on everything in it.
 
-use domain::chat_inputs::{
-    DEFAULT_SESSION_TITLE, MessageListQuery, NewSessionInput, PostMessageInput, RenameSessionInput,
-    SessionListQuery,
-};
-use domain::page::{decode_cursor, encode_cursor, page_from};
+pub mod inputs;
+
+use domain::page::{Cursors, bad_cursor, page_from};
 use domain::policy::{can_change_chat, can_read_chat};
 use domain::ports::{ChatStore, NewMessage, Posted, SortOrder};
 use domain::timefmt::Timestamp;
-use domain::validation::validate;
 use domain::*;
+use inputs::{
+    MessageListQuery, NewSessionInput, PostBody, PostMessageInput, RenameSessionInput,
+    SessionListQuery,
+};
 use std::sync::Arc;
 
 const SESSIONS_CURSOR: &str = "sessions";
@@ -22,16 +23,15 @@ const MESSAGES_CURSOR: &str = "messages";
 const SESSION: &str = "Chat session";
 const MESSAGE: &str = "Message";
 const MEDIA: &str = "Media";
-const CLIENT_MESSAGE_KEY: &str = "messages_session_client_message_id_key";
-const MEDIA_FKEY: &str = "messages_media_id_fkey";
 
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
+    cursors: Cursors,
 }
 
 impl ChatService {
-    pub fn new(store: Arc<dyn ChatStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn ChatStore>, cursors: Cursors) -> Self {
+        Self { store, cursors }
     }
 
     // ------------------------------------------------------------ sessions
@@ -40,13 +40,9 @@ impl ChatService {
     pub fn create_session(
         &self,
         actor: &Actor,
-        mut input: NewSessionInput,
+        input: NewSessionInput,
     ) -> Result<ChatSession, DomainError> {
-        input.normalize();
-        validate(&input)?;
-        let title = input
-            .title
-            .unwrap_or_else(|| DEFAULT_SESSION_TITLE.to_owned());
+        let title = input.parse()?;
         Ok(self
             .store
             .create_chat_session(ChatSessionId::new(), actor.user_id, &title)?)
@@ -59,29 +55,29 @@ impl ChatService {
         actor: &Actor,
         query: SessionListQuery,
     ) -> Result<Page<ChatSession>, DomainError> {
-        validate(&query)?;
-        let page = PageRequest::new(query.limit, query.cursor)?;
+        let query = query.parse()?;
         let owner = query.user_id.unwrap_or(actor.user_id);
         if owner != actor.user_id && !actor.reads_any_chat() {
             return Err(DomainError::Forbidden);
         }
         let scope = owner.to_string();
-        let after = match &page.cursor {
-            Some(c) => Some(session_key(&decode_cursor(c, SESSIONS_CURSOR, &scope)?)?),
-            None => None,
-        };
-        let q = query
-            .q
-            .map(|q| q.trim().to_owned())
-            .filter(|q| !q.is_empty());
-        let rows = self
-            .store
-            .list_chat_sessions(owner, q.as_deref(), after, page.limit + 1)?;
-        Ok(page_from(rows, page.limit, |s| {
-            encode_cursor(
+        let after = match &query.page.cursor {
+            Some(c) => Some(session_key(&self.cursors.decode(
+                c,
                 SESSIONS_CURSOR,
                 &scope,
-                &format!("{}:{}", unix_micros(&s.updated_at), s.id),
+            )?)?),
+            None => None,
+        };
+        let limit = query.page.limit;
+        let rows = self
+            .store
+            .list_chat_sessions(owner, query.q.as_deref(), after, limit + 1)?;
+        Ok(page_from(rows, limit, |s| {
+            self.cursors.encode(
+                SESSIONS_CURSOR,
+                &scope,
+                &session_key_bytes(&s.updated_at, s.id),
             )
         }))
     }
@@ -99,14 +95,10 @@ impl ChatService {
         &self,
         actor: &Actor,
         id: ChatSessionId,
-        mut input: RenameSessionInput,
+        input: RenameSessionInput,
     ) -> Result<ChatSession, DomainError> {
-        input.normalize();
-        validate(&input)?;
-        let Some(title) = input.title else {
-            return Err(DomainError::invalid("title", "is required"));
-        };
         self.require_change(actor, id)?;
+        let title = input.parse()?;
         self.store
             .rename_chat_session(id, &title)?
             .ok_or(DomainError::NotFound(SESSION))
@@ -133,61 +125,45 @@ impl ChatService {
         session: ChatSessionId,
         input: PostMessageInput,
     ) -> Result<Posted, DomainError> {
-        validate(&input)?;
-        let kind = input.kind.unwrap_or(MessageKind::Text);
-        let role = input.role.unwrap_or(MessageRole::User);
-        match kind {
-            MessageKind::Text => {
-                if input.content.is_none() {
-                    return Err(DomainError::invalid("content", "is required"));
-                }
-                if input.media_id.is_some() {
-                    return Err(DomainError::invalid(
-                        "mediaId",
-                        "must not be set on a text message",
-                    ));
-                }
-            }
-            MessageKind::Media => {
-                if input.media_id.is_none() {
-                    return Err(DomainError::invalid("mediaId", "is required"));
-                }
-            }
-        }
-
         let owner = self.readable_owner(actor, session)?;
-        let allowed = match role {
+        let post = input.parse()?;
+        let allowed = match post.role {
             MessageRole::User => actor.user_id == owner,
             MessageRole::Assistant | MessageRole::System => actor.reads_any_chat(),
         };
         if !allowed {
             return Err(DomainError::Forbidden);
         }
-        if let Some(media_id) = input.media_id {
-            match self.store.media(media_id)? {
-                Some(m) if m.owner_id == actor.user_id => {}
-                _ => return Err(DomainError::NotFound(MEDIA)),
+        let (kind, content, media_id) = match post.body {
+            PostBody::Text(content) => (MessageKind::Text, Some(content), None),
+            PostBody::Media { media_id, caption } => {
+                match self.store.media(media_id)? {
+                    Some(m) if m.owner_id == actor.user_id => {}
+                    _ => return Err(DomainError::NotFound(MEDIA)),
+                }
+                (MessageKind::Media, caption, Some(media_id))
             }
-        }
+        };
 
         let message = NewMessage {
             id: MessageId::new(),
             session_id: session,
             sender_id: actor.user_id,
-            role,
+            role: post.role,
             kind,
-            content: input.content,
-            media_id: input.media_id,
-            client_message_id: input.client_message_id,
+            content,
+            media_id,
+            client_message_id: post.client_message_id,
         };
         match self.store.post_message(&message) {
             Ok(Some(posted)) => Ok(posted),
             Ok(None) => Err(DomainError::NotFound(SESSION)),
-            Err(e) if e.is_unique(CLIENT_MESSAGE_KEY) => Err(DomainError::Conflict(
+            Err(StoreError::Conflict(Conflict::ClientMessageId)) => Err(DomainError::Conflict(
                 "A message with this clientMessageId is being posted",
             )),
-            Err(StoreError::ForeignKeyViolation { constraint }) if constraint == MEDIA_FKEY => {
-                Err(DomainError::NotFound(MEDIA))
+            Err(StoreError::MissingParent(Entity::Media)) => Err(DomainError::NotFound(MEDIA)),
+            Err(StoreError::MissingParent(Entity::ChatSession)) => {
+                Err(DomainError::NotFound(SESSION))
             }
             Err(e) => Err(e.into()),
         }
@@ -201,30 +177,17 @@ impl ChatService {
         session: ChatSessionId,
         query: MessageListQuery,
     ) -> Result<Page<Message>, DomainError> {
-        validate(&query)?;
-        let page = PageRequest::new(query.limit, query.cursor)?;
-        let order = match query.order.as_deref() {
-            None | Some("asc") => SortOrder::Asc,
-            Some("desc") => SortOrder::Desc,
-            Some(_) => return Err(DomainError::invalid("order", "must be asc or desc")),
-        };
-        let scope = format!(
-            "{session}:{}",
-            match order {
-                SortOrder::Asc => "asc",
-                SortOrder::Desc => "desc",
+        // The page query below also checks visibility; a bad query on a session
+        // the caller may not read is still a 404, at the cost of a lookup on
+        // the error path only.
+        let (page, order, after) = match self.message_page_request(session, query) {
+            Ok(request) => request,
+            Err(e) => {
+                self.readable_owner(actor, session)?;
+                return Err(e);
             }
-        );
-        let after = match &page.cursor {
-            Some(c) => {
-                let key = decode_cursor(c, MESSAGES_CURSOR, &scope)?;
-                match key.parse::<i64>() {
-                    Ok(seq) if seq > 0 => Some(seq),
-                    _ => return Err(bad_cursor()),
-                }
-            }
-            None => None,
         };
+        let scope = message_scope(session, order);
         let owner = if actor.reads_any_chat() {
             None
         } else {
@@ -235,7 +198,8 @@ impl ChatService {
             .message_page(session, owner, after, order, page.limit + 1)?
             .ok_or(DomainError::NotFound(SESSION))?;
         Ok(page_from(rows, page.limit, |m| {
-            encode_cursor(MESSAGES_CURSOR, &scope, &m.seq.to_string())
+            self.cursors
+                .encode(MESSAGES_CURSOR, &scope, &m.seq.to_be_bytes())
         }))
     }
 
@@ -267,6 +231,28 @@ impl ChatService {
 
     // ------------------------------------------------------------ helpers
 
+    /// A message list query, parsed, with its cursor's position.
+    fn message_page_request(
+        &self,
+        session: ChatSessionId,
+        query: MessageListQuery,
+    ) -> Result<(PageRequest, SortOrder, Option<i64>), DomainError> {
+        let (page, order) = query.parse()?;
+        let after = match &page.cursor {
+            Some(c) => {
+                let key =
+                    self.cursors
+                        .decode(c, MESSAGES_CURSOR, &message_scope(session, order))?;
+                let seq = <[u8; 8]>::try_from(key.as_slice())
+                    .map(i64::from_be_bytes)
+                    .map_err(|_| bad_cursor())?;
+                Some(seq)
+            }
+            None => None,
+        };
+        Ok((page, order, after))
+    }
+
     /// The session's owner, if the actor may read the session; else `NotFound`.
     fn readable_owner(&self, actor: &Actor, id: ChatSessionId) -> Result<UserId, DomainError> {
         match self.store.chat_session_owner(id)? {
@@ -287,22 +273,36 @@ impl ChatService {
     }
 }
 
-fn bad_cursor() -> DomainError {
-    DomainError::invalid("cursor", "is not a valid cursor for this list")
+/// What a message cursor is good for: one session, one order.
+fn message_scope(session: ChatSessionId, order: SortOrder) -> String {
+    let order = match order {
+        SortOrder::Asc => "asc",
+        SortOrder::Desc => "desc",
+    };
+    format!("{session}:{order}")
 }
 
-fn unix_micros(t: &Timestamp) -> i128 {
-    t.unix_timestamp_nanos() / 1000
+/// The keyset key of a session list: `updatedAt` in microseconds and the id.
+fn session_key_bytes(updated_at: &Timestamp, id: ChatSessionId) -> Vec<u8> {
+    let micros = i64::try_from(updated_at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
+    let mut key = micros.to_be_bytes().to_vec();
+    key.extend_from_slice(id.0.as_bytes());
+    key
 }
 
-/// `"<updatedAt unix micros>:<id>"` back into the keyset key of session lists.
-fn session_key(key: &str) -> Result<(Timestamp, ChatSessionId), DomainError> {
-    let (micros, id) = key.split_once(':').ok_or_else(bad_cursor)?;
-    let micros: i128 = micros.parse().map_err(|_| bad_cursor())?;
-    let at = Timestamp::from_unix_timestamp_nanos(micros.saturating_mul(1000))
+/// [`session_key_bytes`] back into the keyset key of session lists.
+fn session_key(key: &[u8]) -> Result<(Timestamp, ChatSessionId), DomainError> {
+    if key.len() != 24 {
+        return Err(bad_cursor());
+    }
+    let (micros, id) = key.split_at(8);
+    let micros = <[u8; 8]>::try_from(micros)
+        .map(i64::from_be_bytes)
         .map_err(|_| bad_cursor())?;
-    let id = id.parse::<ChatSessionId>().map_err(|_| bad_cursor())?;
-    Ok((at, id))
+    let at = Timestamp::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .map_err(|_| bad_cursor())?;
+    let id = uuid::Uuid::from_slice(id).map_err(|_| bad_cursor())?;
+    Ok((at, ChatSessionId(id)))
 }
 
 #[cfg(test)]
@@ -311,12 +311,13 @@ mod tests {
 
     #[test]
     fn session_keys_round_trip() {
-        let at = Timestamp::from_unix_timestamp_nanos(1_790_000_000_123_456_000).ok();
+        let at = Timestamp::from_unix_timestamp_nanos(1_790_000_000_123_456_000)
+            .unwrap_or(Timestamp::UNIX_EPOCH);
         let id = ChatSessionId::new();
-        let key = at.map(|at| format!("{}:{}", unix_micros(&at), id));
-        let back = key.and_then(|k| session_key(&k).ok());
-        assert_eq!(back, at.map(|at| (at, id)));
-        assert!(session_key("nope").is_err());
-        assert!(session_key("12:not-a-uuid").is_err());
+        assert_eq!(
+            session_key(&session_key_bytes(&at, id)).ok(),
+            Some((at, id))
+        );
+        assert!(session_key(b"nope").is_err());
     }
 }

@@ -63,29 +63,60 @@ impl DomainError {
     }
 }
 
+/// A uniqueness rule the database enforces, named by what it means rather than
+/// by its index: `store` maps each unique index to one of these, so renaming an
+/// index cannot silently turn a `409` into a `500`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Conflict {
+    /// Another user has this email (case-insensitively).
+    EmailTaken,
+    /// The chat session already has its vendor.
+    VendorExists,
+    /// The session already lists this seller for this product (case-insensitively).
+    DuplicateOffer,
+    /// The session already holds a message with this `clientMessageId`.
+    ClientMessageId,
+    /// Two messages of one session at the same position (the session lock
+    /// makes this impossible; reported, never expected).
+    MessagePosition,
+    /// A refresh-token hash collided (256 random bits: never expected).
+    RefreshToken,
+    /// A generated id was already used (UUID v7: never expected).
+    Id(Entity),
+}
+
+/// The kinds of rows, for errors that name one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity {
+    User,
+    LoginSession,
+    ChatSession,
+    Message,
+    Media,
+    Vendor,
+    Seller,
+}
+
 /// A database failure, classified once by `store`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("row not found")]
     NotFound,
-    #[error("unique violation on {constraint}")]
-    UniqueViolation { constraint: String },
-    #[error("foreign key violation on {constraint}")]
-    ForeignKeyViolation { constraint: String },
-    #[error("check violation on {constraint}")]
-    CheckViolation { constraint: String },
+    /// A unique index refused the write.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The row refers to a parent that does not exist (any more).
+    #[error("missing parent: {0:?}")]
+    MissingParent(Entity),
+    /// A CHECK constraint refused a value the services should have refused
+    /// first; the text names the rule, for the log.
+    #[error("check violation: {0}")]
+    Invalid(String),
     /// Pool timeout, refused or closed connection: worth a 503 and a retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
     Other(String),
-}
-
-impl StoreError {
-    /// True for a unique violation of the named constraint (or index).
-    pub fn is_unique(&self, name: &str) -> bool {
-        matches!(self, StoreError::UniqueViolation { constraint } if constraint == name)
-    }
 }
 
 /// The default for a store error a service did not expect: an outage stays an

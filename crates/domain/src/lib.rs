@@ -6,12 +6,9 @@
 //! context crates) and get the same rules as a REST client.
 
 pub mod actor;
-pub mod chat_inputs;
 pub mod entities;
 pub mod error;
 pub mod ids;
-pub mod inputs;
-pub mod market_inputs;
 pub mod page;
 pub mod patch;
 pub mod policy;
@@ -23,7 +20,7 @@ pub mod validation;
 
 pub use actor::Actor;
 pub use entities::*;
-pub use error::{DomainError, FieldError, StoreError};
+pub use error::{Conflict, DomainError, Entity, FieldError, StoreError};
 pub use ids::*;
 pub use page::{Page, PageRequest};
 pub use roles::{MessageKind, MessageRole, Role};

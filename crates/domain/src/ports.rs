@@ -134,8 +134,9 @@ pub trait AccountStore: Send + Sync {
 // ---------------------------------------------------------------- chat
 
 /// Order of a message page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SortOrder {
+    #[default]
     Asc,
     Desc,
 }
@@ -257,8 +258,9 @@ pub struct SellerChanges {
 }
 
 /// Order of a session's seller list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SellerSort {
+    #[default]
     CreatedAt,
     PriceAsc,
     PriceDesc,

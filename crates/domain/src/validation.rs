@@ -11,18 +11,72 @@ use std::fmt::Display;
 /// Validates `value` with its garde rules; on failure, every failing field with a
 /// clear English message.
 pub fn validate<T: garde::Validate<Context = ()>>(value: &T) -> Result<(), DomainError> {
-    match with_i18n(Messages, || value.validate()) {
-        Ok(()) => Ok(()),
-        Err(report) => {
-            // One message per field, the first rule that failed (as yup reports).
-            let mut errors: Vec<FieldError> = Vec::new();
+    Parse::new(value).finish(())
+}
+
+/// Parsing a request into the type a service works with: garde's rules, then
+/// the required fields taken out of their `Option`s.
+///
+/// ```
+/// # use domain::validation::Parse;
+/// # #[derive(garde::Validate)] struct Input { #[garde(required)] name: Option<String> }
+/// let input = Input { name: None };
+/// let mut p = Parse::new(&input);
+/// let name: String = p.required("name", input.name);
+/// assert!(p.finish(name).is_err());
+/// ```
+#[derive(Debug, Default)]
+#[must_use = "finish() reports what failed"]
+pub struct Parse {
+    errors: Vec<FieldError>,
+}
+
+impl Parse {
+    /// Runs `value`'s garde rules; one message per field, the first rule that
+    /// failed (as yup reports).
+    pub fn new<T: garde::Validate<Context = ()>>(value: &T) -> Self {
+        let mut parse = Self::default();
+        if let Err(report) = with_i18n(Messages, || value.validate()) {
             for (path, error) in report.iter() {
-                let field = camel_path(&path.to_string());
-                if !errors.iter().any(|e| e.field == field) {
-                    errors.push(FieldError::new(field, error.message()));
-                }
+                parse.fail(camel_path(&path.to_string()), error.message());
             }
-            Err(DomainError::Validation(errors))
+        }
+        parse
+    }
+
+    /// Records a failure of `field` (the first one per field counts).
+    pub fn fail(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let field = field.into();
+        if !self.errors.iter().any(|e| e.field == field) {
+            self.errors.push(FieldError::new(field, message));
+        }
+    }
+
+    /// The value of a required field. When it is absent, `is required` is
+    /// recorded and a placeholder comes back, which [`Parse::finish`] never
+    /// lets out.
+    pub fn required<T: Default>(&mut self, field: &str, value: Option<T>) -> T {
+        value.unwrap_or_else(|| {
+            self.fail(field, "is required");
+            T::default()
+        })
+    }
+
+    /// A value parsed by `f` (`Err` carries the message for `field`); the
+    /// placeholder on failure never leaves [`Parse::finish`].
+    pub fn parsed<T: Default>(&mut self, field: &str, result: Result<T, &'static str>) -> T {
+        result.unwrap_or_else(|message| {
+            self.fail(field, message);
+            T::default()
+        })
+    }
+
+    /// `value` if nothing failed; else every failure, as one validation error.
+    pub fn finish<T>(self, value: T) -> Result<T, DomainError> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(DomainError::Validation(self.errors))
         }
     }
 }

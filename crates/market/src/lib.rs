@@ -5,21 +5,13 @@
 //! seller cap are decided by the database; this crate turns the outcome into
 //! the contract's errors.
 
-use domain::market_inputs::VendorPatchInput;
-use domain::market_inputs::{SellerInput, SellerListQuery, SellerPatchInput, VendorInput};
-use domain::policy::{can_change_chat, can_read_chat};
-use domain::ports::{
-    ChatStore, MarketStore, SellerAdded, SellerChanges, SellerFields, SellerSort, VendorChanges,
-    VendorFields,
-};
-use domain::validation::validate;
-use domain::*;
-use std::sync::Arc;
+pub mod inputs;
 
-/// The unique index that allows one vendor per chat session.
-pub const VENDOR_PER_SESSION_KEY: &str = "vendors_session_id_key";
-/// The unique index on (session, lower(seller name), lower(product name)).
-pub const SELLER_OFFER_KEY: &str = "sellers_session_name_product_key";
+use domain::policy::{can_change_chat, can_read_chat};
+use domain::ports::{ChatStore, MarketStore, SellerAdded};
+use domain::*;
+use inputs::{SellerInput, SellerListQuery, SellerPatchInput, VendorInput, VendorPatchInput};
+use std::sync::Arc;
 
 const SESSION: &str = "Chat session";
 const VENDOR: &str = "Vendor";
@@ -57,24 +49,15 @@ impl MarketService {
         &self,
         actor: &Actor,
         session: ChatSessionId,
-        mut input: VendorInput,
+        input: VendorInput,
     ) -> Result<Vendor, DomainError> {
         self.session_to_change(actor, session)?;
-        input.normalize();
-        validate(&input)?;
-        let fields = VendorFields {
-            name: input.name.unwrap_or_default(),
-            email: input.email,
-            phone: input.phone,
-            website: input.website,
-            address: input.address,
-            notes: input.notes,
-        };
+        let fields = input.parse()?;
         self.store
             .create_vendor(VendorId::new(), session, &fields)
             .map_err(|e| match e {
-                e if e.is_unique(VENDOR_PER_SESSION_KEY) => DomainError::Conflict(VENDOR_TAKEN),
-                StoreError::NotFound | StoreError::ForeignKeyViolation { .. } => {
+                StoreError::Conflict(Conflict::VendorExists) => DomainError::Conflict(VENDOR_TAKEN),
+                StoreError::NotFound | StoreError::MissingParent(Entity::ChatSession) => {
                     DomainError::NotFound(SESSION)
                 }
                 e => e.into(),
@@ -103,19 +86,10 @@ impl MarketService {
         &self,
         actor: &Actor,
         id: VendorId,
-        mut input: VendorPatchInput,
+        input: VendorPatchInput,
     ) -> Result<Vendor, DomainError> {
         access(self.store.vendor(id)?, actor, changeable, VENDOR)?;
-        input.normalize();
-        validate(&input)?;
-        let changes = VendorChanges {
-            name: input.name.flatten(),
-            email: input.email,
-            phone: input.phone,
-            website: input.website,
-            address: input.address,
-            notes: input.notes,
-        };
+        let changes = input.parse()?;
         self.store
             .update_vendor(id, &changes)?
             .ok_or(DomainError::NotFound(VENDOR))
@@ -135,25 +109,10 @@ impl MarketService {
         &self,
         actor: &Actor,
         session: ChatSessionId,
-        mut input: SellerInput,
+        input: SellerInput,
     ) -> Result<Seller, DomainError> {
         self.session_to_change(actor, session)?;
-        input.normalize();
-        validate(&input)?;
-        let product = input.product.unwrap_or_default();
-        let fields = SellerFields {
-            name: input.name.unwrap_or_default(),
-            email: input.email,
-            phone: input.phone,
-            product: Product {
-                name: product.name.unwrap_or_default(),
-                description: product.description,
-                price_minor: product.price_minor.unwrap_or_default(),
-                currency: product.currency.unwrap_or_default(),
-                quantity: product.quantity,
-                unit: product.unit,
-            },
-        };
+        let fields = input.parse()?;
         let cap = self.max_sellers_per_session;
         match self
             .store
@@ -176,8 +135,7 @@ impl MarketService {
         query: SellerListQuery,
     ) -> Result<Vec<Seller>, DomainError> {
         self.session_to_read(actor, session)?;
-        validate(&query)?;
-        let sort = parse_sort(query.sort.as_deref())?;
+        let sort = query.parse()?;
         Ok(self.store.sellers(session, sort)?)
     }
 
@@ -192,23 +150,10 @@ impl MarketService {
         &self,
         actor: &Actor,
         id: SellerId,
-        mut input: SellerPatchInput,
+        input: SellerPatchInput,
     ) -> Result<Seller, DomainError> {
         access(self.store.seller(id)?, actor, changeable, SELLER)?;
-        input.normalize();
-        validate(&input)?;
-        let product = input.product.unwrap_or_default();
-        let changes = SellerChanges {
-            name: input.name.flatten(),
-            email: input.email,
-            phone: input.phone,
-            product_name: product.name.flatten(),
-            description: product.description,
-            price_minor: product.price_minor.flatten(),
-            currency: product.currency.flatten(),
-            quantity: product.quantity,
-            unit: product.unit,
-        };
+        let changes = input.parse()?;
         self.store
             .update_seller(id, &changes)
             .map_err(seller_error)?
@@ -281,34 +226,8 @@ fn changeable(actor: &Actor, owner: UserId, what: &'static str) -> Result<(), Do
 
 fn seller_error(e: StoreError) -> DomainError {
     match e {
-        e if e.is_unique(SELLER_OFFER_KEY) => DomainError::Conflict(OFFER_TAKEN),
-        StoreError::ForeignKeyViolation { .. } => DomainError::NotFound(SESSION),
+        StoreError::Conflict(Conflict::DuplicateOffer) => DomainError::Conflict(OFFER_TAKEN),
+        StoreError::MissingParent(Entity::ChatSession) => DomainError::NotFound(SESSION),
         e => e.into(),
-    }
-}
-
-/// `createdAt` (default), `price`, `-price`, `name`.
-pub fn parse_sort(sort: Option<&str>) -> Result<SellerSort, DomainError> {
-    match sort {
-        None | Some("createdAt") => Ok(SellerSort::CreatedAt),
-        Some("price") => Ok(SellerSort::PriceAsc),
-        Some("-price") => Ok(SellerSort::PriceDesc),
-        Some("name") => Ok(SellerSort::Name),
-        Some(_) => Err(DomainError::invalid(
-            "sort",
-            "must be one of createdAt, price, -price, name",
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sort_names_map_to_orders() {
-        assert_eq!(parse_sort(None).ok(), Some(SellerSort::CreatedAt));
-        assert_eq!(parse_sort(Some("-price")).ok(), Some(SellerSort::PriceDesc));
-        assert!(parse_sort(Some("price,name")).is_err());
     }
 }

@@ -7,20 +7,18 @@
 
 use crate::PgStore;
 use crate::accounts::like_pattern;
+use crate::error::is_conflict;
 use crate::prepared::Prepared;
 use crate::rows::VendorRow;
 use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error};
+use diesel::result::Error;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use domain::ports::{ChatStore, NewMessage, Posted, SortOrder, StoreResult};
 use domain::timefmt::Timestamp;
 use domain::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// The unique index that makes posts idempotent.
-const CLIENT_MESSAGE_KEY: &str = "messages_session_client_message_id_key";
 
 impl PgStore {
     /// One page of a session's messages, oldest first, with the visibility check,
@@ -467,16 +465,11 @@ impl ChatStore for PgStore {
                     Ok(existing.map(Posted::Existing))
                 }
                 // The backstop: a racing post with the same client id won.
-                Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
-                    if info.constraint_name() == Some(CLIENT_MESSAGE_KEY) =>
-                {
+                Err(e) if is_conflict(&e, Conflict::ClientMessageId) => {
                     let cid = message.client_message_id.as_deref().unwrap_or_default();
                     match message_by_client_id(c, message.session_id, cid)? {
                         Some(found) => Ok(Some(Posted::Existing(found))),
-                        None => Err(Error::DatabaseError(
-                            DatabaseErrorKind::UniqueViolation,
-                            info,
-                        )),
+                        None => Err(e),
                     }
                 }
                 Err(e) => Err(e),

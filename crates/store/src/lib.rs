@@ -13,7 +13,7 @@ mod prepared;
 mod rows;
 pub mod schema;
 
-pub use error::classify;
+pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
 pub use pool::{Conn, PgPool, PoolSettings, PoolStats, build_pool};
 
 use diesel::PgConnection;

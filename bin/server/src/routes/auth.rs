@@ -11,8 +11,8 @@ use crate::state::AppState;
 use actix_governor::Governor;
 use actix_web::{HttpRequest, HttpResponse, web};
 use auth::SignedIn;
+use auth::inputs::{LoginInput, RefreshInput, RegisterInput};
 use domain::LoginSessionId;
-use domain::inputs::{LoginInput, RefreshInput, RegisterInput};
 
 type Res = Result<HttpResponse, ApiError>;
 

@@ -7,7 +7,7 @@ use crate::extract::Caller;
 use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use domain::chat_inputs::{
+use chat::inputs::{
     MessageListQuery, NewSessionInput, PostMessageInput, RenameSessionInput, SessionListQuery,
 };
 use domain::ports::Posted;

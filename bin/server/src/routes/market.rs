@@ -9,10 +9,10 @@ use crate::extract::Caller;
 use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
-use domain::market_inputs::{
+use domain::{ChatSessionId, SellerId, VendorId};
+use market::inputs::{
     SellerInput, SellerListQuery, SellerPatchInput, VendorInput, VendorPatchInput,
 };
-use domain::{ChatSessionId, SellerId, VendorId};
 
 type Res = Result<HttpResponse, ApiError>;
 

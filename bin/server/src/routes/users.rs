@@ -6,8 +6,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::reply::{Envelope, Nothing, blocking, deleted, ok};
 use crate::state::AppState;
+use accounts::inputs::{AdminUserInput, ProfileInput, UserListQuery};
 use actix_web::{HttpResponse, web};
-use domain::inputs::{AdminUserInput, ChangePasswordInput, ProfileInput, UserListQuery};
+use auth::inputs::ChangePasswordInput;
 use domain::{Page, User, UserId};
 
 type Res = Result<HttpResponse, ApiError>;

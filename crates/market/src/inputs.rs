@@ -3,9 +3,11 @@
 //! `Option<Option<T>>` read with [`crate::patch::nullable`]: absent stays, `null`
 //! clears an optional field and is refused for a required one.
 
-use crate::patch::{integer, nullable, nullable_integer};
-use crate::text::{normalize_email, trim, trim_opt};
-use crate::validation::no_nul;
+use domain::patch::{integer, nullable, nullable_integer};
+use domain::ports::{SellerChanges, SellerFields, SellerSort, VendorChanges, VendorFields};
+use domain::text::{normalize_email, trim, trim_opt};
+use domain::validation::{Parse, no_nul};
+use domain::{DomainError, Product};
 use serde::Deserialize;
 
 /// The largest `priceMinor`: 10^12 minor units.
@@ -163,7 +165,8 @@ pub struct VendorInput {
 }
 
 impl VendorInput {
-    pub fn normalize(&mut self) {
+    /// Trimmed (blank optional fields become absent), email lower-cased.
+    pub fn parse(mut self) -> Result<VendorFields, DomainError> {
         if let Some(n) = &mut self.name {
             trim(n);
         }
@@ -172,6 +175,16 @@ impl VendorInput {
         trim_opt(&mut self.website);
         trim_opt(&mut self.address);
         trim_opt(&mut self.notes);
+        let mut p = Parse::new(&self);
+        let fields = VendorFields {
+            name: p.required("name", self.name),
+            email: self.email,
+            phone: self.phone,
+            website: self.website,
+            address: self.address,
+            notes: self.notes,
+        };
+        p.finish(fields)
     }
 }
 
@@ -206,13 +219,22 @@ pub struct VendorPatchInput {
 }
 
 impl VendorPatchInput {
-    pub fn normalize(&mut self) {
+    /// Absent stays, `null` clears; `name` may not be `null`.
+    pub fn parse(mut self) -> Result<VendorChanges, DomainError> {
         trim_required_patch(&mut self.name);
         normalize_email_patch(&mut self.email);
         trim_patch(&mut self.phone);
         trim_patch(&mut self.website);
         trim_patch(&mut self.address);
         trim_patch(&mut self.notes);
+        Parse::new(&self).finish(VendorChanges {
+            name: self.name.flatten(),
+            email: self.email,
+            phone: self.phone,
+            website: self.website,
+            address: self.address,
+            notes: self.notes,
+        })
     }
 }
 
@@ -264,7 +286,8 @@ pub struct SellerInput {
 }
 
 impl SellerInput {
-    pub fn normalize(&mut self) {
+    /// Trimmed (blank optional fields become absent), email lower-cased.
+    pub fn parse(mut self) -> Result<SellerFields, DomainError> {
         if let Some(n) = &mut self.name {
             trim(n);
         }
@@ -280,6 +303,29 @@ impl SellerInput {
             }
             trim_opt(&mut p.unit);
         }
+        let mut p = Parse::new(&self);
+        let name = p.required("name", self.name);
+        let product = match self.product {
+            Some(product) => Product {
+                name: p.required("product.name", product.name),
+                description: product.description,
+                price_minor: p.required("product.priceMinor", product.price_minor),
+                currency: p.required("product.currency", product.currency),
+                quantity: product.quantity,
+                unit: product.unit,
+            },
+            None => {
+                p.fail("product", "is required");
+                Product::default()
+            }
+        };
+        let fields = SellerFields {
+            name,
+            email: self.email,
+            phone: self.phone,
+            product,
+        };
+        p.finish(fields)
     }
 }
 
@@ -334,7 +380,8 @@ pub struct SellerPatchInput {
 }
 
 impl SellerPatchInput {
-    pub fn normalize(&mut self) {
+    /// Absent stays, `null` clears; required fields may not be `null`.
+    pub fn parse(mut self) -> Result<SellerChanges, DomainError> {
         trim_required_patch(&mut self.name);
         normalize_email_patch(&mut self.email);
         trim_patch(&mut self.phone);
@@ -344,6 +391,19 @@ impl SellerPatchInput {
             trim_required_patch(&mut p.currency);
             trim_patch(&mut p.unit);
         }
+        let p = Parse::new(&self);
+        let product = self.product.unwrap_or_default();
+        p.finish(SellerChanges {
+            name: self.name.flatten(),
+            email: self.email,
+            phone: self.phone,
+            product_name: product.name.flatten(),
+            description: product.description,
+            price_minor: product.price_minor.flatten(),
+            currency: product.currency.flatten(),
+            quantity: product.quantity,
+            unit: product.unit,
+        })
     }
 }
 
@@ -357,6 +417,24 @@ pub struct SellerListQuery {
     pub sort: Option<String>,
 }
 
+impl SellerListQuery {
+    /// `createdAt` (default), `price`, `-price` or `name`.
+    pub fn parse(self) -> Result<SellerSort, DomainError> {
+        let mut p = Parse::new(&self);
+        let sort = p.parsed(
+            "sort",
+            match self.sort.as_deref() {
+                None | Some("createdAt") => Ok(SellerSort::CreatedAt),
+                Some("price") => Ok(SellerSort::PriceAsc),
+                Some("-price") => Ok(SellerSort::PriceDesc),
+                Some("name") => Ok(SellerSort::Name),
+                Some(_) => Err("must be one of createdAt, price, -price, name"),
+            },
+        );
+        p.finish(sort)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,6 +443,20 @@ mod tests {
     fn the_currency_list_is_sorted_and_unique() {
         assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
         assert!(ISO_4217.iter().all(|c| c.len() == 3));
+    }
+
+    #[test]
+    fn sort_names_map_to_orders() {
+        let sort = |s: Option<&str>| {
+            SellerListQuery {
+                sort: s.map(str::to_owned),
+            }
+            .parse()
+            .ok()
+        };
+        assert_eq!(sort(None), Some(SellerSort::CreatedAt));
+        assert_eq!(sort(Some("-price")), Some(SellerSort::PriceDesc));
+        assert_eq!(sort(Some("price,name")), None);
     }
 
     #[test]

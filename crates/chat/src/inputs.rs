@@ -1,11 +1,11 @@
-//! Request bodies and queries of the chat context (sessions and messages), with
-//! their garde rules. Rules that depend on other fields or on who asks (a text
-//! message needs content, a media message a medium) live in `ChatService`.
+//! The chat context's request bodies and queries, as clients send them (garde
+//! rules on the wire types), and what each parses into. Rules that depend on
+//! who asks (who may post which role, whose medium) live in `ChatService`.
 
-use crate::ids::{MediaId, UserId};
-use crate::roles::{MessageKind, MessageRole};
-use crate::text::trim;
-use crate::validation::{no_nul, not_blank};
+use domain::ports::SortOrder;
+use domain::text::trim;
+use domain::validation::{Parse, no_nul, not_blank};
+use domain::{DomainError, MediaId, MessageKind, MessageRole, PageRequest, UserId};
 use serde::Deserialize;
 
 /// The title a new chat session gets when the client sends none.
@@ -22,11 +22,15 @@ pub struct NewSessionInput {
 }
 
 impl NewSessionInput {
-    /// Trims the title; an absent title stays absent (and becomes the default).
-    pub fn normalize(&mut self) {
+    /// The title, trimmed; [`DEFAULT_SESSION_TITLE`] when absent.
+    pub fn parse(mut self) -> Result<String, DomainError> {
         if let Some(t) = &mut self.title {
             trim(t);
         }
+        Parse::new(&self).finish(
+            self.title
+                .unwrap_or_else(|| DEFAULT_SESSION_TITLE.to_owned()),
+        )
     }
 }
 
@@ -49,10 +53,14 @@ pub struct RenameSessionInput {
 }
 
 impl RenameSessionInput {
-    pub fn normalize(&mut self) {
+    /// The new title, trimmed.
+    pub fn parse(mut self) -> Result<String, DomainError> {
         if let Some(t) = &mut self.title {
             trim(t);
         }
+        let mut p = Parse::new(&self);
+        let title = p.required("title", self.title);
+        p.finish(title)
     }
 }
 
@@ -75,6 +83,32 @@ pub struct SessionListQuery {
     /// Whose sessions: agents and admins may name another user.
     #[garde(skip)]
     pub user_id: Option<UserId>,
+}
+
+/// A session list request, parsed.
+#[derive(Clone, Debug, Default)]
+pub struct SessionList {
+    pub page: PageRequest,
+    /// Whose sessions; `None` for the caller's own.
+    pub user_id: Option<UserId>,
+    /// A title substring, trimmed, never empty.
+    pub q: Option<String>,
+}
+
+impl SessionListQuery {
+    pub fn parse(self) -> Result<SessionList, DomainError> {
+        let mut p = Parse::new(&self);
+        let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
+        let q = self
+            .q
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty());
+        p.finish(SessionList {
+            page,
+            user_id: self.user_id,
+            q,
+        })
+    }
 }
 
 /// `POST /sessions/{id}/messages`.
@@ -117,4 +151,71 @@ pub struct MessageListQuery {
     #[garde(length(max = 16), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 16))]
     pub order: Option<String>,
+}
+
+/// What a message carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PostBody {
+    Text(String),
+    /// A medium, with an optional caption.
+    Media {
+        media_id: MediaId,
+        caption: Option<String>,
+    },
+}
+
+impl Default for PostBody {
+    fn default() -> Self {
+        Self::Text(String::new())
+    }
+}
+
+/// A message to post, parsed.
+#[derive(Clone, Debug, Default)]
+pub struct NewPost {
+    pub role: MessageRole,
+    pub body: PostBody,
+    pub client_message_id: Option<String>,
+}
+
+impl PostMessageInput {
+    /// `type` defaults to `text`, `role` to `user`; a text message needs
+    /// `content` and no `mediaId`, a media message a `mediaId`.
+    pub fn parse(self) -> Result<NewPost, DomainError> {
+        let mut p = Parse::new(&self);
+        let body = match self.kind.unwrap_or(MessageKind::Text) {
+            MessageKind::Text => {
+                if self.media_id.is_some() {
+                    p.fail("mediaId", "must not be set on a text message");
+                }
+                PostBody::Text(p.required("content", self.content))
+            }
+            MessageKind::Media => PostBody::Media {
+                media_id: p.required("mediaId", self.media_id),
+                caption: self.content,
+            },
+        };
+        p.finish(NewPost {
+            role: self.role.unwrap_or(MessageRole::User),
+            body,
+            client_message_id: self.client_message_id,
+        })
+    }
+}
+
+impl MessageListQuery {
+    /// The page asked for and its order (`asc` by default).
+    pub fn parse(self) -> Result<(PageRequest, SortOrder), DomainError> {
+        let mut p = Parse::new(&self);
+        let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
+        let order = p.parsed(
+            "order",
+            match self.order.as_deref() {
+                None | Some("asc") => Ok(SortOrder::Asc),
+                Some("desc") => Ok(SortOrder::Desc),
+                Some(_) => Err("must be asc or desc"),
+            },
+        );
+        p.finish((page, order))
+    }
 }

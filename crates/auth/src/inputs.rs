@@ -1,15 +1,19 @@
-//! Request bodies and queries as the contexts accept them, with their garde rules.
-//! Required fields are `Option` with `required`, so a missing field is reported
-//! like any other invalid one; unknown fields are refused by serde.
+//! The auth context's request bodies, as clients send them (garde rules on the
+//! wire types), and what each parses into: [`RegisterInput::parse`] and the
+//! others give types without `Option`s for required fields. Unknown fields are
+//! refused by serde.
 
-use crate::roles::Role;
-use crate::text::{normalize_email, trim, trim_opt};
-use crate::validation::{no_nul, not_blank};
+use domain::DomainError;
+use domain::text::{normalize_email, trim, trim_opt};
+use domain::validation::{Parse, no_nul};
 use serde::Deserialize;
+
+/// bcrypt's limit, in bytes of UTF-8.
+pub const PASSWORD_MAX_BYTES: usize = 72;
 
 /// bcrypt reads at most 72 bytes; a longer password is refused, never truncated.
 pub fn password_bytes(value: &Option<String>, _: &()) -> garde::Result {
-    if value.as_ref().is_some_and(|v| v.len() > 72) {
+    if value.as_ref().is_some_and(|v| v.len() > PASSWORD_MAX_BYTES) {
         return Err(garde::Error::new("must be at most 72 bytes in UTF-8"));
     }
     no_nul(value, &())
@@ -36,8 +40,20 @@ pub struct RegisterInput {
     pub device_name: Option<String>,
 }
 
+/// A registration (or `create-admin`), parsed: email normalised, name trimmed,
+/// password within bcrypt's limit.
+#[derive(Clone)]
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+    pub device_name: Option<String>,
+}
+
 impl RegisterInput {
-    pub fn normalize(&mut self) {
+    /// Normalises (email trimmed and lower-cased, name and device trimmed) and
+    /// checks every rule.
+    pub fn parse(mut self) -> Result<Registration, DomainError> {
         if let Some(e) = &mut self.email {
             normalize_email(e);
         }
@@ -45,6 +61,14 @@ impl RegisterInput {
             trim(n);
         }
         trim_opt(&mut self.device_name);
+        let mut p = Parse::new(&self);
+        let parsed = Registration {
+            email: p.required("email", self.email),
+            password: p.required("password", self.password),
+            name: p.required("name", self.name),
+            device_name: self.device_name,
+        };
+        p.finish(parsed)
     }
 }
 
@@ -65,12 +89,28 @@ pub struct LoginInput {
     pub device_name: Option<String>,
 }
 
+/// A login attempt, parsed. The password is as sent: a password over
+/// bcrypt's limit is a wrong password, found out in the same time as any.
+#[derive(Clone)]
+pub struct Login {
+    pub email: String,
+    pub password: String,
+    pub device_name: Option<String>,
+}
+
 impl LoginInput {
-    pub fn normalize(&mut self) {
+    pub fn parse(mut self) -> Result<Login, DomainError> {
         if let Some(e) = &mut self.email {
             normalize_email(e);
         }
         trim_opt(&mut self.device_name);
+        let mut p = Parse::new(&self);
+        let parsed = Login {
+            email: p.required("email", self.email),
+            password: p.required("password", self.password),
+            device_name: self.device_name,
+        };
+        p.finish(parsed)
     }
 }
 
@@ -81,6 +121,15 @@ pub struct RefreshInput {
     #[garde(required, length(min = 1, max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 512))]
     pub refresh_token: Option<String>,
+}
+
+impl RefreshInput {
+    /// The refresh token as presented.
+    pub fn parse(self) -> Result<String, DomainError> {
+        let mut p = Parse::new(&self);
+        let token = p.required("refreshToken", self.refresh_token);
+        p.finish(token)
+    }
 }
 
 #[derive(Clone, Deserialize, garde::Validate)]
@@ -96,61 +145,29 @@ pub struct ChangePasswordInput {
     pub new_password: Option<String>,
 }
 
-/// `PATCH /users/me`: a user may change only their name.
-#[derive(Clone, Deserialize, garde::Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ProfileInput {
-    #[garde(length(chars, min = 1, max = 100), custom(no_nul), custom(not_blank))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
-    pub name: Option<String>,
+/// A password change, parsed.
+#[derive(Clone)]
+pub struct PasswordChange {
+    pub current: String,
+    pub new: String,
 }
 
-impl ProfileInput {
-    pub fn normalize(&mut self) {
-        if let Some(n) = &mut self.name {
-            trim(n);
-        }
+impl ChangePasswordInput {
+    pub fn parse(self) -> Result<PasswordChange, DomainError> {
+        let mut p = Parse::new(&self);
+        let parsed = PasswordChange {
+            current: p.required("currentPassword", self.current_password),
+            new: p.required("newPassword", self.new_password),
+        };
+        p.finish(parsed)
     }
 }
 
-/// `PATCH /users/{id}` by an admin.
-#[derive(Clone, Deserialize, garde::Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct AdminUserInput {
-    #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
-    pub name: Option<String>,
-    #[garde(skip)]
-    pub role: Option<Role>,
-    #[garde(skip)]
-    pub is_active: Option<bool>,
-}
-
-impl AdminUserInput {
-    pub fn normalize(&mut self) {
-        if let Some(n) = &mut self.name {
-            trim(n);
-        }
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
-}
-
-/// `GET /users` query.
-#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UserListQuery {
-    /// Page size, 1..=200 (default 50).
-    #[garde(skip)]
-    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
-    pub limit: Option<i64>,
-    #[garde(length(max = 512), custom(no_nul))]
-    #[cfg_attr(feature = "openapi", param(max_length = 512))]
-    pub cursor: Option<String>,
-    #[garde(skip)]
-    pub role: Option<Role>,
-    #[garde(length(chars, min = 1, max = 200), custom(no_nul))]
-    #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 200))]
-    pub q: Option<String>,
 }

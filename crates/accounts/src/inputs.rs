@@ -1,0 +1,94 @@
+//! The accounts context's request bodies and queries, as clients send them
+//! (garde rules on the wire types), and what each parses into.
+
+use domain::ports::{UserFilter, UserPatch};
+use domain::text::trim;
+use domain::validation::{Parse, no_nul, not_blank};
+use domain::{DomainError, PageRequest, Role};
+use serde::Deserialize;
+
+/// `PATCH /users/me`: a user may change only their name.
+#[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProfileInput {
+    #[garde(length(chars, min = 1, max = 100), custom(no_nul), custom(not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub name: Option<String>,
+}
+
+impl ProfileInput {
+    /// The change a user may make to their own profile.
+    pub fn parse(mut self) -> Result<UserPatch, DomainError> {
+        if let Some(n) = &mut self.name {
+            trim(n);
+        }
+        Parse::new(&self).finish(UserPatch {
+            name: self.name,
+            ..UserPatch::default()
+        })
+    }
+}
+
+/// `PATCH /users/{id}` by an admin.
+#[derive(Clone, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AdminUserInput {
+    #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    pub name: Option<String>,
+    #[garde(skip)]
+    pub role: Option<Role>,
+    #[garde(skip)]
+    pub is_active: Option<bool>,
+}
+
+impl AdminUserInput {
+    /// The change an admin makes to a user.
+    pub fn parse(mut self) -> Result<UserPatch, DomainError> {
+        if let Some(n) = &mut self.name {
+            trim(n);
+        }
+        Parse::new(&self).finish(UserPatch {
+            name: self.name,
+            role: self.role,
+            is_active: self.is_active,
+        })
+    }
+}
+
+/// `GET /users` query.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UserListQuery {
+    /// Page size, 1..=200 (default 50).
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
+    pub limit: Option<i64>,
+    #[garde(length(max = 512), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", param(max_length = 512))]
+    pub cursor: Option<String>,
+    #[garde(skip)]
+    pub role: Option<Role>,
+    #[garde(length(chars, min = 1, max = 200), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 200))]
+    pub q: Option<String>,
+}
+
+impl UserListQuery {
+    /// The page asked for and the filter; the cursor is checked by the service.
+    pub fn parse(self) -> Result<(PageRequest, UserFilter), DomainError> {
+        let mut p = Parse::new(&self);
+        let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
+        let filter = UserFilter {
+            role: self.role,
+            q: self
+                .q
+                .map(|q| q.trim().to_owned())
+                .filter(|q| !q.is_empty()),
+        };
+        p.finish((page, filter))
+    }
+}
