@@ -11,5 +11,6 @@ mod edge;
 mod foundation;
 mod market;
 mod openapi;
+mod rules;
 mod schema;
 mod users;
