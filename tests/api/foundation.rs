@@ -378,3 +378,41 @@ fn the_dependency_rule_holds_domain_and_contexts_know_neither_diesel_nor_actix()
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every command closes its connections and joins the threads that use them
+/// before it returns: a pool thread still in libpq when the process exits
+/// (libpq tears its Kerberos library down then) aborted one run in about 30.
+#[test]
+fn create_admin_over_tcp_exits_zero_a_hundred_times_in_a_row() {
+    let cluster = testkit::Cluster::private_tcp();
+    let url = cluster.tcp_url("app").unwrap();
+    let bin = crate::helpers::dealroom_binary();
+    let mut failures = Vec::new();
+    for i in 0..100 {
+        let out = std::process::Command::new(&bin)
+            .args([
+                "create-admin",
+                "--email",
+                "boss@example.com",
+                "--name",
+                "Boss",
+            ])
+            .env_clear()
+            .env("APP_ENV", "test")
+            .env("BCRYPT_ROUNDS", "4")
+            .env("DATABASE_URL", &url)
+            .env("DEALROOM_ADMIN_PASSWORD", "correct horse battery")
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            failures.push(format!(
+                "run {i}: {:?}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        } else {
+            assert!(String::from_utf8_lossy(&out.stdout).contains("is ready"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -16,8 +16,8 @@ use actix_web::rt::signal::unix::{Signal, SignalKind, signal};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use store::{PgStore, PoolSettings, build_pool};
+use std::time::Duration;
+use store::{PgStore, PoolSettings};
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -43,10 +43,11 @@ impl Application {
     /// Builds the pool, the services and the server, and binds `HOST:PORT`
     /// (port 0 picks a free one).
     pub fn build(settings: Settings) -> Result<Self, StartError> {
-        let pool = build_pool(
+        let store = PgStore::connect(
             settings.database_url.expose(),
             &PoolSettings {
                 max_size: settings.db_pool_size,
+                min_idle: settings.db_pool_size.clamp(1, 4),
                 connection_timeout: settings.db_pool_timeout,
             },
         );
@@ -75,8 +76,7 @@ impl Application {
         let workers = settings.workers;
         let grace = settings.shutdown_grace;
         let state = web::Data::new(
-            AppState::new(settings, PgStore::new(pool))
-                .map_err(|e| StartError::Services(e.to_string()))?,
+            AppState::new(settings, store).map_err(|e| StartError::Services(e.to_string()))?,
         );
         let limits = vec![api_limit.clone(), auth_limit.clone()];
         let metrics = Arc::new(Metrics::new());
@@ -195,19 +195,18 @@ impl ShutdownSignals {
     }
 }
 
-/// Drops the last reference to the services, and with it the pool, which
-/// closes its connections. The workers drop theirs as they stop; after a
-/// forced stop one may still hold them for a moment, and then the pool closes
-/// with it.
+/// Drops the last reference to the services, and with it the pool, and waits
+/// until every connection is closed (a command must not exit while a pool
+/// thread still uses libpq). The workers drop theirs as they stop; after a
+/// forced stop one may still hold them for a moment.
 async fn close_pool(state: web::Data<AppState>) {
-    let state = state.into_inner();
-    let deadline = Instant::now() + Duration::from_secs(1);
-    while Arc::strong_count(&state) > 1 && Instant::now() < deadline {
-        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-    }
     let stats = state.store.pool_stats();
-    if Arc::strong_count(&state) == 1 {
-        drop(state);
+    let closing = state.store.closing();
+    drop(state);
+    let closed = web::block(move || closing.wait(Duration::from_secs(2)))
+        .await
+        .unwrap_or(false);
+    if closed {
         log::info!("database pool closed ({} connections)", stats.connections);
     } else {
         log::warn!("database pool still in use by a stopping worker; it closes with it");

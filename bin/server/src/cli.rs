@@ -6,7 +6,8 @@ use crate::state::AppState;
 use auth::inputs::RegisterInput;
 use std::collections::HashMap;
 use std::io::BufRead;
-use store::{PgStore, PoolSettings, build_pool};
+use std::time::Duration;
+use store::{PgStore, PoolSettings};
 
 pub const USAGE: &str = "\
 dealroom — the Dealroom API server
@@ -145,9 +146,16 @@ pub fn run(
                 }
             };
             migrate(&settings)?;
-            let pool = build_pool(settings.database_url.expose(), &PoolSettings::default());
-            let state = AppState::new(settings, PgStore::new(pool))
-                .map_err(|e| Failure::new(e.to_string()))?;
+            let store = PgStore::connect(
+                settings.database_url.expose(),
+                &PoolSettings {
+                    max_size: 1,
+                    min_idle: 0,
+                    ..PoolSettings::default()
+                },
+            );
+            let closing = store.closing();
+            let state = AppState::new(settings, store).map_err(|e| Failure::new(e.to_string()))?;
             let input = RegisterInput {
                 email: Some(email),
                 password: Some(password),
@@ -162,7 +170,11 @@ pub fn run(
                         .join("; "),
                 ),
                 other => Failure::new(other.to_string()),
-            })?;
+            });
+            // Every connection closed before the process may exit.
+            drop(state);
+            closing.wait(Duration::from_secs(10));
+            let user = user?;
             line(out, &format!("admin {} <{}> is ready", user.id, user.email));
             Ok(())
         }

@@ -14,16 +14,16 @@ mod rows;
 pub mod schema;
 
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
-pub use pool::{Conn, PgPool, PoolSettings, PoolStats, build_pool};
+pub use pool::{PoolSettings, PoolStats};
 
 use diesel::PgConnection;
 use diesel::result::QueryResult;
 use domain::StoreError;
 use domain::ports::{HealthStore, StoreResult};
-use pool::Waiting;
-use std::sync::Arc;
+use pool::{Alive, PgPool, Waiting};
 use std::sync::atomic::AtomicUsize;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 /// The PostgreSQL implementation of every port. Clones share the pool.
 #[derive(Clone)]
@@ -31,18 +31,26 @@ pub struct PgStore {
     pool: PgPool,
     /// Callers waiting for a connection right now.
     waiting: Arc<AtomicUsize>,
+    /// Gone once the pool and every connection it opened are closed.
+    alive: Weak<Alive>,
 }
 
 impl PgStore {
-    pub fn new(pool: PgPool) -> Self {
+    /// A store on a pool of connections to `url`. Nothing connects yet: the
+    /// pool opens `min_idle` connections in the background and more on demand.
+    pub fn connect(url: &str, settings: &PoolSettings) -> Self {
+        let (pool, alive) = pool::build_pool(url, settings);
         Self {
             pool,
             waiting: Arc::default(),
+            alive,
         }
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// Something to wait on for this store's connections to be closed, once
+    /// every clone of the store is dropped: see [`Closing::wait`].
+    pub fn closing(&self) -> Closing {
+        Closing(self.alive.clone())
     }
 
     /// The pool's state now: its size, open and idle connections, and how
@@ -81,6 +89,30 @@ impl PgStore {
     ) -> StoreResult<T> {
         use diesel::Connection;
         self.run(|c| c.transaction(f))
+    }
+}
+
+/// Waits for a store's pool to be gone with all its connections.
+#[derive(Debug)]
+pub struct Closing(Weak<Alive>);
+
+impl Closing {
+    /// Blocks until the last clone of the store is dropped and every
+    /// connection its pool opened (also one still being opened in the pool's
+    /// background threads) is closed, or `within` has passed; true if closed.
+    ///
+    /// A program calls this before it exits: libpq's global state (its
+    /// Kerberos library among it) is torn down at exit, and a pool thread
+    /// still opening or closing a connection then aborts the process.
+    pub fn wait(self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while self.0.strong_count() > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
     }
 }
 

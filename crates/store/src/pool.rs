@@ -9,13 +9,22 @@ use diesel::r2d2::R2D2Connection;
 use diesel::result::{ConnectionError, Error as DieselError};
 use domain::StoreError;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// A pooled PostgreSQL connection.
 pub struct Conn {
+    // Dropped first (fields drop in order): the connection is closed before
+    // `_alive` says so.
     pub pg: PgConnection,
     broken: bool,
+    _alive: Arc<Alive>,
 }
+
+/// Held by a pool's manager and by every connection it opened: while any
+/// strong reference lives, a thread may still be using libpq for this pool.
+#[derive(Debug, Default)]
+pub(crate) struct Alive;
 
 impl Conn {
     /// Classifies a failed query's error; a dead connection is marked for disposal.
@@ -31,6 +40,7 @@ impl Conn {
 /// Opens [`Conn`]s for r2d2.
 pub struct Manager {
     url: String,
+    alive: Arc<Alive>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +59,7 @@ impl r2d2::ManageConnection for Manager {
         Ok(Conn {
             pg: PgConnection::establish(&self.url)?,
             broken: false,
+            _alive: self.alive.clone(),
         })
     }
 
@@ -67,6 +78,8 @@ pub type PgPool = r2d2::Pool<Manager>;
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
     pub max_size: u32,
+    /// Connections kept open while idle (opened in the background at start).
+    pub min_idle: u32,
     /// How long a checkout waits before the request gets `503 UNAVAILABLE`.
     pub connection_timeout: Duration,
 }
@@ -75,23 +88,29 @@ impl Default for PoolSettings {
     fn default() -> Self {
         Self {
             max_size: 16,
+            min_idle: 4,
             connection_timeout: Duration::from_secs(3),
         }
     }
 }
 
 /// Builds the pool without connecting yet: the server starts (and `/health`
-/// answers) even when the database is briefly away.
-pub fn build_pool(url: &str, settings: &PoolSettings) -> PgPool {
-    r2d2::Pool::builder()
+/// answers) even when the database is briefly away. With it, what tells when
+/// the pool and every connection it opened are gone.
+pub(crate) fn build_pool(url: &str, settings: &PoolSettings) -> (PgPool, Weak<Alive>) {
+    let alive = Arc::new(Alive);
+    let tracker = Arc::downgrade(&alive);
+    let pool = r2d2::Pool::builder()
         .max_size(settings.max_size.max(1))
-        .min_idle(Some(settings.max_size.clamp(1, 4)))
+        .min_idle(Some(settings.min_idle.min(settings.max_size)))
         .connection_timeout(settings.connection_timeout)
         .test_on_check_out(false)
         .error_handler(Box::new(QuietErrors))
         .build_unchecked(Manager {
             url: url.to_owned(),
-        })
+            alive,
+        });
+    (pool, tracker)
 }
 
 /// r2d2's default handler logs every failed connect at error level; during an

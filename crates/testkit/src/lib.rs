@@ -292,6 +292,8 @@ fn is_root() -> bool {
 pub struct Cluster {
     dir: PathBuf,
     private: bool,
+    /// Also listening on this loopback TCP port (private clusters only).
+    tcp_port: Option<u16>,
 }
 
 impl Cluster {
@@ -299,6 +301,7 @@ impl Cluster {
         Self {
             dir,
             private: false,
+            tcp_port: None,
         }
     }
 
@@ -311,12 +314,42 @@ impl Cluster {
         }
     }
 
+    /// [`Cluster::private`], also listening on a free TCP port of 127.0.0.1
+    /// (see [`Cluster::tcp_url`]): for what only TCP connections do (libpq
+    /// negotiates GSS encryption over TCP, never over a Unix socket).
+    pub fn private_tcp() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port());
+        match port
+            .map_err(Into::into)
+            .and_then(|p| Self::try_private_on(Some(p)))
+        {
+            Ok(c) => c,
+            Err(e) => panic!("testkit: cannot start a private cluster: {e}"),
+        }
+    }
+
+    /// The URL of a database of a [`Cluster::private_tcp`] over TCP.
+    pub fn tcp_url(&self, db: &str) -> Option<String> {
+        self.tcp_port
+            .map(|port| format!("postgres://postgres@127.0.0.1:{port}/{db}"))
+    }
+
     fn try_private() -> Result<Self> {
+        Self::try_private_on(None)
+    }
+
+    fn try_private_on(tcp_port: Option<u16>) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!(
             "dealroom-private-{}",
             uuid::Uuid::new_v4().simple()
         ));
-        let cluster = Self { dir, private: true };
+        let cluster = Self {
+            dir,
+            private: true,
+            tcp_port,
+        };
         cluster.ensure_running()?;
         let mut admin = PgConnection::establish(&cluster.url("postgres"))?;
         sql_query("CREATE DATABASE app").execute(&mut admin)?;
@@ -328,9 +361,15 @@ impl Cluster {
     /// The URL of a database in this cluster.
     pub fn url(&self, db: &str) -> String {
         format!(
-            "postgres://postgres@localhost/{db}?host={}&port=5432",
-            self.dir.join("sock").display()
+            "postgres://postgres@localhost/{db}?host={}&port={}",
+            self.dir.join("sock").display(),
+            self.port()
         )
+    }
+
+    /// The port of the server (its socket file is named after it).
+    fn port(&self) -> u16 {
+        self.tcp_port.unwrap_or(5432)
     }
 
     /// Stops the server (fast shutdown: open connections are cut).
@@ -393,10 +432,15 @@ impl Cluster {
                 ],
             )?;
         }
+        let listen = match self.tcp_port {
+            Some(_) => "127.0.0.1",
+            None => "''",
+        };
         let opts = format!(
-            "-c listen_addresses='' -k {} -p 5432 -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+            "-c listen_addresses={listen} -k {} -p {} -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
              -c max_connections=400 -c shared_buffers=64MB",
-            sock.display()
+            sock.display(),
+            self.port()
         );
         let log = self.dir.join("log").display().to_string();
         self.pg_ctl(
