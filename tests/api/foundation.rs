@@ -98,7 +98,7 @@ async fn a_known_path_with_the_wrong_method_is_405_in_the_envelope_with_allow() 
         r.body,
         json!({ "status": "error", "message": "Method not allowed", "code": "METHOD_NOT_ALLOWED" })
     );
-    assert_eq!(r.header("allow"), Some("GET"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
     let r = app
         .call(Method::GET, "/api/v1/auth/login", None, None)
         .await;
@@ -114,7 +114,73 @@ async fn a_known_path_with_the_wrong_method_is_405_in_the_envelope_with_allow() 
         .call(Method::PUT, &format!("/api/v1/sessions/{id}"), None, None)
         .await;
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, PATCH, DELETE"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, PATCH, DELETE"));
+}
+
+/// RFC 9110 §9.3.2: what serves GET serves HEAD, with the same headers and no body.
+#[actix_web::test]
+async fn head_answers_like_get_without_a_body_wherever_get_is_served() {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn().await;
+    let user = app.register("head@example.com").await;
+    let addr = app.addr.trim_start_matches("http://").to_owned();
+    let token = user.token.clone();
+    let exchange = move |method: &str, path: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        let (head, body) = out.split_once("\r\n\r\n").unwrap();
+        let status = head.split(' ').nth(1).unwrap().to_owned();
+        let length = head.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(str::to_owned)
+        });
+        let ctype = head.lines().find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        });
+        (status, length, ctype, body.len())
+    };
+    for path in [
+        "/health",
+        "/ready",
+        "/docs",
+        "/api/v1/openapi.json",
+        "/metrics",
+        "/api/v1/sessions",
+        "/api/v1/auth/me",
+    ] {
+        let (get_status, get_length, get_type, get_body) = actix_web::rt::task::spawn_blocking({
+            let e = exchange.clone();
+            let p = path.to_owned();
+            move || e("GET", &p)
+        })
+        .await
+        .unwrap();
+        let (status, length, ctype, body) = actix_web::rt::task::spawn_blocking({
+            let e = exchange.clone();
+            let p = path.to_owned();
+            move || e("HEAD", &p)
+        })
+        .await
+        .unwrap();
+        assert_eq!(status, get_status, "HEAD {path}");
+        assert_eq!(ctype, get_type, "HEAD {path}");
+        assert_eq!(body, 0, "HEAD {path} has no body");
+        assert!(get_body > 0, "GET {path} has one");
+        if path != "/metrics" {
+            // /metrics counts the GET itself, so its length moves.
+            assert_eq!(length, get_length, "HEAD {path}: the GET's Content-Length");
+        }
+    }
+    assert_eq!(exchange("HEAD", "/api/v1/auth/login").0, "405");
 }
 
 async fn raw(app: &TestApp, path: &str, content_type: &str, body: &'static str) -> (u16, Value) {

@@ -102,6 +102,7 @@ static ALLOW: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
         .map(|(path, item)| {
             let methods: Vec<&str> = [
                 ("GET", item.get.is_some()),
+                ("HEAD", item.get.is_some()),
                 ("POST", item.post.is_some()),
                 ("PUT", item.put.is_some()),
                 ("PATCH", item.patch.is_some()),
@@ -115,12 +116,12 @@ static ALLOW: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
         .collect()
 });
 
-/// What `Allow` says for a matched route pattern; `GET` for the few
-/// undocumented resources (the docs page's assets), which only answer `GET`.
+/// What `Allow` says for a matched route pattern; `GET, HEAD` for the few
+/// undocumented resources (the docs page's assets), which only answer those.
 pub fn allowed_methods(pattern: Option<&str>) -> &'static str {
     pattern
         .and_then(|p| ALLOW.get(p))
-        .map_or("GET", String::as_str)
+        .map_or("GET, HEAD", String::as_str)
 }
 
 /// One error response of the contract's table: component name, status, code,

@@ -13,7 +13,7 @@ pub mod users;
 
 use crate::panics::CatchPanic;
 use crate::ratelimit::Limit;
-use actix_web::{FromRequest, Handler, Responder, Route, web};
+use actix_web::{FromRequest, Handler, Responder, Route, guard, web};
 
 /// Everything under `/api/v1`; `auth_limit` is the stricter rate limit of
 /// register, login and refresh.
@@ -38,8 +38,8 @@ pub fn service_endpoints(cfg: &mut web::ServiceConfig) {
 pub type Id = web::Path<uuid::Uuid>;
 
 macro_rules! route_builders {
-    ($($name:ident => $method:ident),*) => {$(
-        #[doc = concat!("A `", stringify!($method), "` route to `handler`, its panics caught.")]
+    ($($name:ident => $route:expr),*) => {$(
+        #[doc = concat!("A `", stringify!($name), "` route to `handler`, its panics caught.")]
         pub fn $name<F, Args>(handler: F) -> Route
         where
             F: Handler<Args>,
@@ -47,9 +47,17 @@ macro_rules! route_builders {
             F::Output: Responder + 'static,
             Args: FromRequest + 'static,
         {
-            web::$method().to(CatchPanic(handler))
+            $route.to(CatchPanic(handler))
         }
     )*};
 }
 
-route_builders!(get => get, post => post, put => put, patch => patch, delete => delete);
+// A server that serves GET serves HEAD (RFC 9110 §9.3.2): the same handler,
+// the same headers; actix-http writes no body for a HEAD request.
+route_builders!(
+    get => web::route().guard(guard::Any(guard::Get()).or(guard::Head())),
+    post => web::post(),
+    put => web::put(),
+    patch => web::patch(),
+    delete => web::delete()
+);
