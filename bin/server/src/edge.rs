@@ -8,12 +8,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Next};
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use std::time::Instant;
-
-/// The request's id, in its extensions and on its response.
-#[derive(Clone, Debug)]
-pub struct RequestId(pub String);
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -49,7 +45,6 @@ pub async fn request_context(
         .get(REQUEST_ID)
         .and_then(sane_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
     let path = req.path().to_owned();
 

@@ -126,8 +126,3 @@ pub fn envelope(
         detail: None,
     })
 }
-
-/// A `400 VALIDATION_ERROR` for one field.
-pub fn invalid(field: &str, message: impl Into<String>) -> actix_web::Error {
-    ApiError(DomainError::invalid(field, message)).into()
-}

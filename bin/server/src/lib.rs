@@ -2,31 +2,22 @@
 //! the one mapping from domain errors to HTTP. No SQL and no business rule lives
 //! here; handlers extract, call a service on the blocking pool, and reply.
 
-pub mod app;
-pub mod bodies;
+mod app;
+mod bodies;
 pub mod cli;
-pub mod edge;
-pub mod error;
-pub mod extract;
-pub mod metrics;
-pub mod net;
-pub mod openapi;
-pub mod panics;
-pub mod ratelimit;
-pub mod reply;
-pub mod routes;
-pub mod settings;
-pub mod state;
+mod edge;
+mod error;
+mod extract;
+pub mod logging;
+mod metrics;
+mod net;
+mod openapi;
+mod panics;
+mod ratelimit;
+mod reply;
+mod routes;
+mod settings;
+mod state;
 
-pub use app::Application;
-pub use settings::Settings;
-
-/// Logging from the settings' level; `RUST_LOG` wins.
-pub fn init_logging(level: &str) {
-    let mut b = env_logger::Builder::new();
-    b.parse_filters(level);
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        b.parse_filters(&filter);
-    }
-    let _ = b.try_init();
-}
+pub use app::{Application, ShutdownSignals, StartError};
+pub use settings::{AppEnv, Settings, SettingsError};

@@ -1,17 +1,16 @@
 //! Typed settings: `config/default.toml` → `config/{APP_ENV}.toml` → environment.
 //!
-//! The four files are embedded in the binary, so it runs from anywhere; an
-//! operator can layer their own `{APP_ENV}.toml` from `DEALROOM_CONFIG_DIR`.
-//! Environment variables are the keys in upper case: `DATABASE_URL`,
-//! `DB_POOL_SIZE`, `DB_POOL_TIMEOUT`, `JWT_SECRET`, `JWT_EXPIRES_IN`,
-//! `REFRESH_TOKEN_TTL`, `BCRYPT_ROUNDS`, `HOST`, `PORT`, `CORS_ORIGIN`,
-//! `RATE_LIMIT_WINDOW`, `RATE_LIMIT_MAX`, `AUTH_RATE_LIMIT_MAX`, `TRUST_PROXY`,
-//! `REQUEST_BODY_LIMIT`, `SHUTDOWN_GRACE`, `MAX_SELLERS_PER_SESSION`,
-//! `MEDIA_DIR`, `MEDIA_MAX_BYTES`, `LOG_LEVEL`, `WORKERS`; `APP_ENV` (or the
-//! Express service's `NODE_ENV`) picks the environment.
+//! Each setting is declared once: its name, default and meaning in
+//! `config/default.toml` (every key there is a setting, and its environment
+//! variable is the key in upper case), its type and parser on a field of
+//! [`Settings`]. The four files are embedded in the binary, so it runs from
+//! anywhere; an operator can layer their own `{APP_ENV}.toml` from
+//! `DEALROOM_CONFIG_DIR`. `APP_ENV` (or the Express service's `NODE_ENV`)
+//! picks the environment. README's configuration table is checked against
+//! `config/default.toml` by a test.
 
 use auth::Secret;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,7 +23,8 @@ const PRODUCTION: &str = include_str!("../../../config/production.toml");
 /// The development secret; production refuses it.
 const DEVELOPMENT_SECRET: &str = "development-only-secret-do-not-use-in-production";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AppEnv {
     Development,
     Test,
@@ -41,62 +41,41 @@ impl AppEnv {
     }
 }
 
-/// Everything the server reads from configuration, checked.
-#[derive(Clone, Debug)]
+/// Everything the server reads from configuration, checked. The meaning of
+/// each field is in `config/default.toml`.
+#[derive(Clone, Debug, Deserialize)]
 pub struct Settings {
     pub app_env: AppEnv,
     pub host: String,
     pub port: u16,
     pub database_url: Secret,
     pub db_pool_size: u32,
+    #[serde(deserialize_with = "bare_millis")]
     pub db_pool_timeout: Duration,
     pub jwt_secret: Secret,
+    #[serde(deserialize_with = "bare_seconds")]
     pub jwt_expires_in: Duration,
+    #[serde(deserialize_with = "bare_seconds")]
     pub refresh_token_ttl: Duration,
     pub bcrypt_rounds: u32,
     /// bcrypt computations at once; `BCRYPT_CONCURRENCY=0` (the default)
     /// resolves to one less than the cores, at least one.
+    #[serde(deserialize_with = "concurrency")]
     pub bcrypt_concurrency: usize,
     /// `None` is any origin (`*`).
+    #[serde(rename = "cors_origin", deserialize_with = "origins")]
     pub cors_origins: Option<Vec<String>>,
+    #[serde(deserialize_with = "bare_millis")]
     pub rate_limit_window: Duration,
     pub rate_limit_max: u32,
     pub auth_rate_limit_max: u32,
     pub trust_proxy: bool,
     pub request_body_limit: usize,
+    #[serde(deserialize_with = "bare_seconds_or_zero")]
     pub shutdown_grace: Duration,
     pub max_sellers_per_session: i32,
-    pub media_dir: PathBuf,
-    pub media_max_bytes: u64,
     pub log_level: String,
     pub workers: usize,
-}
-
-/// The raw layered values, before checks.
-#[derive(Deserialize)]
-struct Raw {
-    host: String,
-    port: u16,
-    database_url: Secret,
-    db_pool_size: u32,
-    db_pool_timeout: String,
-    jwt_secret: Secret,
-    jwt_expires_in: String,
-    refresh_token_ttl: String,
-    bcrypt_rounds: u32,
-    bcrypt_concurrency: usize,
-    cors_origin: String,
-    rate_limit_window: u64,
-    rate_limit_max: u32,
-    auth_rate_limit_max: u32,
-    trust_proxy: bool,
-    request_body_limit: usize,
-    shutdown_grace: String,
-    max_sellers_per_session: i32,
-    media_dir: PathBuf,
-    media_max_bytes: u64,
-    log_level: String,
-    workers: usize,
 }
 
 /// A setting that cannot be used; the text is one line for the operator.
@@ -104,13 +83,20 @@ struct Raw {
 #[error("{0}")]
 pub struct SettingsError(pub String);
 
-impl Settings {
-    /// From the process environment.
-    pub fn from_env() -> Result<Self, SettingsError> {
-        Self::load(&std::env::vars().collect())
-    }
+/// The settings' names: the keys of `config/default.toml`.
+pub fn names() -> Vec<String> {
+    DEFAULT
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| !k.is_empty() && !k.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
 
-    /// From the given environment variables (tests pass their own).
+impl Settings {
+    /// From the given environment variables (`main` passes the process's,
+    /// tests their own).
     pub fn load(env: &HashMap<String, String>) -> Result<Self, SettingsError> {
         let app_env = match env
             .get("APP_ENV")
@@ -132,36 +118,9 @@ impl Settings {
             AppEnv::Test => TEST,
             AppEnv::Production => PRODUCTION,
         };
-        let keys = [
-            "host",
-            "port",
-            "database_url",
-            "db_pool_size",
-            "db_pool_timeout",
-            "jwt_secret",
-            "jwt_expires_in",
-            "refresh_token_ttl",
-            "bcrypt_rounds",
-            "bcrypt_concurrency",
-            "cors_origin",
-            "rate_limit_window",
-            "rate_limit_max",
-            "auth_rate_limit_max",
-            "trust_proxy",
-            "request_body_limit",
-            "shutdown_grace",
-            "max_sellers_per_session",
-            "media_dir",
-            "media_max_bytes",
-            "log_level",
-            "workers",
-        ];
-        let ours: config::Map<String, String> = keys
-            .iter()
-            .filter_map(|k| {
-                env.get(&k.to_uppercase())
-                    .map(|v| ((*k).to_owned(), v.clone()))
-            })
+        let ours: config::Map<String, String> = names()
+            .into_iter()
+            .filter_map(|k| env.get(&k.to_uppercase()).map(|v| (k, v.clone())))
             .collect();
         let mut builder = config::Config::builder()
             .add_source(config::File::from_str(DEFAULT, config::FileFormat::Toml))
@@ -170,101 +129,126 @@ impl Settings {
             let file = PathBuf::from(dir).join(format!("{}.toml", app_env.as_str()));
             builder = builder.add_source(config::File::from(file).required(false));
         }
-        let raw: Raw = builder
+        let settings: Settings = builder
             .add_source(config::Environment::default().source(Some(ours)))
             .set_override("app_env", app_env.as_str())
             .and_then(|b| b.build())
             .and_then(|c| c.try_deserialize())
             .map_err(|e| SettingsError(format!("invalid configuration: {e}")))?;
-        Self::check(raw, app_env)
+        settings.check()
     }
 
-    fn check(raw: Raw, app_env: AppEnv) -> Result<Self, SettingsError> {
-        let secret = raw.jwt_secret.expose();
-        if app_env == AppEnv::Production {
+    /// The rules between and beyond the types.
+    fn check(self) -> Result<Self, SettingsError> {
+        let bad = |m: &str| Err(SettingsError(m.to_owned()));
+        let secret = self.jwt_secret.expose();
+        if self.is_production() {
             if secret.is_empty() {
-                return Err(SettingsError("JWT_SECRET must be set in production".into()));
+                return bad("JWT_SECRET must be set in production");
             }
             if secret.len() < 32 {
-                return Err(SettingsError(
-                    "JWT_SECRET must be at least 32 bytes in production".into(),
-                ));
+                return bad("JWT_SECRET must be at least 32 bytes in production");
             }
             if secret == DEVELOPMENT_SECRET {
-                return Err(SettingsError(
-                    "JWT_SECRET must not be the development default in production".into(),
-                ));
+                return bad("JWT_SECRET must not be the development default in production");
             }
         } else if secret.is_empty() {
-            return Err(SettingsError("JWT_SECRET must be set".into()));
+            return bad("JWT_SECRET must be set");
         }
-        if !(4..=31).contains(&raw.bcrypt_rounds) {
+        if !(4..=31).contains(&self.bcrypt_rounds) {
             return Err(SettingsError(format!(
                 "BCRYPT_ROUNDS must be 4..=31, not {}",
-                raw.bcrypt_rounds
+                self.bcrypt_rounds
             )));
         }
-        if raw.db_pool_size == 0 {
-            return Err(SettingsError("DB_POOL_SIZE must be at least 1".into()));
+        if self.db_pool_size == 0 {
+            return bad("DB_POOL_SIZE must be at least 1");
         }
-        if raw.rate_limit_window == 0 || raw.rate_limit_max == 0 || raw.auth_rate_limit_max == 0 {
-            return Err(SettingsError(
-                "rate limits and their window must be positive".into(),
-            ));
+        if self.rate_limit_max == 0 || self.auth_rate_limit_max == 0 {
+            return bad("rate limits and their window must be positive");
         }
-        if raw.max_sellers_per_session < 1 {
-            return Err(SettingsError(
-                "MAX_SELLERS_PER_SESSION must be at least 1".into(),
-            ));
+        if self.max_sellers_per_session < 1 {
+            return bad("MAX_SELLERS_PER_SESSION must be at least 1");
         }
-        let cors = raw.cors_origin.trim();
-        let cors_origins = if cors == "*" {
-            None
-        } else {
-            Some(
-                cors.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect(),
-            )
-        };
-        Ok(Settings {
-            app_env,
-            host: raw.host,
-            port: raw.port,
-            database_url: raw.database_url,
-            db_pool_size: raw.db_pool_size,
-            db_pool_timeout: duration("DB_POOL_TIMEOUT", &raw.db_pool_timeout, Unit::Millis)?,
-            jwt_secret: raw.jwt_secret,
-            jwt_expires_in: duration("JWT_EXPIRES_IN", &raw.jwt_expires_in, Unit::Seconds)?,
-            refresh_token_ttl: duration(
-                "REFRESH_TOKEN_TTL",
-                &raw.refresh_token_ttl,
-                Unit::Seconds,
-            )?,
-            bcrypt_rounds: raw.bcrypt_rounds,
-            bcrypt_concurrency: match raw.bcrypt_concurrency {
-                0 => std::thread::available_parallelism()
-                    .map_or(1, |n| n.get().saturating_sub(1).max(1)),
-                n => n,
-            },
-            cors_origins,
-            rate_limit_window: Duration::from_millis(raw.rate_limit_window),
-            rate_limit_max: raw.rate_limit_max,
-            auth_rate_limit_max: raw.auth_rate_limit_max,
-            trust_proxy: raw.trust_proxy,
-            request_body_limit: raw.request_body_limit,
-            shutdown_grace: duration("SHUTDOWN_GRACE", &raw.shutdown_grace, Unit::Seconds)?,
-            max_sellers_per_session: raw.max_sellers_per_session,
-            media_dir: raw.media_dir,
-            media_max_bytes: raw.media_max_bytes,
-            log_level: raw.log_level,
-            workers: raw.workers,
-        })
+        Ok(self)
     }
 
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
+    }
+}
+
+/// A duration whose bare number is in milliseconds (`3000`, or `3s`).
+fn bare_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    positive(d, Unit::Millis)
+}
+
+/// A duration whose bare number is in seconds (`86400`, or `24h`), as the
+/// Express service read `JWT_EXPIRES_IN`.
+fn bare_seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    positive(d, Unit::Seconds)
+}
+
+/// [`bare_seconds`], where zero is allowed.
+fn bare_seconds_or_zero<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    duration(&text, Unit::Seconds).map_err(serde::de::Error::custom)
+}
+
+fn positive<'de, D: Deserializer<'de>>(d: D, bare: Unit) -> Result<Duration, D::Error> {
+    let text = Text::deserialize(d)?.0;
+    match duration(&text, bare) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err(serde::de::Error::custom(format!(
+            "a duration must be positive, not {text:?}"
+        ))),
+        Err(e) => Err(serde::de::Error::custom(e)),
+    }
+}
+
+/// `0`: one less than the cores, at least one.
+fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    Ok(match usize::deserialize(d)? {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+        n => n,
+    })
+}
+
+/// `*` (any origin) or a comma-separated list of origins.
+fn origins<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    let text = String::deserialize(d)?;
+    let text = text.trim();
+    Ok((text != "*").then(|| {
+        text.split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }))
+}
+
+/// A number or a string, as text: the files have `3000` or `"3s"`, the
+/// environment always text.
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration like 3s, 15m, 24h or 30d")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        d.deserialize_any(Visitor)
     }
 }
 
@@ -274,30 +258,21 @@ enum Unit {
     Seconds,
 }
 
-/// `"24h"`, `"30d"`, `"15m"`, `"3s"`, `"250ms"`; a bare number is in `bare` units
-/// (seconds, as the Express service read `JWT_EXPIRES_IN`).
-fn duration(name: &str, text: &str, bare: Unit) -> Result<Duration, SettingsError> {
+/// `"24h"`, `"30d"`, `"15m"`, `"3s"`, `"250ms"`; a bare number is in `bare` units.
+fn duration(text: &str, bare: Unit) -> Result<Duration, String> {
     let t = text.trim();
-    let bad = || {
-        SettingsError(format!(
-            "{name} must be a duration like 3s, 15m, 24h or 30d, not {text:?}"
-        ))
-    };
+    let bad = || format!("a duration must be like 3s, 15m, 24h or 30d, not {text:?}");
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: u64 = num.parse().map_err(|_| bad())?;
-    let d = match (unit.trim(), bare) {
+    Ok(match (unit.trim(), bare) {
         ("", Unit::Millis) | ("ms", _) => Duration::from_millis(n),
         ("", Unit::Seconds) | ("s", _) => Duration::from_secs(n),
         ("m", _) => Duration::from_secs(n.saturating_mul(60)),
         ("h", _) => Duration::from_secs(n.saturating_mul(3600)),
         ("d", _) => Duration::from_secs(n.saturating_mul(86_400)),
         _ => return Err(bad()),
-    };
-    if d.is_zero() && name != "SHUTDOWN_GRACE" {
-        return Err(bad());
-    }
-    Ok(d)
+    })
 }
 
 #[cfg(test)]
@@ -396,17 +371,68 @@ mod tests {
     #[test]
     fn durations_take_units() {
         assert_eq!(
-            duration("X", "250ms", Unit::Seconds).ok(),
+            duration("250ms", Unit::Seconds).ok(),
             Some(Duration::from_millis(250))
         );
         assert_eq!(
-            duration("X", "3600", Unit::Seconds).ok(),
+            duration("3600", Unit::Seconds).ok(),
             Some(Duration::from_secs(3600))
         );
         assert_eq!(
-            duration("X", "3000", Unit::Millis).ok(),
+            duration("3000", Unit::Millis).ok(),
             Some(Duration::from_secs(3))
         );
-        assert!(duration("X", "soon", Unit::Seconds).is_err());
+        assert!(duration("soon", Unit::Seconds).is_err());
+    }
+
+    #[test]
+    fn a_bad_duration_names_its_variable() {
+        let err = Settings::load(&env(&[("JWT_EXPIRES_IN", "soon")]))
+            .err()
+            .map(|e| e.0);
+        assert!(
+            err.as_deref().is_some_and(|e| e.contains("jwt_expires_in")),
+            "{err:?}"
+        );
+        let err = Settings::load(&env(&[("DB_POOL_TIMEOUT", "0")]))
+            .err()
+            .map(|e| e.0);
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("db_pool_timeout")),
+            "{err:?}"
+        );
+        assert!(Settings::load(&env(&[("SHUTDOWN_GRACE", "0")])).is_ok());
+    }
+
+    #[test]
+    fn the_readme_documents_every_setting_and_no_other() {
+        let readme = include_str!("../../../README.md");
+        let table: Vec<String> = readme
+            .split("## Configuration")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("| `"))
+            .filter_map(|l| l.split('|').nth(1))
+            .flat_map(|cell| {
+                cell.split(',')
+                    .map(|v| v.trim().trim_matches('`').to_owned())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut names: Vec<String> = names()
+            .into_iter()
+            .filter(|n| n != "app_env")
+            .map(|n| n.to_uppercase())
+            .collect();
+        names.sort();
+        let mut documented = table.clone();
+        documented.sort();
+        assert_eq!(
+            documented, names,
+            "README's configuration table against config/default.toml"
+        );
     }
 }
