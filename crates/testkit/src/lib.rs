@@ -9,6 +9,11 @@
 //!
 //! [`Cluster::private`] starts a cluster of a test's own, which that test may
 //! stop and start again (database outage tests).
+//!
+//! [`memory::MemoryStore`] implements every port in memory, for tests of the
+//! services' rules that need no database at all.
+
+pub mod memory;
 
 use diesel::prelude::*;
 use diesel::sql_query;

@@ -1,0 +1,1218 @@
+//! [`MemoryStore`]: every port of `domain` in memory, for tests of the rules
+//! that need no database.
+//!
+//! It is faithful to `store::PgStore` on what a caller can observe: the same
+//! typed [`StoreError`] for every unique rule, foreign key and CHECK the schema
+//! has, the same cascades, the same counters and timestamps, the same list
+//! orders and keyset pages. It is not a model of PostgreSQL's performance,
+//! concurrency or SQL: one mutex serialises every call, and each port method
+//! checks everything before it changes anything, so a failed call changes
+//! nothing (as a rolled-back transaction).
+
+use domain::ports::*;
+use domain::timefmt::Timestamp;
+use domain::*;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use time::{Duration, OffsetDateTime};
+
+/// Every port of `domain`, in memory. See the [module docs](self).
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+struct State {
+    /// The last time handed out: each writing call gets a later one.
+    clock: Option<Timestamp>,
+    users: BTreeMap<UserId, UserRow>,
+    logins: BTreeMap<LoginSessionId, LoginRow>,
+    sessions: BTreeMap<ChatSessionId, SessionRow>,
+    media: BTreeMap<MediaId, Media>,
+    messages: BTreeMap<MessageId, MessageRow>,
+    vendors: BTreeMap<VendorId, Vendor>,
+    sellers: BTreeMap<SellerId, Seller>,
+}
+
+struct UserRow {
+    user: User,
+    password_hash: String,
+}
+
+struct LoginRow {
+    session: LoginSession,
+    refresh_token_hash: Vec<u8>,
+}
+
+struct SessionRow {
+    id: ChatSessionId,
+    user_id: UserId,
+    title: String,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    last_message_at: Option<Timestamp>,
+    message_count: i32,
+    /// The last `seq` handed out; never goes down.
+    message_seq: i64,
+    seller_count: i32,
+}
+
+struct MessageRow {
+    id: MessageId,
+    session_id: ChatSessionId,
+    seq: i64,
+    sender_id: Option<UserId>,
+    role: MessageRole,
+    kind: MessageKind,
+    content: Option<String>,
+    media_id: Option<MediaId>,
+    client_message_id: Option<String>,
+    created_at: Timestamp,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Stores an uploaded medium's row as given, as the upload path would
+    /// (no port writes media yet). The owner must exist; the `media` table's
+    /// CHECKs apply.
+    pub fn insert_media(&self, media: Media) -> StoreResult<Media> {
+        let mut st = self.lock();
+        check_media(&media)?;
+        if st.media.contains_key(&media.id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::Media)));
+        }
+        if !st.users.contains_key(&media.owner_id) {
+            return Err(StoreError::MissingParent(Entity::User));
+        }
+        let media = Media {
+            created_at: micros(media.created_at),
+            ..media
+        };
+        st.media.insert(media.id, media.clone());
+        Ok(media)
+    }
+}
+
+// ---------------------------------------------------------------- time
+
+/// PostgreSQL keeps microseconds.
+fn micros(t: Timestamp) -> Timestamp {
+    let nanos = t.unix_timestamp_nanos();
+    Timestamp::from_unix_timestamp_nanos(nanos - nanos.rem_euclid(1000)).unwrap_or(t)
+}
+
+impl State {
+    /// The time of one writing call (PostgreSQL's `now()` of its transaction):
+    /// the wall clock in microseconds, and always later than the previous
+    /// call's, so that orders by time do not depend on how fast the machine is.
+    fn tick(&mut self) -> Timestamp {
+        let now = micros(OffsetDateTime::now_utc());
+        let at = match self.clock {
+            Some(last) if now <= last => last + Duration::microseconds(1),
+            _ => now,
+        };
+        self.clock = Some(at);
+        at
+    }
+
+    /// The time a read compares with (expiry), without taking a tick.
+    fn now(&self) -> Timestamp {
+        let now = micros(OffsetDateTime::now_utc());
+        self.clock.map_or(now, |last| now.max(last))
+    }
+}
+
+// ---------------------------------------------------------------- CHECKs
+
+/// `Err(Invalid(name))` unless `ok`: a CHECK constraint of the schema.
+fn check(ok: bool, name: &str) -> StoreResult<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(name.to_owned()))
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// A nullable column's CHECK: NULL passes.
+fn check_opt(v: Option<&str>, ok: impl Fn(&str) -> bool, name: &str) -> StoreResult<()> {
+    check(v.is_none_or(ok), name)
+}
+
+fn check_user(email: &str, name: &str) -> StoreResult<()> {
+    check(
+        email == email.trim().to_lowercase() && (3..=254).contains(&chars(email)),
+        "users_email_check",
+    )?;
+    check((1..=100).contains(&chars(name)), "users_name_check")
+}
+
+fn check_login(s: &NewLoginSession, created_at: Timestamp) -> StoreResult<()> {
+    check(
+        s.refresh_token_hash.len() == 32,
+        "login_sessions_refresh_token_hash_check",
+    )?;
+    check_opt(
+        s.device_name.as_deref(),
+        |v| chars(v) <= 100,
+        "login_sessions_device_name_check",
+    )?;
+    check_opt(
+        s.user_agent.as_deref(),
+        |v| chars(v) <= 512,
+        "login_sessions_user_agent_check",
+    )?;
+    check_opt(
+        s.ip_address.as_deref(),
+        |v| chars(v) <= 64,
+        "login_sessions_ip_address_check",
+    )?;
+    check(s.expires_at > created_at, "login_sessions_expiry_check")
+}
+
+fn check_title(title: &str) -> StoreResult<()> {
+    check(
+        (1..=200).contains(&chars(title)),
+        "chat_sessions_title_check",
+    )
+}
+
+fn check_media(m: &Media) -> StoreResult<()> {
+    const TYPES: [&str; 8] = [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "audio/mpeg",
+        "audio/ogg",
+        "video/mp4",
+    ];
+    check(
+        TYPES.contains(&m.mime_type.as_str()),
+        "media_mime_type_check",
+    )?;
+    check(m.size_bytes >= 0, "media_size_bytes_check")?;
+    check_opt(
+        m.file_name.as_deref(),
+        |v| (1..=255).contains(&chars(v)),
+        "media_file_name_check",
+    )?;
+    check(
+        m.sha256.len() == 64
+            && m.sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "media_sha256_check",
+    )
+}
+
+fn check_message(m: &NewMessage) -> StoreResult<()> {
+    check_opt(
+        m.content.as_deref(),
+        |v| (1..=32000).contains(&chars(v)),
+        "messages_content_check",
+    )?;
+    check_opt(
+        m.client_message_id.as_deref(),
+        |v| (1..=100).contains(&chars(v)),
+        "messages_client_message_id_check",
+    )?;
+    check(
+        match m.kind {
+            MessageKind::Text => m.content.is_some() && m.media_id.is_none(),
+            MessageKind::Media => m.media_id.is_some(),
+        },
+        "messages_kind_fields_check",
+    )
+}
+
+fn is_phone(v: &str) -> bool {
+    (3..=32).contains(&chars(v))
+        && v.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-'))
+}
+
+fn check_email(table: &str, v: Option<&str>) -> StoreResult<()> {
+    check_opt(
+        v,
+        |v| (3..=254).contains(&chars(v)),
+        &format!("{table}_email_check"),
+    )
+}
+
+fn check_phone(table: &str, v: Option<&str>) -> StoreResult<()> {
+    check_opt(v, is_phone, &format!("{table}_phone_check"))
+}
+
+fn check_vendor(v: &Vendor) -> StoreResult<()> {
+    check((1..=200).contains(&chars(&v.name)), "vendors_name_check")?;
+    check_email("vendors", v.email.as_deref())?;
+    check_phone("vendors", v.phone.as_deref())?;
+    check_opt(
+        v.website.as_deref(),
+        |w| {
+            let head = w.get(..8).unwrap_or(w).to_ascii_lowercase();
+            (head.starts_with("http://") || head.starts_with("https://")) && chars(w) <= 2048
+        },
+        "vendors_website_check",
+    )?;
+    check_opt(
+        v.address.as_deref(),
+        |a| chars(a) <= 500,
+        "vendors_address_check",
+    )?;
+    check_opt(
+        v.notes.as_deref(),
+        |n| chars(n) <= 2000,
+        "vendors_notes_check",
+    )
+}
+
+fn check_seller(s: &Seller) -> StoreResult<()> {
+    let p = &s.product;
+    check((1..=200).contains(&chars(&s.name)), "sellers_name_check")?;
+    check_email("sellers", s.email.as_deref())?;
+    check_phone("sellers", s.phone.as_deref())?;
+    check(
+        (1..=200).contains(&chars(&p.name)),
+        "sellers_product_name_check",
+    )?;
+    check_opt(
+        p.description.as_deref(),
+        |d| chars(d) <= 2000,
+        "sellers_product_description_check",
+    )?;
+    check(
+        (0..=1_000_000_000_000).contains(&p.price_minor),
+        "sellers_price_minor_check",
+    )?;
+    check(
+        p.currency.len() == 3 && p.currency.bytes().all(|b| b.is_ascii_uppercase()),
+        "sellers_currency_check",
+    )?;
+    check(
+        p.quantity.is_none_or(|q| (1..=1_000_000_000).contains(&q)),
+        "sellers_quantity_check",
+    )?;
+    check_opt(
+        p.unit.as_deref(),
+        |u| (1..=20).contains(&chars(u)),
+        "sellers_unit_check",
+    )
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// ILIKE `%q%` with `%`, `_` and `\` escaped: a case-insensitive substring.
+fn contains_ci(haystack: &str, needle: &str) -> bool {
+    haystack.to_lowercase().contains(&needle.to_lowercase())
+}
+
+/// A `LIMIT` as the port receives it.
+fn take(limit: i64) -> usize {
+    usize::try_from(limit).unwrap_or(0)
+}
+
+fn live(s: &LoginSession, now: Timestamp) -> bool {
+    s.revoked_at.is_none() && s.expires_at > now
+}
+
+impl State {
+    fn session(&self, id: ChatSessionId) -> Option<ChatSession> {
+        let s = self.sessions.get(&id)?;
+        Some(ChatSession {
+            id: s.id,
+            user_id: s.user_id,
+            title: s.title.clone(),
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            last_message_at: s.last_message_at,
+            message_count: s.message_count,
+            vendor: self.vendor_of(id).cloned(),
+            seller_count: s.seller_count,
+        })
+    }
+
+    fn vendor_of(&self, session: ChatSessionId) -> Option<&Vendor> {
+        self.vendors.values().find(|v| v.session_id == session)
+    }
+
+    fn message(&self, m: &MessageRow) -> Message {
+        Message {
+            id: m.id,
+            session_id: m.session_id,
+            seq: m.seq,
+            sender_id: m.sender_id,
+            role: m.role,
+            kind: m.kind,
+            content: m.content.clone(),
+            media: m.media_id.and_then(|id| self.media.get(&id).cloned()),
+            client_message_id: m.client_message_id.clone(),
+            created_at: m.created_at,
+        }
+    }
+
+    fn message_by_client_id(&self, session: ChatSessionId, cid: &str) -> Option<Message> {
+        self.messages
+            .values()
+            .find(|m| m.session_id == session && m.client_message_id.as_deref() == Some(cid))
+            .map(|m| self.message(m))
+    }
+
+    fn owner_of(&self, session: ChatSessionId) -> Option<UserId> {
+        self.sessions.get(&session).map(|s| s.user_id)
+    }
+
+    /// `UPDATE chat_sessions SET updated_at = now()`; false if it is gone.
+    fn touch(&mut self, session: ChatSessionId, at: Timestamp) -> bool {
+        match self.sessions.get_mut(&session) {
+            Some(s) => {
+                s.updated_at = at;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn email_taken(&self, email: &str, except: Option<UserId>) -> bool {
+        let email = email.to_lowercase();
+        self.users
+            .values()
+            .any(|u| Some(u.user.id) != except && u.user.email.to_lowercase() == email)
+    }
+
+    fn new_user(&self, u: &NewUser, at: Timestamp) -> StoreResult<UserRow> {
+        check_user(&u.email, &u.name)?;
+        if self.users.contains_key(&u.id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::User)));
+        }
+        if self.email_taken(&u.email, None) {
+            return Err(StoreError::Conflict(Conflict::EmailTaken));
+        }
+        Ok(UserRow {
+            user: User {
+                id: u.id,
+                email: u.email.clone(),
+                name: u.name.clone(),
+                role: u.role,
+                is_active: true,
+                created_at: at,
+                updated_at: at,
+                last_login_at: None,
+            },
+            password_hash: u.password_hash.clone(),
+        })
+    }
+
+    /// A login session row to insert; the user is checked by the caller.
+    fn new_login(&self, user: UserId, s: &NewLoginSession, at: Timestamp) -> StoreResult<LoginRow> {
+        check_login(s, at)?;
+        if self.logins.contains_key(&s.id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::LoginSession)));
+        }
+        if self.hash_taken(&s.refresh_token_hash, None) {
+            return Err(StoreError::Conflict(Conflict::RefreshToken));
+        }
+        Ok(LoginRow {
+            session: LoginSession {
+                id: s.id,
+                user_id: user,
+                device_name: s.device_name.clone(),
+                user_agent: s.user_agent.clone(),
+                ip_address: s.ip_address.clone(),
+                created_at: at,
+                last_used_at: at,
+                expires_at: s.expires_at,
+                revoked_at: None,
+                refresh_generation: 0,
+                current: false,
+            },
+            refresh_token_hash: s.refresh_token_hash.clone(),
+        })
+    }
+
+    fn hash_taken(&self, hash: &[u8], except: Option<LoginSessionId>) -> bool {
+        self.logins
+            .values()
+            .any(|l| Some(l.session.id) != except && l.refresh_token_hash == hash)
+    }
+
+    /// Revokes the user's unrevoked login sessions (expired ones included, as
+    /// the SQL does) but `keep`; how many.
+    fn revoke_all(&mut self, user: UserId, keep: Option<LoginSessionId>, at: Timestamp) -> u64 {
+        let mut n = 0;
+        for l in self.logins.values_mut() {
+            let s = &mut l.session;
+            if s.user_id == user && s.revoked_at.is_none() && Some(s.id) != keep {
+                s.revoked_at = Some(at);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Deletes a chat session and, by cascade, its messages, vendor and sellers.
+    fn delete_session(&mut self, id: ChatSessionId) -> bool {
+        if self.sessions.remove(&id).is_none() {
+            return false;
+        }
+        self.messages.retain(|_, m| m.session_id != id);
+        self.vendors.retain(|_, v| v.session_id != id);
+        self.sellers.retain(|_, s| s.session_id != id);
+        true
+    }
+
+    /// The unique rule of sellers: `(session_id, lower(name), lower(product_name))`.
+    fn offer_taken(&self, s: &Seller) -> bool {
+        let (name, product) = (s.name.to_lowercase(), s.product.name.to_lowercase());
+        self.sellers.values().any(|o| {
+            o.id != s.id
+                && o.session_id == s.session_id
+                && o.name.to_lowercase() == name
+                && o.product.name.to_lowercase() == product
+        })
+    }
+}
+
+fn credentials(row: &UserRow) -> Credentials {
+    Credentials {
+        user: row.user.clone(),
+        password_hash: row.password_hash.clone(),
+    }
+}
+
+// ---------------------------------------------------------------- auth
+
+impl AuthStore for MemoryStore {
+    fn register(
+        &self,
+        user: &NewUser,
+        session: &NewLoginSession,
+    ) -> StoreResult<(User, LoginSession)> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let u = st.new_user(user, at)?;
+        let s = st.new_login(user.id, session, at)?;
+        let out = (u.user.clone(), s.session.clone());
+        st.users.insert(user.id, u);
+        st.logins.insert(session.id, s);
+        Ok(out)
+    }
+
+    fn credentials_by_email(&self, email: &str) -> StoreResult<Option<Credentials>> {
+        let st = self.lock();
+        Ok(st
+            .users
+            .values()
+            .find(|u| u.user.email.to_lowercase() == email)
+            .map(credentials))
+    }
+
+    fn credentials_by_id(&self, id: UserId) -> StoreResult<Option<Credentials>> {
+        Ok(self.lock().users.get(&id).map(credentials))
+    }
+
+    fn open_login_session(
+        &self,
+        user: UserId,
+        session: &NewLoginSession,
+    ) -> StoreResult<(User, LoginSession)> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let s = st.new_login(user, session, at)?;
+        let Some(u) = st.users.get_mut(&user) else {
+            return Err(StoreError::MissingParent(Entity::User));
+        };
+        u.user.last_login_at = Some(at);
+        let out = (u.user.clone(), s.session.clone());
+        st.logins.insert(session.id, s);
+        Ok(out)
+    }
+
+    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<Actor>> {
+        let st = self.lock();
+        let now = st.now();
+        let Some(l) = st.logins.get(&session) else {
+            return Ok(None);
+        };
+        if l.session.user_id != user || !live(&l.session, now) {
+            return Ok(None);
+        }
+        Ok(st
+            .users
+            .get(&user)
+            .filter(|u| u.user.is_active)
+            .map(|u| Actor {
+                user_id: user,
+                login_session_id: session,
+                role: u.user.role,
+            }))
+    }
+
+    fn rotate_refresh_token(
+        &self,
+        session: LoginSessionId,
+        current_hash: &[u8],
+        next_hash: &[u8],
+    ) -> StoreResult<Option<(LoginSession, User)>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(l) = st.logins.get(&session) else {
+            return Ok(None);
+        };
+        let owner_active = st
+            .users
+            .get(&l.session.user_id)
+            .is_some_and(|u| u.user.is_active);
+        if l.refresh_token_hash != current_hash || !live(&l.session, at) || !owner_active {
+            return Ok(None);
+        }
+        check(
+            next_hash.len() == 32,
+            "login_sessions_refresh_token_hash_check",
+        )?;
+        if st.hash_taken(next_hash, Some(session)) {
+            return Err(StoreError::Conflict(Conflict::RefreshToken));
+        }
+        let Some(l) = st.logins.get_mut(&session) else {
+            return Ok(None);
+        };
+        l.refresh_token_hash = next_hash.to_vec();
+        l.session.refresh_generation += 1;
+        l.session.last_used_at = at;
+        let s = l.session.clone();
+        let user = st
+            .users
+            .get(&s.user_id)
+            .map(|u| u.user.clone())
+            .ok_or(StoreError::NotFound)?;
+        Ok(Some((s, user)))
+    }
+
+    fn login_session(&self, id: LoginSessionId) -> StoreResult<Option<LoginSession>> {
+        Ok(self.lock().logins.get(&id).map(|l| l.session.clone()))
+    }
+
+    fn active_login_sessions(&self, user: UserId) -> StoreResult<Vec<LoginSession>> {
+        let st = self.lock();
+        let now = st.now();
+        let mut list: Vec<LoginSession> = st
+            .logins
+            .values()
+            .filter(|l| l.session.user_id == user && live(&l.session, now))
+            .map(|l| l.session.clone())
+            .collect();
+        list.sort_by_key(|s| std::cmp::Reverse((s.created_at, s.id)));
+        Ok(list)
+    }
+
+    fn revoke_login_session(&self, user: UserId, session: LoginSessionId) -> StoreResult<bool> {
+        let mut st = self.lock();
+        let at = st.tick();
+        match st.logins.get_mut(&session) {
+            Some(l) if l.session.user_id == user && live(&l.session, at) => {
+                l.session.revoked_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn revoke_login_sessions(
+        &self,
+        user: UserId,
+        keep: Option<LoginSessionId>,
+    ) -> StoreResult<u64> {
+        let mut st = self.lock();
+        let at = st.tick();
+        Ok(st.revoke_all(user, keep, at))
+    }
+
+    fn upsert_admin(&self, user: &NewUser) -> StoreResult<User> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let existing = st
+            .users
+            .values()
+            .find(|u| u.user.email.to_lowercase() == user.email)
+            .map(|u| u.user.id);
+        if let Some(id) = existing
+            && let Some(u) = st.users.get_mut(&id)
+        {
+            u.user.role = Role::Admin;
+            u.user.is_active = true;
+            u.user.updated_at = at;
+            u.password_hash = user.password_hash.clone();
+            return Ok(u.user.clone());
+        }
+        let row = st.new_user(user, at)?;
+        let out = row.user.clone();
+        st.users.insert(user.id, row);
+        Ok(out)
+    }
+
+    fn change_password(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: LoginSessionId,
+    ) -> StoreResult<()> {
+        let mut st = self.lock();
+        let at = st.tick();
+        if let Some(u) = st.users.get_mut(&user) {
+            u.password_hash = password_hash.to_owned();
+            u.user.updated_at = at;
+        }
+        st.revoke_all(user, Some(keep), at);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- accounts
+
+impl AccountStore for MemoryStore {
+    fn user(&self, id: UserId) -> StoreResult<Option<User>> {
+        Ok(self.lock().users.get(&id).map(|u| u.user.clone()))
+    }
+
+    fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<Option<User>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(current) = st.users.get(&id) else {
+            return Ok(None);
+        };
+        let name = patch.name.as_deref().unwrap_or(&current.user.name);
+        check_user(&current.user.email, name)?;
+        let name = name.to_owned();
+        let Some(u) = st.users.get_mut(&id) else {
+            return Ok(None);
+        };
+        u.user.name = name;
+        if let Some(role) = patch.role {
+            u.user.role = role;
+        }
+        if let Some(active) = patch.is_active {
+            u.user.is_active = active;
+        }
+        u.user.updated_at = at;
+        let out = u.user.clone();
+        if patch.is_active == Some(false) {
+            st.revoke_all(id, None, at);
+        }
+        Ok(Some(out))
+    }
+
+    fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        let mut st = self.lock();
+        if st.users.remove(&id).is_none() {
+            return Ok(false);
+        }
+        st.logins.retain(|_, l| l.session.user_id != id);
+        let owned: Vec<ChatSessionId> = st
+            .sessions
+            .values()
+            .filter(|s| s.user_id == id)
+            .map(|s| s.id)
+            .collect();
+        for s in owned {
+            st.delete_session(s);
+        }
+        // `messages.media_id` cascades too: a message carrying a medium of the
+        // deleted user goes, in whichever session it was, and (as in the SQL,
+        // where no trigger does it) that session's `message_count` stays.
+        let media: Vec<MediaId> = st
+            .media
+            .values()
+            .filter(|m| m.owner_id == id)
+            .map(|m| m.id)
+            .collect();
+        st.media.retain(|_, m| m.owner_id != id);
+        st.messages
+            .retain(|_, m| m.media_id.is_none_or(|md| !media.contains(&md)));
+        // The sender does not own a message: it stays, unattributed.
+        for m in st.messages.values_mut() {
+            if m.sender_id == Some(id) {
+                m.sender_id = None;
+            }
+        }
+        Ok(true)
+    }
+
+    fn list_users(
+        &self,
+        filter: &UserFilter,
+        after: Option<UserId>,
+        limit: i64,
+    ) -> StoreResult<Vec<User>> {
+        let st = self.lock();
+        Ok(st
+            .users
+            .values()
+            .rev()
+            .map(|u| &u.user)
+            .filter(|u| after.is_none_or(|a| u.id < a))
+            .filter(|u| filter.role.is_none_or(|r| u.role == r))
+            .filter(|u| {
+                filter
+                    .q
+                    .as_deref()
+                    .is_none_or(|q| contains_ci(&u.email, q) || contains_ci(&u.name, q))
+            })
+            .take(take(limit))
+            .cloned()
+            .collect())
+    }
+
+    fn end_login_sessions(&self, id: UserId) -> StoreResult<Option<u64>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        if !st.users.contains_key(&id) {
+            return Ok(None);
+        }
+        Ok(Some(st.revoke_all(id, None, at)))
+    }
+}
+
+// ---------------------------------------------------------------- chat
+
+impl ChatStore for MemoryStore {
+    fn create_chat_session(
+        &self,
+        id: ChatSessionId,
+        owner: UserId,
+        title: &str,
+    ) -> StoreResult<ChatSession> {
+        let mut st = self.lock();
+        let at = st.tick();
+        check_title(title)?;
+        if st.sessions.contains_key(&id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::ChatSession)));
+        }
+        if !st.users.contains_key(&owner) {
+            return Err(StoreError::MissingParent(Entity::User));
+        }
+        st.sessions.insert(
+            id,
+            SessionRow {
+                id,
+                user_id: owner,
+                title: title.to_owned(),
+                created_at: at,
+                updated_at: at,
+                last_message_at: None,
+                message_count: 0,
+                message_seq: 0,
+                seller_count: 0,
+            },
+        );
+        st.session(id).ok_or(StoreError::NotFound)
+    }
+
+    fn chat_session(&self, id: ChatSessionId) -> StoreResult<Option<ChatSession>> {
+        Ok(self.lock().session(id))
+    }
+
+    fn chat_session_owner(&self, id: ChatSessionId) -> StoreResult<Option<UserId>> {
+        Ok(self.lock().owner_of(id))
+    }
+
+    fn list_chat_sessions(
+        &self,
+        owner: UserId,
+        q: Option<&str>,
+        after: Option<(Timestamp, ChatSessionId)>,
+        limit: i64,
+    ) -> StoreResult<Vec<ChatSession>> {
+        let st = self.lock();
+        let mut keys: Vec<(Timestamp, ChatSessionId)> = st
+            .sessions
+            .values()
+            .filter(|s| s.user_id == owner)
+            .filter(|s| q.is_none_or(|q| contains_ci(&s.title, q)))
+            .map(|s| (s.updated_at, s.id))
+            .filter(|key| after.is_none_or(|after| *key < after))
+            .collect();
+        keys.sort_by(|a, b| b.cmp(a));
+        Ok(keys
+            .into_iter()
+            .take(take(limit))
+            .filter_map(|(_, id)| st.session(id))
+            .collect())
+    }
+
+    fn rename_chat_session(
+        &self,
+        id: ChatSessionId,
+        title: &str,
+    ) -> StoreResult<Option<ChatSession>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(s) = st.sessions.get_mut(&id) else {
+            return Ok(None);
+        };
+        check_title(title)?;
+        s.title = title.to_owned();
+        s.updated_at = at;
+        Ok(st.session(id))
+    }
+
+    fn delete_chat_session(&self, id: ChatSessionId) -> StoreResult<bool> {
+        Ok(self.lock().delete_session(id))
+    }
+
+    fn post_message(&self, message: &NewMessage) -> StoreResult<Option<Posted>> {
+        let mut st = self.lock();
+        let m = message;
+        if let Some(cid) = m.client_message_id.as_deref()
+            && let Some(found) = st.message_by_client_id(m.session_id, cid)
+        {
+            return Ok(Some(Posted::Existing(found)));
+        }
+        let at = st.tick();
+        let Some(seq) = st.sessions.get(&m.session_id).map(|s| s.message_seq + 1) else {
+            return Ok(None);
+        };
+        // The order PostgreSQL checks an insert in: CHECKs, unique indexes,
+        // then foreign keys.
+        check_message(m)?;
+        if st.messages.contains_key(&m.id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::Message)));
+        }
+        if !st.users.contains_key(&m.sender_id) {
+            return Err(StoreError::MissingParent(Entity::User));
+        }
+        if m.media_id.is_some_and(|id| !st.media.contains_key(&id)) {
+            return Err(StoreError::MissingParent(Entity::Media));
+        }
+        if let Some(s) = st.sessions.get_mut(&m.session_id) {
+            s.message_seq = seq;
+            s.message_count += 1;
+            s.updated_at = at;
+            s.last_message_at = Some(at);
+        }
+        let row = MessageRow {
+            id: m.id,
+            session_id: m.session_id,
+            seq,
+            sender_id: Some(m.sender_id),
+            role: m.role,
+            kind: m.kind,
+            content: m.content.clone(),
+            media_id: m.media_id,
+            client_message_id: m.client_message_id.clone(),
+            created_at: at,
+        };
+        let created = st.message(&row);
+        st.messages.insert(m.id, row);
+        Ok(Some(Posted::Created(created)))
+    }
+
+    fn message_page(
+        &self,
+        session: ChatSessionId,
+        owner: Option<UserId>,
+        after_seq: Option<i64>,
+        order: SortOrder,
+        limit: i64,
+    ) -> StoreResult<Option<Vec<Message>>> {
+        let st = self.lock();
+        match st.owner_of(session) {
+            Some(o) if owner.is_none_or(|want| want == o) => {}
+            _ => return Ok(None),
+        }
+        let mut rows: Vec<&MessageRow> = st
+            .messages
+            .values()
+            .filter(|m| m.session_id == session)
+            .filter(|m| match order {
+                SortOrder::Asc => m.seq > after_seq.unwrap_or(0),
+                SortOrder::Desc => m.seq < after_seq.unwrap_or(i64::MAX),
+            })
+            .collect();
+        match order {
+            SortOrder::Asc => rows.sort_by_key(|m| m.seq),
+            SortOrder::Desc => rows.sort_by_key(|m| std::cmp::Reverse(m.seq)),
+        }
+        Ok(Some(
+            rows.into_iter()
+                .take(take(limit))
+                .map(|m| st.message(m))
+                .collect(),
+        ))
+    }
+
+    fn message(&self, id: MessageId) -> StoreResult<Option<(Message, UserId)>> {
+        let st = self.lock();
+        Ok(st.messages.get(&id).and_then(|m| {
+            let owner = st.owner_of(m.session_id)?;
+            Some((st.message(m), owner))
+        }))
+    }
+
+    fn delete_message(&self, id: MessageId) -> StoreResult<bool> {
+        let mut st = self.lock();
+        let Some(m) = st.messages.get(&id) else {
+            return Ok(false);
+        };
+        let session = m.session_id;
+        if st
+            .sessions
+            .get(&session)
+            .is_some_and(|s| s.message_count < 1)
+        {
+            return Err(StoreError::Invalid(
+                "chat_sessions_message_count_check".into(),
+            ));
+        }
+        st.messages.remove(&id);
+        if let Some(s) = st.sessions.get_mut(&session) {
+            s.message_count -= 1;
+        }
+        Ok(true)
+    }
+
+    fn media(&self, id: MediaId) -> StoreResult<Option<Media>> {
+        Ok(self.lock().media.get(&id).cloned())
+    }
+}
+
+// ---------------------------------------------------------------- market
+
+impl MarketStore for MemoryStore {
+    fn create_vendor(
+        &self,
+        id: VendorId,
+        session: ChatSessionId,
+        fields: &VendorFields,
+    ) -> StoreResult<Vendor> {
+        let mut st = self.lock();
+        let at = st.tick();
+        if !st.sessions.contains_key(&session) {
+            return Err(StoreError::NotFound);
+        }
+        let vendor = Vendor {
+            id,
+            session_id: session,
+            name: fields.name.clone(),
+            email: fields.email.clone(),
+            phone: fields.phone.clone(),
+            website: fields.website.clone(),
+            address: fields.address.clone(),
+            notes: fields.notes.clone(),
+            created_at: at,
+            updated_at: at,
+        };
+        check_vendor(&vendor)?;
+        if st.vendors.contains_key(&id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::Vendor)));
+        }
+        if st.vendor_of(session).is_some() {
+            return Err(StoreError::Conflict(Conflict::VendorExists));
+        }
+        st.touch(session, at);
+        st.vendors.insert(id, vendor.clone());
+        Ok(vendor)
+    }
+
+    fn vendor_of_session(&self, session: ChatSessionId) -> StoreResult<Option<Vendor>> {
+        Ok(self.lock().vendor_of(session).cloned())
+    }
+
+    fn vendor(&self, id: VendorId) -> StoreResult<Option<(Vendor, UserId)>> {
+        let st = self.lock();
+        Ok(st
+            .vendors
+            .get(&id)
+            .and_then(|v| Some((v.clone(), st.owner_of(v.session_id)?))))
+    }
+
+    fn update_vendor(&self, id: VendorId, changes: &VendorChanges) -> StoreResult<Option<Vendor>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(current) = st.vendors.get(&id) else {
+            return Ok(None);
+        };
+        let mut v = current.clone();
+        let c = changes;
+        if let Some(name) = &c.name {
+            v.name = name.clone();
+        }
+        for (field, change) in [
+            (&mut v.email, &c.email),
+            (&mut v.phone, &c.phone),
+            (&mut v.website, &c.website),
+            (&mut v.address, &c.address),
+            (&mut v.notes, &c.notes),
+        ] {
+            if let Some(value) = change {
+                field.clone_from(value);
+            }
+        }
+        v.updated_at = at;
+        check_vendor(&v)?;
+        st.touch(v.session_id, at);
+        st.vendors.insert(id, v.clone());
+        Ok(Some(v))
+    }
+
+    fn delete_vendor(&self, id: VendorId) -> StoreResult<bool> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(v) = st.vendors.remove(&id) else {
+            return Ok(false);
+        };
+        st.touch(v.session_id, at);
+        Ok(true)
+    }
+
+    fn add_seller(
+        &self,
+        id: SellerId,
+        session: ChatSessionId,
+        fields: &SellerFields,
+        cap: i32,
+    ) -> StoreResult<SellerAdded> {
+        let mut st = self.lock();
+        let at = st.tick();
+        // The cap is counted first, as the conditional UPDATE does.
+        match st.sessions.get(&session) {
+            None => return Ok(SellerAdded::NoSession),
+            Some(s) if s.seller_count >= cap => return Ok(SellerAdded::CapReached),
+            Some(_) => {}
+        }
+        let seller = Seller {
+            id,
+            session_id: session,
+            name: fields.name.clone(),
+            email: fields.email.clone(),
+            phone: fields.phone.clone(),
+            product: fields.product.clone(),
+            created_at: at,
+            updated_at: at,
+        };
+        check_seller(&seller)?;
+        if st.sellers.contains_key(&id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::Seller)));
+        }
+        if st.offer_taken(&seller) {
+            return Err(StoreError::Conflict(Conflict::DuplicateOffer));
+        }
+        if let Some(s) = st.sessions.get_mut(&session) {
+            s.seller_count += 1;
+            s.updated_at = at;
+        }
+        st.sellers.insert(id, seller.clone());
+        Ok(SellerAdded::Added(Box::new(seller)))
+    }
+
+    fn sellers(&self, session: ChatSessionId, sort: SellerSort) -> StoreResult<Vec<Seller>> {
+        let st = self.lock();
+        let mut list: Vec<Seller> = st
+            .sellers
+            .values()
+            .filter(|s| s.session_id == session)
+            .cloned()
+            .collect();
+        match sort {
+            SellerSort::CreatedAt => list.sort_by_key(|s| (s.created_at, s.id)),
+            SellerSort::PriceAsc => list.sort_by_key(|s| (s.product.price_minor, s.id)),
+            SellerSort::PriceDesc => {
+                list.sort_by_key(|s| (std::cmp::Reverse(s.product.price_minor), s.id));
+            }
+            // `lower(name)` under the C collation: by code point.
+            SellerSort::Name => list.sort_by_cached_key(|s| (s.name.to_lowercase(), s.id)),
+        }
+        Ok(list)
+    }
+
+    fn seller(&self, id: SellerId) -> StoreResult<Option<(Seller, UserId)>> {
+        let st = self.lock();
+        Ok(st
+            .sellers
+            .get(&id)
+            .and_then(|s| Some((s.clone(), st.owner_of(s.session_id)?))))
+    }
+
+    fn update_seller(&self, id: SellerId, changes: &SellerChanges) -> StoreResult<Option<Seller>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(current) = st.sellers.get(&id) else {
+            return Ok(None);
+        };
+        let mut s = current.clone();
+        let c = changes;
+        if let Some(v) = &c.name {
+            s.name = v.clone();
+        }
+        if let Some(v) = &c.product_name {
+            s.product.name = v.clone();
+        }
+        if let Some(v) = c.price_minor {
+            s.product.price_minor = v;
+        }
+        if let Some(v) = &c.currency {
+            s.product.currency = v.clone();
+        }
+        if let Some(v) = c.quantity {
+            s.product.quantity = v;
+        }
+        for (field, change) in [
+            (&mut s.email, &c.email),
+            (&mut s.phone, &c.phone),
+            (&mut s.product.description, &c.description),
+            (&mut s.product.unit, &c.unit),
+        ] {
+            if let Some(value) = change {
+                field.clone_from(value);
+            }
+        }
+        s.updated_at = at;
+        check_seller(&s)?;
+        if st.offer_taken(&s) {
+            return Err(StoreError::Conflict(Conflict::DuplicateOffer));
+        }
+        st.touch(s.session_id, at);
+        st.sellers.insert(id, s.clone());
+        Ok(Some(s))
+    }
+
+    fn delete_seller(&self, id: SellerId) -> StoreResult<bool> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(s) = st.sellers.remove(&id) else {
+            return Ok(false);
+        };
+        if let Some(session) = st.sessions.get_mut(&s.session_id) {
+            session.seller_count -= 1;
+            session.updated_at = at;
+        }
+        Ok(true)
+    }
+}
+
+// ---------------------------------------------------------------- health
+
+impl HealthStore for MemoryStore {
+    /// Always ready: there is no database to lose.
+    fn ready(&self) -> StoreResult<bool> {
+        Ok(true)
+    }
+}

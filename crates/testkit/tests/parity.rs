@@ -1,0 +1,662 @@
+//! One scenario, run on `MemoryStore` and on `PgStore`: every outcome (the
+//! conflicts, missing parents, CHECKs, counters, cascades and list orders)
+//! must be the same, so the in-memory store cannot drift from PostgreSQL
+//! unnoticed. Ids are fixed, so both runs name the same rows; times differ
+//! and are compared only through the orders they make.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use domain::ports::*;
+use domain::*;
+use std::fmt::Debug;
+use testkit::memory::MemoryStore;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+trait Ports: AuthStore + AccountStore + ChatStore + MarketStore + HealthStore {}
+impl<T: AuthStore + AccountStore + ChatStore + MarketStore + HealthStore> Ports for T {}
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n)
+}
+
+fn user(n: u128, email: &str, role: Role) -> NewUser {
+    NewUser {
+        id: UserId(id(n)),
+        email: email.to_owned(),
+        name: format!("User {n}"),
+        password_hash: "not a real hash".to_owned(),
+        role,
+    }
+}
+
+fn login(n: u128) -> NewLoginSession {
+    NewLoginSession {
+        id: LoginSessionId(id(n)),
+        refresh_token_hash: hash(n),
+        device_name: None,
+        user_agent: Some("parity".to_owned()),
+        ip_address: None,
+        expires_at: OffsetDateTime::now_utc() + Duration::days(1),
+    }
+}
+
+fn hash(n: u128) -> Vec<u8> {
+    let mut h = vec![0u8; 16];
+    h.extend_from_slice(&n.to_be_bytes());
+    h
+}
+
+fn text(n: u128, session: u128, sender: u128, body: &str, cid: Option<&str>) -> NewMessage {
+    NewMessage {
+        id: MessageId(id(n)),
+        session_id: ChatSessionId(id(session)),
+        sender_id: UserId(id(sender)),
+        role: MessageRole::User,
+        kind: MessageKind::Text,
+        content: Some(body.to_owned()),
+        media_id: None,
+        client_message_id: cid.map(str::to_owned),
+    }
+}
+
+fn offer(name: &str, product: &str, price: i64) -> SellerFields {
+    SellerFields {
+        name: name.to_owned(),
+        email: None,
+        phone: None,
+        product: Product {
+            name: product.to_owned(),
+            description: None,
+            price_minor: price,
+            currency: "EUR".to_owned(),
+            quantity: None,
+            unit: None,
+        },
+    }
+}
+
+/// The outcome of one step, without times.
+fn show<T>(r: StoreResult<T>, f: impl FnOnce(T) -> String) -> String {
+    match r {
+        Ok(v) => f(v),
+        Err(StoreError::Invalid(name)) => format!("Invalid({name})"),
+        Err(
+            e @ (StoreError::Conflict(_) | StoreError::MissingParent(_) | StoreError::NotFound),
+        ) => {
+            format!("{e:?}")
+        }
+        Err(e) => panic!("unexpected store error: {e:?}"),
+    }
+}
+
+fn dbg<T: Debug>(v: T) -> String {
+    format!("{v:?}")
+}
+
+fn session_line(s: &ChatSession) -> String {
+    format!(
+        "session {} owner {} {:?} messages {} sellers {} vendor {:?} last message {}",
+        s.id,
+        s.user_id,
+        s.title,
+        s.message_count,
+        s.seller_count,
+        s.vendor.as_ref().map(|v| v.id),
+        s.last_message_at.is_some()
+    )
+}
+
+fn ids<T>(items: &[T], f: impl Fn(&T) -> Uuid) -> String {
+    let ids: Vec<String> = items.iter().map(|i| f(i).to_string()).collect();
+    ids.join(",")
+}
+
+fn posted(p: Option<Posted>) -> String {
+    match p {
+        None => "no session".to_owned(),
+        Some(Posted::Created(m)) => format!("created {} seq {}", m.id, m.seq),
+        Some(Posted::Existing(m)) => format!("existing {} seq {}", m.id, m.seq),
+    }
+}
+
+fn page(p: Option<Vec<Message>>) -> String {
+    match p {
+        None => "not visible".to_owned(),
+        Some(ms) => {
+            let seqs: Vec<String> = ms
+                .iter()
+                .map(|m| format!("{}:{:?}", m.seq, m.sender_id.map(|u| u.0)))
+                .collect();
+            seqs.join(" ")
+        }
+    }
+}
+
+fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec<String> {
+    let mut log = Vec::new();
+    let mut step = |name: &str, outcome: String| log.push(format!("{name}: {outcome}"));
+    let (ann, bob, carl) = (UserId(id(1)), UserId(id(2)), UserId(id(3)));
+    let sid = |n| ChatSessionId(id(n));
+
+    // ---- users and login sessions
+    let reg = |u: NewUser, l: u128| show(s.register(&u, &login(l)), |(u, l)| dbg((u.id, l.id)));
+    step(
+        "register ann",
+        reg(user(1, "ann@example.com", Role::User), 101),
+    );
+    step(
+        "register bob",
+        reg(user(2, "bob@example.com", Role::User), 102),
+    );
+    step(
+        "register carl",
+        reg(user(3, "carl@example.com", Role::Agent), 103),
+    );
+    step(
+        "taken email",
+        reg(user(4, "ann@example.com", Role::User), 104),
+    );
+    step(
+        "upper-case email",
+        reg(user(4, "Ann@example.com", Role::User), 104),
+    );
+    step("taken id", reg(user(1, "dan@example.com", Role::User), 104));
+    step("taken refresh hash", {
+        let l = NewLoginSession {
+            refresh_token_hash: hash(101),
+            ..login(104)
+        };
+        show(
+            s.register(&user(4, "dan@example.com", Role::User), &l),
+            |_| "ok".into(),
+        )
+    });
+    step("expired at birth", {
+        let mut l = login(104);
+        l.expires_at = OffsetDateTime::now_utc() - Duration::hours(1);
+        show(
+            s.register(&user(4, "dan@example.com", Role::User), &l),
+            |_| "ok".into(),
+        )
+    });
+    step(
+        "credentials by email",
+        show(s.credentials_by_email("bob@example.com"), |c| {
+            dbg(c.map(|c| c.user.id))
+        }),
+    );
+    step(
+        "login of nobody",
+        show(s.open_login_session(UserId(id(9)), &login(109)), |_| {
+            "ok".into()
+        }),
+    );
+    for n in [111, 112] {
+        step(
+            "second login",
+            show(s.open_login_session(bob, &login(n)), |(u, _)| {
+                dbg(u.last_login_at.is_some())
+            }),
+        );
+    }
+    step(
+        "bob's logins, newest first",
+        show(s.active_login_sessions(bob), |l| ids(&l, |l| l.id.0)),
+    );
+    let bob_login = LoginSessionId(id(102));
+    step("actor", show(s.actor(bob, bob_login), dbg));
+    step(
+        "actor of another's login",
+        show(s.actor(ann, bob_login), dbg),
+    );
+    step(
+        "rotate with a wrong hash",
+        show(
+            s.rotate_refresh_token(bob_login, &hash(1), &hash(201)),
+            |r| dbg(r.map(|(l, _)| l.refresh_generation)),
+        ),
+    );
+    step(
+        "rotate",
+        show(
+            s.rotate_refresh_token(bob_login, &hash(102), &hash(202)),
+            |r| dbg(r.map(|(l, u)| (l.refresh_generation, u.id))),
+        ),
+    );
+    step(
+        "rotate onto a taken hash",
+        show(
+            s.rotate_refresh_token(bob_login, &hash(202), &hash(101)),
+            |r| dbg(r.is_some()),
+        ),
+    );
+    step(
+        "revoke one",
+        show(s.revoke_login_session(bob, LoginSessionId(id(111))), dbg),
+    );
+    step(
+        "revoke it again",
+        show(s.revoke_login_session(bob, LoginSessionId(id(111))), dbg),
+    );
+    step(
+        "revoke all but one",
+        show(s.revoke_login_sessions(bob, Some(bob_login)), dbg),
+    );
+    step("actor after", show(s.actor(bob, bob_login), dbg));
+    step(
+        "make carl an admin",
+        show(
+            s.update_user(
+                carl,
+                &UserPatch {
+                    role: Some(Role::Admin),
+                    ..UserPatch::default()
+                },
+            ),
+            |u| dbg(u.map(|u| u.role)),
+        ),
+    );
+    step(
+        "a name too long",
+        show(
+            s.update_user(
+                carl,
+                &UserPatch {
+                    name: Some("x".repeat(101)),
+                    ..UserPatch::default()
+                },
+            ),
+            |_| "ok".into(),
+        ),
+    );
+    step(
+        "upsert admin",
+        show(
+            s.upsert_admin(&user(5, "eve@example.com", Role::Admin)),
+            |u| dbg((u.id, u.role)),
+        ),
+    );
+    step(
+        "users newest first",
+        show(s.list_users(&UserFilter::default(), None, 10), |l| {
+            ids(&l, |u| u.id.0)
+        }),
+    );
+    step(
+        "users after bob, two",
+        show(s.list_users(&UserFilter::default(), Some(bob), 2), |l| {
+            ids(&l, |u| u.id.0)
+        }),
+    );
+    step(
+        "admins",
+        show(
+            s.list_users(
+                &UserFilter {
+                    role: Some(Role::Admin),
+                    q: None,
+                },
+                None,
+                10,
+            ),
+            |l| ids(&l, |u| u.id.0),
+        ),
+    );
+    step(
+        "users matching 'BOB'",
+        show(
+            s.list_users(
+                &UserFilter {
+                    role: None,
+                    q: Some("BOB".into()),
+                },
+                None,
+                10,
+            ),
+            |l| ids(&l, |u| u.id.0),
+        ),
+    );
+    step(
+        "users matching '_'",
+        show(
+            s.list_users(
+                &UserFilter {
+                    role: None,
+                    q: Some("_".into()),
+                },
+                None,
+                10,
+            ),
+            |l| ids(&l, |u| u.id.0),
+        ),
+    );
+
+    // ---- chat sessions
+    let create = |n: u128, owner: UserId, title: &str| {
+        show(s.create_chat_session(sid(n), owner, title), |c| {
+            session_line(&c)
+        })
+    };
+    step("session of nobody", create(10, UserId(id(9)), "x"));
+    step("session 11", create(11, ann, "Laptop"));
+    step("session 12", create(12, ann, "100% cotton"));
+    step("session 13", create(13, ann, "Bike"));
+    step("session 14 of bob", create(14, bob, "Chairs"));
+    step("taken session id", create(11, ann, "again"));
+    step("title too long", create(15, ann, &"t".repeat(201)));
+
+    // ---- messages
+    let post = |m: NewMessage| show(s.post_message(&m), posted);
+    step("post 1", post(text(21, 11, 1, "hello", Some("c1"))));
+    step("post 2", post(text(22, 11, 3, "hi, an agent here", None)));
+    step(
+        "post again with c1",
+        post(text(23, 11, 1, "hello?", Some("c1"))),
+    );
+    step(
+        "c1 in another session",
+        post(text(24, 13, 1, "x", Some("c1"))),
+    );
+    step("post to nowhere", post(text(25, 99, 1, "x", None)));
+    step("post by nobody", post(text(26, 11, 9, "x", None)));
+    step("taken message id", post(text(21, 11, 1, "x", None)));
+    step("empty content", post(text(27, 11, 1, "", None)));
+    step(
+        "text with a medium",
+        post(NewMessage {
+            media_id: Some(MediaId(id(31))),
+            ..text(28, 11, 1, "x", None)
+        }),
+    );
+    step(
+        "a missing medium",
+        post(NewMessage {
+            kind: MessageKind::Media,
+            content: None,
+            media_id: Some(MediaId(id(31))),
+            ..text(29, 11, 1, "x", None)
+        }),
+    );
+    let medium = Media {
+        id: MediaId(id(31)),
+        owner_id: carl,
+        mime_type: "image/png".to_owned(),
+        size_bytes: 3,
+        file_name: Some("a.png".to_owned()),
+        sha256: "ab".repeat(32),
+        created_at: OffsetDateTime::now_utc(),
+    };
+    step("carl's medium", show(add_media(&medium), dbg));
+    step(
+        "carl posts it in bob's session",
+        post(NewMessage {
+            kind: MessageKind::Media,
+            content: None,
+            media_id: Some(MediaId(id(31))),
+            ..text(30, 14, 3, "x", None)
+        }),
+    );
+    step("bob posts", post(text(32, 14, 2, "mine", None)));
+    step("post 3", post(text(33, 11, 1, "three", None)));
+    step(
+        "the medium reads back",
+        show(s.message(MessageId(id(30))), |m| {
+            dbg(m.map(|(m, owner)| (m.media.map(|md| md.id), owner)))
+        }),
+    );
+    step(
+        "delete post 2",
+        show(s.delete_message(MessageId(id(22))), dbg),
+    );
+    step(
+        "delete it again",
+        show(s.delete_message(MessageId(id(22))), dbg),
+    );
+    step("post 4", post(text(34, 11, 1, "four", None)));
+    let pg = |owner: Option<UserId>, after, order, limit| {
+        show(s.message_page(sid(11), owner, after, order, limit), page)
+    };
+    step("page asc", pg(None, None, SortOrder::Asc, 10));
+    step(
+        "page asc after 1",
+        pg(Some(ann), Some(1), SortOrder::Asc, 2),
+    );
+    step("page desc", pg(Some(ann), None, SortOrder::Desc, 2));
+    step("page desc after 3", pg(None, Some(3), SortOrder::Desc, 10));
+    step(
+        "page for another owner",
+        pg(Some(bob), None, SortOrder::Asc, 10),
+    );
+    step(
+        "page of nowhere",
+        show(
+            s.message_page(sid(99), None, None, SortOrder::Asc, 10),
+            page,
+        ),
+    );
+
+    // ---- sessions list: most recent activity first
+    step(
+        "rename 12",
+        show(s.rename_chat_session(sid(12), "100% wool"), |c| {
+            dbg(c.map(|c| c.title))
+        }),
+    );
+    step(
+        "rename nowhere",
+        show(s.rename_chat_session(sid(99), "x"), |c| dbg(c.is_some())),
+    );
+    let list = |q: Option<&str>, after, limit| {
+        show(s.list_chat_sessions(ann, q, after, limit), |l| {
+            ids(&l, |c| c.id.0)
+        })
+    };
+    step("ann's sessions", list(None, None, 10));
+    let first_two = s.list_chat_sessions(ann, None, None, 2).unwrap();
+    let key = first_two.last().map(|c| (c.updated_at, c.id));
+    step("ann's sessions after two", list(None, key, 10));
+    step("titles with '0%'", list(Some("0%"), None, 10));
+    step("titles with 'LAP'", list(Some("LAP"), None, 10));
+    step("titles with '_'", list(Some("_"), None, 10));
+
+    // ---- vendors
+    let vendor = |n: u128, session: u128, name: &str| {
+        let fields = VendorFields {
+            name: name.to_owned(),
+            email: Some("shop@example.com".to_owned()),
+            ..VendorFields::default()
+        };
+        show(
+            s.create_vendor(VendorId(id(n)), sid(session), &fields),
+            |v| dbg(v.id),
+        )
+    };
+    step("vendor of nowhere", vendor(40, 99, "Shop"));
+    step("vendor", vendor(41, 11, "Shop"));
+    step("second vendor", vendor(42, 11, "Other shop"));
+    step("vendor name too long", vendor(43, 13, &"v".repeat(201)));
+    step(
+        "clear the vendor's email",
+        show(
+            s.update_vendor(
+                VendorId(id(41)),
+                &VendorChanges {
+                    email: Some(None),
+                    ..VendorChanges::default()
+                },
+            ),
+            |v| dbg(v.map(|v| v.email)),
+        ),
+    );
+    step(
+        "a bad website",
+        show(
+            s.update_vendor(
+                VendorId(id(41)),
+                &VendorChanges {
+                    website: Some(Some("ftp://x".into())),
+                    ..VendorChanges::default()
+                },
+            ),
+            |_| "ok".into(),
+        ),
+    );
+    step(
+        "the vendor with its owner",
+        show(s.vendor(VendorId(id(41))), |v| {
+            dbg(v.map(|(v, o)| (v.id, o)))
+        }),
+    );
+
+    // ---- sellers
+    let add = |n: u128, session: u128, f: SellerFields| {
+        show(
+            s.add_seller(SellerId(id(n)), sid(session), &f, 3),
+            |a| match a {
+                SellerAdded::Added(s) => format!("added {}", s.id),
+                other => dbg(other),
+            },
+        )
+    };
+    step("seller a", add(51, 11, offer("Acme", "Widget", 500)));
+    step("same offer", add(52, 11, offer("ACME", "widget", 400)));
+    step("seller b", add(53, 11, offer("bolt", "Widget", 300)));
+    step("seller c", add(54, 11, offer("Zeta", "Gadget", 200)));
+    step("past the cap", add(55, 11, offer("Dyna", "Widget", 100)));
+    step(
+        "cap and duplicate",
+        add(55, 11, offer("Acme", "Widget", 100)),
+    );
+    step("seller of nowhere", add(56, 99, offer("Acme", "Widget", 1)));
+    step("bad currency", {
+        let mut f = offer("Acme", "Widget", 1);
+        f.product.currency = "eur".into();
+        add(57, 13, f)
+    });
+    step(
+        "same offer elsewhere",
+        add(58, 13, offer("Acme", "Widget", 1)),
+    );
+    step(
+        "rename into a duplicate",
+        show(
+            s.update_seller(
+                SellerId(id(54)),
+                &SellerChanges {
+                    name: Some("acme".into()),
+                    product_name: Some("WIDGET".into()),
+                    ..SellerChanges::default()
+                },
+            ),
+            |_| "ok".into(),
+        ),
+    );
+    step("delete b", show(s.delete_seller(SellerId(id(53))), dbg));
+    step("seller d", add(55, 11, offer("beta", "Widget", 500)));
+    for sort in [
+        SellerSort::CreatedAt,
+        SellerSort::PriceAsc,
+        SellerSort::PriceDesc,
+        SellerSort::Name,
+    ] {
+        step(
+            &format!("sellers by {sort:?}"),
+            show(s.sellers(sid(11), sort), |l| ids(&l, |s| s.id.0)),
+        );
+    }
+    step(
+        "session 11",
+        show(
+            s.chat_session(sid(11)),
+            |c| dbg(c.map(|c| session_line(&c))),
+        ),
+    );
+    step(
+        "vendor and sellers moved session 11 up",
+        list(None, None, 10),
+    );
+
+    // ---- cascades
+    step(
+        "delete session 11",
+        show(s.delete_chat_session(sid(11)), dbg),
+    );
+    step(
+        "its message",
+        show(s.message(MessageId(id(21))), |m| dbg(m.is_some())),
+    );
+    step(
+        "its vendor",
+        show(s.vendor(VendorId(id(41))), |v| dbg(v.is_some())),
+    );
+    step(
+        "its sellers",
+        show(s.seller(SellerId(id(51))), |v| dbg(v.is_some())),
+    );
+    step("delete it again", show(s.delete_chat_session(sid(11)), dbg));
+    step("delete carl", show(s.delete_user(carl), dbg));
+    // The message that carried carl's medium goes with it, and bob's session
+    // keeps counting it (no trigger lowers `message_count` on that cascade).
+    step(
+        "bob's session after",
+        show(
+            s.chat_session(sid(14)),
+            |c| dbg(c.map(|c| session_line(&c))),
+        ),
+    );
+    step(
+        "bob's page after",
+        show(
+            s.message_page(sid(14), None, None, SortOrder::Asc, 10),
+            page,
+        ),
+    );
+    step(
+        "carl's login",
+        show(s.login_session(LoginSessionId(id(103))), |l| {
+            dbg(l.is_some())
+        }),
+    );
+    step("delete ann", show(s.delete_user(ann), dbg));
+    step("ann's sessions", show(s.chat_session_owner(sid(13)), dbg));
+    step("delete ann again", show(s.delete_user(ann), dbg));
+    step("end bob's logins", show(s.end_login_sessions(bob), dbg));
+    step("end nobody's logins", show(s.end_login_sessions(ann), dbg));
+    step("ready", show(s.ready(), dbg));
+    log
+}
+
+#[test]
+fn memory_store_and_postgres_agree_on_one_scenario() {
+    let memory = MemoryStore::new();
+    let in_memory = scenario(&memory, &|m| memory.insert_media(m.clone()).map(|_| ()));
+
+    let db = testkit::TestDb::new();
+    let pg = store::PgStore::connect(db.url(), &store::PoolSettings::default());
+    let on_postgres = scenario(&pg, &|m| {
+        diesel::sql_query(
+            "INSERT INTO media (id, owner_id, mime_type, size_bytes, file_name, sha256) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind::<SqlUuid, _>(m.id.0)
+        .bind::<SqlUuid, _>(m.owner_id.0)
+        .bind::<Text, _>(&m.mime_type)
+        .bind::<BigInt, _>(m.size_bytes)
+        .bind::<diesel::sql_types::Nullable<Text>, _>(m.file_name.as_deref())
+        .bind::<Text, _>(&m.sha256)
+        .execute(&mut db.conn())
+        .map(|_| ())
+        .map_err(store::classify)
+    });
+
+    for line in &on_postgres {
+        println!("{line}");
+    }
+    for (i, (a, b)) in in_memory.iter().zip(&on_postgres).enumerate() {
+        assert_eq!(a, b, "step {i} differs (left: memory, right: PostgreSQL)");
+    }
+    assert_eq!(in_memory.len(), on_postgres.len());
+}
