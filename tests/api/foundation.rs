@@ -415,9 +415,11 @@ fn the_dependency_rule_holds_domain_and_contexts_know_neither_diesel_nor_actix()
                 ])
                 .output()
                 .unwrap();
-            // `cargo tree -i X` fails when X is not in the crate's graph at all.
+            // `cargo tree -i X` fails when X is not in the crate's graph at all,
+            // and prints nothing when X is only behind dev-dependencies (testkit
+            // brings diesel to the rules tests): only a printed tree breaks it.
             assert!(
-                !out.status.success(),
+                !out.status.success() || out.stdout.is_empty(),
                 "{krate} depends on {banned}:\n{}",
                 String::from_utf8_lossy(&out.stdout)
             );

@@ -1,7 +1,7 @@
 //! Middleware at the edge of every response: request id, access log, 5xx
 //! detail policy, security headers, and our envelope for actix's own 405.
 
-use crate::error::{ErrorBody, InternalDetail, envelope};
+use crate::error::{ErrorBody, ErrorCode, InternalDetail};
 use crate::openapi;
 use actix_web::body::{BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -60,8 +60,8 @@ pub async fn request_context(
                 let (req, old) = res.into_parts();
                 let mut new = HttpResponse::build(old.status()).json(ErrorBody {
                     status: "error",
-                    message: "Internal server error",
-                    code: "INTERNAL",
+                    message: ErrorCode::Internal.message(),
+                    code: ErrorCode::Internal.code(),
                     errors: None,
                     detail: Some(d.as_str()),
                 });
@@ -146,12 +146,7 @@ pub fn security_headers() -> DefaultHeaders {
 pub fn method_not_allowed<B: 'static>() -> ErrorHandlers<B> {
     ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, |res: ServiceResponse<B>| {
         let (req, _) = res.into_parts();
-        let mut body = envelope(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-            "METHOD_NOT_ALLOWED",
-            None,
-        );
+        let mut body = ErrorCode::MethodNotAllowed.response();
         body.headers_mut().insert(
             header::ALLOW,
             HeaderValue::from_static(openapi::allowed_methods(req.match_pattern().as_deref())),
@@ -164,5 +159,5 @@ pub fn method_not_allowed<B: 'static>() -> ErrorHandlers<B> {
 
 /// Unknown routes.
 pub async fn not_found() -> HttpResponse {
-    envelope(StatusCode::NOT_FOUND, "Route not found", "NOT_FOUND", None)
+    ErrorCode::NotFound.respond("Route not found", None)
 }

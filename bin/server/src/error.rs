@@ -30,10 +30,193 @@ pub struct ErrorBody<'a> {
     pub detail: Option<&'a str>,
 }
 
+impl ErrorBody<'static> {
+    /// The body of `code` with its usual message.
+    pub fn of(code: ErrorCode) -> Self {
+        Self {
+            status: "error",
+            message: code.message(),
+            code: code.code(),
+            errors: None,
+            detail: None,
+        }
+    }
+}
+
 /// The internal detail of a 5xx, attached to the response for the logging
 /// middleware (never serialised by the handler itself).
 #[derive(Clone, Debug)]
 pub struct InternalDetail(pub String);
+
+/// Every error the API answers: its status, `code` and usual message. The one
+/// table (contract §1): every error body is built from it, and the OpenAPI
+/// document's error responses are generated from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    ValidationError,
+    Unauthenticated,
+    TokenExpired,
+    SessionRevoked,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    LimitReached,
+    RateLimited,
+    Internal,
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// Every code, in the contract's order.
+    pub const ALL: [ErrorCode; 16] = [
+        Self::ValidationError,
+        Self::Unauthenticated,
+        Self::TokenExpired,
+        Self::SessionRevoked,
+        Self::InvalidCredentials,
+        Self::InvalidRefreshToken,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::Conflict,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::LimitReached,
+        Self::RateLimited,
+        Self::Internal,
+        Self::Unavailable,
+    ];
+
+    /// Status, code and the usual message.
+    const fn row(self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Self::ValidationError => (
+                StatusCode::BAD_REQUEST,
+                "VALIDATION_ERROR",
+                "Validation failed",
+            ),
+            Self::Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "Authentication required",
+            ),
+            Self::TokenExpired => (
+                StatusCode::UNAUTHORIZED,
+                "TOKEN_EXPIRED",
+                "Access token expired",
+            ),
+            Self::SessionRevoked => (
+                StatusCode::UNAUTHORIZED,
+                "SESSION_REVOKED",
+                "Session has been revoked",
+            ),
+            Self::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_CREDENTIALS",
+                "Invalid email or password",
+            ),
+            Self::InvalidRefreshToken => (
+                StatusCode::UNAUTHORIZED,
+                "INVALID_REFRESH_TOKEN",
+                "Invalid refresh token",
+            ),
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "FORBIDDEN",
+                "You do not have permission to do this",
+            ),
+            Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND", "Not found"),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "Method not allowed",
+            ),
+            Self::Conflict => (StatusCode::CONFLICT, "CONFLICT", "Conflict"),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                "Request body is too large",
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "Content-Type must be application/json",
+            ),
+            Self::LimitReached => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "LIMIT_REACHED",
+                "Limit reached",
+            ),
+            Self::RateLimited => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "RATE_LIMITED",
+                "Too many requests, please try again later",
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "Internal server error",
+            ),
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "UNAVAILABLE",
+                "Service temporarily unavailable",
+            ),
+        }
+    }
+
+    pub const fn status(self) -> StatusCode {
+        self.row().0
+    }
+
+    pub const fn code(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The usual message for this code.
+    pub const fn message(self) -> &'static str {
+        self.row().2
+    }
+
+    /// The envelope with the usual message.
+    pub fn response(self) -> HttpResponse {
+        self.respond(self.message(), None)
+    }
+
+    /// The envelope with `message`, and `errors` for a validation error. A
+    /// `401` carries `WWW-Authenticate: Bearer`, a `503` `Retry-After: 1`.
+    pub fn respond(self, message: &str, errors: Option<&[FieldError]>) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status()).json(ErrorBody {
+            status: "error",
+            message,
+            code: self.code(),
+            errors,
+            detail: None,
+        });
+        match self.status() {
+            StatusCode::UNAUTHORIZED => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            StatusCode::SERVICE_UNAVAILABLE => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        res
+    }
+
+    /// `400 VALIDATION_ERROR` with these fields.
+    pub fn invalid(errors: &[FieldError]) -> HttpResponse {
+        Self::ValidationError.respond(Self::ValidationError.message(), Some(errors))
+    }
+}
 
 /// An error on its way to the client.
 #[derive(Debug)]
@@ -52,58 +235,36 @@ impl fmt::Display for ApiError {
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    /// The row of the table a domain error answers with.
+    pub fn code(&self) -> ErrorCode {
         match &self.0 {
-            DomainError::Validation(_) => "VALIDATION_ERROR",
-            DomainError::Unauthenticated => "UNAUTHENTICATED",
-            DomainError::TokenExpired => "TOKEN_EXPIRED",
-            DomainError::SessionRevoked => "SESSION_REVOKED",
-            DomainError::InvalidCredentials => "INVALID_CREDENTIALS",
-            DomainError::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
-            DomainError::Forbidden => "FORBIDDEN",
-            DomainError::NotFound(_) => "NOT_FOUND",
-            DomainError::Conflict(_) => "CONFLICT",
-            DomainError::LimitReached(_) => "LIMIT_REACHED",
-            DomainError::Unavailable => "UNAVAILABLE",
-            DomainError::Internal(_) => "INTERNAL",
+            DomainError::Validation(_) => ErrorCode::ValidationError,
+            DomainError::Unauthenticated => ErrorCode::Unauthenticated,
+            DomainError::TokenExpired => ErrorCode::TokenExpired,
+            DomainError::SessionRevoked => ErrorCode::SessionRevoked,
+            DomainError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            DomainError::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
+            DomainError::Forbidden => ErrorCode::Forbidden,
+            DomainError::NotFound(_) => ErrorCode::NotFound,
+            DomainError::Conflict(_) => ErrorCode::Conflict,
+            DomainError::LimitReached(_) => ErrorCode::LimitReached,
+            DomainError::Unavailable => ErrorCode::Unavailable,
+            DomainError::Internal(_) => ErrorCode::Internal,
         }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match &self.0 {
-            DomainError::Validation(_) => StatusCode::BAD_REQUEST,
-            DomainError::Unauthenticated
-            | DomainError::TokenExpired
-            | DomainError::SessionRevoked
-            | DomainError::InvalidCredentials
-            | DomainError::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
-            DomainError::Forbidden => StatusCode::FORBIDDEN,
-            DomainError::NotFound(_) => StatusCode::NOT_FOUND,
-            DomainError::Conflict(_) => StatusCode::CONFLICT,
-            DomainError::LimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            DomainError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            DomainError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let message = self.0.to_string();
         let errors = match &self.0 {
             DomainError::Validation(list) => Some(list.as_slice()),
             _ => None,
         };
-        let mut res = envelope(status, &message, self.code(), errors);
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
+        let mut res = self.code().respond(&self.0.to_string(), errors);
         if let DomainError::Internal(detail) = &self.0 {
             res.extensions_mut().insert(InternalDetail(detail.clone()));
         }
@@ -111,18 +272,21 @@ impl ResponseError for ApiError {
     }
 }
 
-/// An error envelope response.
-pub fn envelope(
-    status: StatusCode,
-    message: &str,
-    code: &'static str,
-    errors: Option<&[FieldError]>,
-) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody {
-        status: "error",
-        message,
-        code,
-        errors,
-        detail: None,
-    })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_the_contracts_and_distinct() {
+        let codes: std::collections::HashSet<_> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        for c in ErrorCode::ALL {
+            assert!(c.status().is_client_error() || c.status().is_server_error());
+            assert!(
+                c.code()
+                    .chars()
+                    .all(|ch| ch.is_ascii_uppercase() || ch == '_')
+            );
+        }
+    }
 }

@@ -1,12 +1,11 @@
 //! Extractors: the authenticated [`Caller`], and the handlers that answer
 //! actix's own rejections (JSON, path, query) in our envelope.
 
-use crate::error::{ApiError, envelope};
+use crate::error::{ApiError, ErrorCode};
 use crate::reply::blocking;
 use crate::state::AppState;
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use domain::{Actor, DomainError, FieldError};
 use std::future::Future;
@@ -56,51 +55,23 @@ fn bearer(req: &HttpRequest) -> Option<String> {
 pub fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let res = match &err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            envelope(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body is too large",
-                "PAYLOAD_TOO_LARGE",
-                None,
-            )
+            ErrorCode::PayloadTooLarge.response()
         }
-        JsonPayloadError::ContentType => envelope(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Content-Type must be application/json",
-            "UNSUPPORTED_MEDIA_TYPE",
-            None,
-        ),
+        JsonPayloadError::ContentType => ErrorCode::UnsupportedMediaType.response(),
         JsonPayloadError::Deserialize(e) => {
-            let text = e.to_string();
-            let errors = vec![serde_field_error(&text)];
-            envelope(
-                StatusCode::BAD_REQUEST,
-                "Validation failed",
-                "VALIDATION_ERROR",
-                Some(&errors),
-            )
+            ErrorCode::invalid(&[serde_field_error(&e.to_string())])
         }
-        other => {
-            let errors = vec![FieldError::new("body", other.to_string())];
-            envelope(
-                StatusCode::BAD_REQUEST,
-                "Malformed request body",
-                "VALIDATION_ERROR",
-                Some(&errors),
-            )
-        }
+        other => ErrorCode::ValidationError.respond(
+            "Malformed request body",
+            Some(&[FieldError::new("body", other.to_string())]),
+        ),
     };
     actix_web::error::InternalError::from_response(err, res).into()
 }
 
 /// Path parameters: a malformed id is a 400.
 pub fn path_error(err: PathError, _: &HttpRequest) -> actix_web::Error {
-    let errors = vec![FieldError::new("id", "must be a valid UUID")];
-    let res = envelope(
-        StatusCode::BAD_REQUEST,
-        "Validation failed",
-        "VALIDATION_ERROR",
-        Some(&errors),
-    );
+    let res = ErrorCode::invalid(&[FieldError::new("id", "must be a valid UUID")]);
     actix_web::error::InternalError::from_response(err, res).into()
 }
 
@@ -114,13 +85,7 @@ pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error 
     if field.field == "body" {
         field.field = "query".into();
     }
-    let errors = vec![field];
-    let res = envelope(
-        StatusCode::BAD_REQUEST,
-        "Validation failed",
-        "VALIDATION_ERROR",
-        Some(&errors),
-    );
+    let res = ErrorCode::invalid(&[field]);
     actix_web::error::InternalError::from_response(err, res).into()
 }
 

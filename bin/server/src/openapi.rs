@@ -3,7 +3,7 @@
 //! operation shares (written once here rather than on each handler): the error
 //! responses a route can give, its path parameters, and the bearer scheme.
 
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorCode};
 use crate::routes;
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -124,48 +124,25 @@ pub fn allowed_methods(pattern: Option<&str>) -> &'static str {
         .map_or("GET, HEAD", String::as_str)
 }
 
-/// One error response of the contract's table: component name, status, code,
-/// example message.
-struct ErrorKind(&'static str, u16, &'static str, &'static str);
-
-const ERRORS: [ErrorKind; 11] = [
-    ErrorKind(
-        "ValidationError",
-        400,
-        "VALIDATION_ERROR",
-        "Validation failed",
-    ),
-    ErrorKind(
-        "Unauthenticated",
-        401,
-        "UNAUTHENTICATED",
-        "Authentication required",
-    ),
-    ErrorKind("Forbidden", 403, "FORBIDDEN", "Forbidden"),
-    ErrorKind("NotFound", 404, "NOT_FOUND", "Not found"),
-    ErrorKind("Conflict", 409, "CONFLICT", "Conflict"),
-    ErrorKind(
-        "PayloadTooLarge",
-        413,
-        "PAYLOAD_TOO_LARGE",
-        "Payload too large",
-    ),
-    ErrorKind(
-        "UnsupportedMediaType",
-        415,
-        "UNSUPPORTED_MEDIA_TYPE",
-        "Content-Type must be application/json",
-    ),
-    ErrorKind("LimitReached", 422, "LIMIT_REACHED", "Limit reached"),
-    ErrorKind(
-        "RateLimited",
-        429,
-        "RATE_LIMITED",
-        "Too many requests, please try again later",
-    ),
-    ErrorKind("Internal", 500, "INTERNAL", "Internal server error"),
-    ErrorKind("Unavailable", 503, "UNAVAILABLE", "Service unavailable"),
-];
+/// The error responses of the document, one per status, generated from the
+/// one table of errors ([`ErrorCode`]): the component is named after the
+/// status's first code, and describes every code that status can carry.
+/// (`405` is left out: no operation of the document answers it by design.)
+static ERRORS: LazyLock<Vec<(u16, String, utoipa::openapi::Response)>> = LazyLock::new(|| {
+    let mut out: Vec<(u16, String, utoipa::openapi::Response)> = Vec::new();
+    for code in ErrorCode::ALL {
+        let status = code.status().as_u16();
+        if status == 405 || out.iter().any(|(s, _, _)| *s == status) {
+            continue;
+        }
+        let all: Vec<ErrorCode> = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| c.status() == code.status())
+            .collect();
+        out.push((status, format!("{code:?}"), error_response(code, &all)));
+    }
+    out
+});
 
 struct Conventions;
 
@@ -193,12 +170,10 @@ impl utoipa::Modify for Conventions {
             );
         }
         // The error components serve only /api/v1 routes, which are rate limited.
-        for kind in &ERRORS {
-            let mut res = error_response(kind);
+        for (_, name, res) in ERRORS.iter() {
+            let mut res = res.clone();
             add_edge_headers(&mut res, true);
-            components
-                .responses
-                .insert(kind.0.to_owned(), RefOr::T(res));
+            components.responses.insert(name.clone(), RefOr::T(res));
         }
         for (path, item) in doc.paths.paths.iter_mut() {
             let api = path.starts_with("/api/v1/");
@@ -264,11 +239,13 @@ fn add_edge_headers(res: &mut utoipa::openapi::Response, rate_limited: bool) {
     }
 }
 
-fn error_response(kind: &ErrorKind) -> utoipa::openapi::Response {
-    let ErrorKind(_, status, code, message) = *kind;
-    let example = serde_json::json!({ "status": "error", "message": message, "code": code });
+fn error_response(code: ErrorCode, all: &[ErrorCode]) -> utoipa::openapi::Response {
+    let status = code.status().as_u16();
+    let example =
+        serde_json::json!({ "status": "error", "message": code.message(), "code": code.code() });
+    let codes: Vec<String> = all.iter().map(|c| format!("`{}`", c.code())).collect();
     let mut res = ResponseBuilder::new()
-        .description(format!("`{code}`"))
+        .description(codes.join(" or "))
         .content(
             "application/json",
             ContentBuilder::new()
@@ -292,11 +269,11 @@ fn error_response(kind: &ErrorKind) -> utoipa::openapi::Response {
 }
 
 fn add_error(op: &mut Operation, status: u16) {
-    if let Some(kind) = ERRORS.iter().find(|k| k.1 == status) {
+    if let Some((_, name, _)) = ERRORS.iter().find(|(s, _, _)| *s == status) {
         op.responses
             .responses
             .entry(status.to_string())
-            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(kind.0)));
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
     }
 }
 

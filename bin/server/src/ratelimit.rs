@@ -2,7 +2,7 @@
 //! on average, with bursts of up to `max`. The 429 is in our envelope with a
 //! `Retry-After` of at least one second; idle keys are forgotten.
 
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, ErrorCode};
 use crate::net::client_ip;
 use actix_governor::governor::NotUntil;
 use actix_governor::governor::clock::{Clock, DefaultClock, QuantaInstant};
@@ -40,13 +40,7 @@ impl KeyExtractor for ClientIp {
         let secs = secs.max(1);
         res.insert_header(("retry-after", secs))
             .insert_header(("x-ratelimit-after", secs))
-            .json(ErrorBody {
-                status: "error",
-                message: "Too many requests, please try again later",
-                code: "RATE_LIMITED",
-                errors: None,
-                detail: None,
-            })
+            .json(ErrorBody::of(ErrorCode::RateLimited))
     }
 }
 

@@ -1,10 +1,9 @@
 //! `GET /health` (liveness) and `GET /ready` (database and migrations).
 
 use crate::bodies::{Liveness, Readiness};
-use crate::error::{ErrorBody, envelope};
+use crate::error::{ErrorBody, ErrorCode};
 use crate::reply::{Envelope, ok};
 use crate::state::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
 #[derive(utoipa::OpenApi)]
@@ -35,26 +34,11 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
                 migrations: "applied",
             },
         ),
-        Ok(Ok(false)) => envelope(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Database migrations are pending",
-            "UNAVAILABLE",
-            None,
-        ),
+        Ok(Ok(false)) => ErrorCode::Unavailable.respond("Database migrations are pending", None),
         Ok(Err(e)) => {
             log::warn!("readiness check failed: {e}");
-            envelope(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Database unavailable",
-                "UNAVAILABLE",
-                None,
-            )
+            ErrorCode::Unavailable.respond("Database unavailable", None)
         }
-        Err(_) => envelope(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Readiness check failed",
-            "UNAVAILABLE",
-            None,
-        ),
+        Err(_) => ErrorCode::Unavailable.respond("Readiness check failed", None),
     }
 }
