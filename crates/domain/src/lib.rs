@@ -8,6 +8,7 @@
 pub mod actor;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod page;
 pub mod patch;

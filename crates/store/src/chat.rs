@@ -8,12 +8,14 @@
 use crate::PgStore;
 use crate::accounts::like_pattern;
 use crate::error::is_conflict;
+use crate::events::{notify, notify_at};
 use crate::prepared::Prepared;
 use crate::rows::VendorRow;
 use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
 use diesel::result::Error;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+use domain::events::{EventKind, Notice};
 use domain::ports::{ChatStore, NewMessage, Posted, SortOrder, StoreResult};
 use domain::timefmt::Timestamp;
 use domain::*;
@@ -342,6 +344,15 @@ fn append(
         })
         .returning(MessageRow::as_returning())
         .get_result::<MessageRow>(c)?;
+    notify_at(
+        c,
+        &Notice {
+            session: m.session_id,
+            seq: bumped.message_seq,
+            kind: EventKind::MessageCreated,
+            id: m.id.0,
+        },
+    )?;
     // A text message has no medium to read back; a media message reads its own.
     let media = match m.media_id {
         None => None,
@@ -441,12 +452,25 @@ impl ChatStore for PgStore {
             if changed == 0 {
                 return Ok(None);
             }
+            notify(c, id.0, EventKind::SessionUpdated, id.0)?;
             session_by_id(c, id)
         })
     }
 
     fn delete_chat_session(&self, id: ChatSessionId) -> StoreResult<bool> {
-        self.run(|c| Ok(diesel::delete(chat_sessions::table.find(id.0)).execute(c)? > 0))
+        self.tx(|c| {
+            let deleted = diesel::delete(chat_sessions::table.find(id.0)).execute(c)? > 0;
+            if deleted {
+                let gone = Notice {
+                    session: id,
+                    seq: 0,
+                    kind: EventKind::SessionDeleted,
+                    id: id.0,
+                };
+                notify_at(c, &gone)?;
+            }
+            Ok(deleted)
+        })
     }
 
     fn post_message(&self, message: &NewMessage) -> StoreResult<Option<Posted>> {
@@ -525,6 +549,7 @@ impl ChatStore for PgStore {
             diesel::update(chat_sessions::table.find(session))
                 .set(chat_sessions::message_count.eq(chat_sessions::message_count - 1))
                 .execute(c)?;
+            notify(c, session, EventKind::MessageDeleted, id.0)?;
             Ok(true)
         })
     }

@@ -6,6 +6,7 @@ mod accounts;
 mod auth;
 mod chat;
 mod error;
+mod events;
 mod market;
 pub mod migrations;
 mod pool;
@@ -14,6 +15,7 @@ mod rows;
 pub mod schema;
 
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
+pub use events::{CHANNEL, PgNotices};
 pub use pool::{PoolSettings, PoolStats};
 
 use diesel::PgConnection;
@@ -33,6 +35,8 @@ pub struct PgStore {
     waiting: Arc<AtomicUsize>,
     /// Gone once the pool and every connection it opened are closed.
     alive: Weak<Alive>,
+    /// Where the pool connects; the events listener connects there too.
+    url: Arc<str>,
 }
 
 impl PgStore {
@@ -44,6 +48,7 @@ impl PgStore {
             pool,
             waiting: Arc::default(),
             alive,
+            url: Arc::from(url),
         }
     }
 

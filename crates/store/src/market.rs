@@ -3,11 +3,13 @@
 //! the cap under that lock, and a delete gives the place back.
 
 use crate::PgStore;
+use crate::events::notify;
 use crate::rows::VendorRow;
 use crate::rows::sql::lower_text;
 use crate::schema::{chat_sessions, sellers, vendors};
 use diesel::dsl::now;
 use diesel::prelude::*;
+use domain::events::EventKind;
 use domain::ports::*;
 use domain::*;
 use time::OffsetDateTime;
@@ -182,11 +184,12 @@ impl MarketStore for PgStore {
                 address: opt(&fields.address),
                 notes: opt(&fields.notes),
             };
-            diesel::insert_into(vendors::table)
+            let vendor = diesel::insert_into(vendors::table)
                 .values(row)
                 .returning(VendorRow::as_returning())
-                .get_result(c)
-                .map(VendorRow::into_domain)
+                .get_result(c)?;
+            notify(c, session.0, EventKind::VendorChanged, id.0)?;
+            Ok(vendor.into_domain())
         })
     }
 
@@ -233,6 +236,7 @@ impl MarketStore for PgStore {
                 .optional()?;
             if vendor.is_some() {
                 touch_session(c, session)?;
+                notify(c, session, EventKind::VendorChanged, id.0)?;
             }
             Ok(vendor.map(VendorRow::into_domain))
         })
@@ -246,6 +250,7 @@ impl MarketStore for PgStore {
             let deleted = diesel::delete(vendors::table.find(id.0)).execute(c)? > 0;
             if deleted {
                 touch_session(c, session)?;
+                notify(c, session, EventKind::VendorChanged, id.0)?;
             }
             Ok(deleted)
         })
@@ -298,11 +303,12 @@ impl MarketStore for PgStore {
                 quantity: p.quantity,
                 unit: opt(&p.unit),
             };
-            diesel::insert_into(sellers::table)
+            let seller = diesel::insert_into(sellers::table)
                 .values(row)
                 .returning(SellerRow::as_returning())
-                .get_result(c)
-                .map(|s| SellerAdded::Added(Box::new(s.into_domain())))
+                .get_result(c)?;
+            notify(c, session.0, EventKind::SellerChanged, id.0)?;
+            Ok(SellerAdded::Added(Box::new(seller.into_domain())))
         })
     }
 
@@ -357,6 +363,7 @@ impl MarketStore for PgStore {
                 .optional()?;
             if seller.is_some() {
                 touch_session(c, session)?;
+                notify(c, session, EventKind::SellerChanged, id.0)?;
             }
             Ok(seller.map(SellerRow::into_domain))
         })
@@ -375,6 +382,7 @@ impl MarketStore for PgStore {
                         chat_sessions::updated_at.eq(now),
                     ))
                     .execute(c)?;
+                notify(c, session, EventKind::SellerDeleted, id.0)?;
             }
             Ok(deleted)
         })

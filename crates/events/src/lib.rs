@@ -1,0 +1,440 @@
+#![doc = include_str!("../README.md")]
+
+use domain::events::{EventKind, Notice, NoticeSource};
+use domain::ports::{ChatStore, MarketStore};
+use domain::{ChatSessionId, MessageId, SellerId, VendorId};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, watch};
+
+/// One event as subscribers receive it: its SSE name, position and data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub kind: EventKind,
+    /// The session's event position (see [`Notice::seq`]): the SSE `id`.
+    pub seq: i64,
+    /// The event's data, as one line of JSON.
+    pub data: String,
+}
+
+impl Event {
+    /// A `message.created` event for `message`.
+    pub fn message_created(message: &domain::Message) -> Self {
+        Self {
+            kind: EventKind::MessageCreated,
+            seq: message.seq,
+            data: json(message),
+        }
+    }
+}
+
+/// What a subscriber receives.
+#[derive(Clone, Debug)]
+pub enum Delivery {
+    Event(Arc<Event>),
+    /// The listener was away: notices may have been missed, so catch up from
+    /// the database.
+    CatchUp,
+    /// The session is gone, or the server stops: end the stream.
+    End,
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Streams open now.
+    pub open_streams: AtomicU64,
+    /// Events written to streams.
+    pub events_sent: AtomicU64,
+    /// Streams ended because their subscriber fell behind.
+    pub dropped_for_lag: AtomicU64,
+    /// Times the listening connection was re-established.
+    pub listener_reconnects: AtomicU64,
+}
+
+/// The per-session fan-out of one instance.
+#[derive(Debug)]
+pub struct Hub {
+    channels: Mutex<HashMap<ChatSessionId, broadcast::Sender<Delivery>>>,
+    capacity: usize,
+    closed: watch::Sender<bool>,
+    pub stats: Stats,
+}
+
+impl Hub {
+    /// A hub whose channels hold `capacity` deliveries (at least 1).
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            channels: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            closed: watch::Sender::new(false),
+            stats: Stats::default(),
+        })
+    }
+
+    fn channels(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ChatSessionId, broadcast::Sender<Delivery>>> {
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Subscribes to a session's events from now on.
+    pub fn subscribe(self: &Arc<Self>, session: ChatSessionId) -> Subscription {
+        let rx = self
+            .channels()
+            .entry(session)
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe();
+        self.stats.open_streams.fetch_add(1, Ordering::Relaxed);
+        Subscription {
+            rx: Some(rx),
+            closed: self.closed.subscribe(),
+            hub: Arc::clone(self),
+            session,
+        }
+    }
+
+    /// True if someone on this instance watches the session.
+    pub fn is_watched(&self, session: ChatSessionId) -> bool {
+        self.channels().contains_key(&session)
+    }
+
+    /// Sessions watched now.
+    pub fn watched(&self) -> usize {
+        self.channels().len()
+    }
+
+    /// Sends to the session's subscribers, if any; never waits.
+    pub fn publish(&self, session: ChatSessionId, delivery: Delivery) {
+        if let Some(tx) = self.channels().get(&session) {
+            let _ = tx.send(delivery);
+        }
+    }
+
+    /// Tells every stream to catch up from the database.
+    pub fn catch_up_all(&self) {
+        for tx in self.channels().values() {
+            let _ = tx.send(Delivery::CatchUp);
+        }
+    }
+
+    /// Ends every stream at once, and every stream opened from now on.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+        for tx in self.channels().values() {
+            let _ = tx.send(Delivery::End);
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        *self.closed.borrow()
+    }
+}
+
+/// A subscriber of one session; unsubscribes when dropped.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: Option<broadcast::Receiver<Delivery>>,
+    closed: watch::Receiver<bool>,
+    hub: Arc<Hub>,
+    session: ChatSessionId,
+}
+
+/// Why a subscription ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The session is gone or the server stops.
+    Closed,
+    /// The subscriber fell more than the channel's capacity behind.
+    Lagged,
+}
+
+impl Subscription {
+    /// The next delivery: an event, or a request to catch up.
+    pub async fn next(&mut self) -> Result<Delivery, Ended> {
+        if *self.closed.borrow() {
+            return Err(Ended::Closed);
+        }
+        let Some(rx) = self.rx.as_mut() else {
+            return Err(Ended::Closed);
+        };
+        tokio::select! {
+            _ = self.closed.changed() => Err(Ended::Closed),
+            got = rx.recv() => match got {
+                Ok(Delivery::End) => Err(Ended::Closed),
+                Ok(d) => Ok(d),
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    self.hub.stats.dropped_for_lag.fetch_add(1, Ordering::Relaxed);
+                    Err(Ended::Lagged)
+                }
+                Err(broadcast::error::RecvError::Closed) => Err(Ended::Closed),
+            },
+        }
+    }
+
+    /// Counts an event written to the stream.
+    pub fn sent(&self, events: u64) {
+        self.hub
+            .stats
+            .events_sent
+            .fetch_add(events, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut channels = self.hub.channels();
+        // Drop ours first: the channel goes with its last receiver.
+        drop(self.rx.take());
+        if channels
+            .get(&self.session)
+            .is_some_and(|tx| tx.receiver_count() == 0)
+        {
+            channels.remove(&self.session);
+        }
+        drop(channels);
+        self.hub.stats.open_streams.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Reads what a notice is about, once per event.
+pub struct Loader {
+    pub chats: Arc<dyn ChatStore>,
+    pub market: Arc<dyn MarketStore>,
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+impl Loader {
+    /// The delivery of a notice; `None` when what it names is gone already
+    /// (a later notice says so) or the store failed (logged).
+    pub fn load(&self, n: &Notice) -> Option<Delivery> {
+        let data = match n.kind {
+            EventKind::SessionDeleted => return Some(Delivery::End),
+            EventKind::MessageDeleted | EventKind::SellerDeleted => {
+                json(&serde_json::json!({ "id": n.id }))
+            }
+            EventKind::MessageCreated => match self.chats.message(MessageId(n.id)) {
+                Ok(Some((m, _))) => json(&m),
+                other => return self.gone(n, other.err()),
+            },
+            EventKind::SessionUpdated => match self.chats.chat_session(n.session) {
+                Ok(Some(s)) => json(&s),
+                other => return self.gone(n, other.err()),
+            },
+            EventKind::VendorChanged => match self.market.vendor(VendorId(n.id)) {
+                Ok(v) => json(&serde_json::json!({
+                    "sessionId": n.session,
+                    "vendor": v.map(|(v, _)| v),
+                })),
+                Err(e) => return self.gone(n, Some(e)),
+            },
+            EventKind::SellerChanged => match self.market.seller(SellerId(n.id)) {
+                Ok(Some((s, _))) => json(&s),
+                other => return self.gone(n, other.err()),
+            },
+        };
+        Some(Delivery::Event(Arc::new(Event {
+            kind: n.kind,
+            seq: n.seq,
+            data,
+        })))
+    }
+
+    fn gone(&self, n: &Notice, error: Option<domain::StoreError>) -> Option<Delivery> {
+        if let Some(e) = error {
+            log::warn!("cannot load {} {}: {e}", n.kind.name(), n.id);
+            // Whoever watches catches up from the database instead.
+            return Some(Delivery::CatchUp);
+        }
+        None
+    }
+}
+
+/// How the listener polls and reconnects.
+#[derive(Clone, Copy, Debug)]
+pub struct ListenerSettings {
+    /// How often the connection is read for notices.
+    pub poll: Duration,
+    /// How often a quiet connection is checked with a round trip.
+    pub ping: Duration,
+    /// The longest wait between two attempts to connect.
+    pub max_backoff: Duration,
+}
+
+impl Default for ListenerSettings {
+    fn default() -> Self {
+        Self {
+            poll: Duration::from_millis(5),
+            ping: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The listening thread of one instance; stops when its hub closes.
+#[derive(Debug)]
+pub struct Listener {
+    thread: Option<JoinHandle<()>>,
+    connected: Arc<AtomicBool>,
+}
+
+impl Listener {
+    /// Starts the thread: it listens through `source` and publishes to `hub`.
+    pub fn spawn(
+        hub: Arc<Hub>,
+        source: Arc<dyn NoticeSource>,
+        loader: Loader,
+        settings: ListenerSettings,
+    ) -> std::io::Result<Self> {
+        let connected = Arc::new(AtomicBool::new(false));
+        let flag = connected.clone();
+        let thread = std::thread::Builder::new()
+            .name("events-listener".into())
+            .spawn(move || listen(&hub, source.as_ref(), &loader, settings, &flag))?;
+        Ok(Self {
+            thread: Some(thread),
+            connected,
+        })
+    }
+
+    /// True while the listening connection is up.
+    pub fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Waits for the thread to end (after its hub was closed), so that its
+    /// connection is closed before the process exits.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn listen(
+    hub: &Hub,
+    source: &dyn NoticeSource,
+    loader: &Loader,
+    settings: ListenerSettings,
+    connected: &AtomicBool,
+) {
+    let mut backoff = Duration::from_millis(50);
+    let mut first = true;
+    while !hub.is_closed() {
+        let mut notices = match source.listen() {
+            Ok(n) => n,
+            Err(e) => {
+                log::warn!("events listener cannot connect: {e}; again in {backoff:?}");
+                sleep_unless_closed(hub, backoff);
+                backoff = (backoff * 2).min(settings.max_backoff);
+                continue;
+            }
+        };
+        connected.store(true, Ordering::Relaxed);
+        backoff = Duration::from_millis(50);
+        if first {
+            first = false;
+        } else {
+            hub.stats
+                .listener_reconnects
+                .fetch_add(1, Ordering::Relaxed);
+            log::info!("events listener reconnected; open streams catch up");
+            hub.catch_up_all();
+        }
+        let mut pinged = Instant::now();
+        while !hub.is_closed() {
+            let polled = if pinged.elapsed() >= settings.ping {
+                pinged = Instant::now();
+                notices.ping().and_then(|()| notices.poll())
+            } else {
+                notices.poll()
+            };
+            match polled {
+                Ok(batch) => {
+                    for n in batch {
+                        if hub.is_watched(n.session)
+                            && let Some(d) = loader.load(&n)
+                        {
+                            hub.publish(n.session, d);
+                        }
+                    }
+                }
+                Err(e) => {
+                    log::warn!("events listener lost its connection: {e}");
+                    break;
+                }
+            }
+            std::thread::sleep(settings.poll);
+        }
+        connected.store(false, Ordering::Relaxed);
+    }
+}
+
+fn sleep_unless_closed(hub: &Hub, total: Duration) {
+    let until = Instant::now() + total;
+    while !hub.is_closed() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn event(seq: i64) -> Delivery {
+        Delivery::Event(Arc::new(Event {
+            kind: EventKind::MessageCreated,
+            seq,
+            data: "{}".into(),
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_channel_lives_from_its_first_subscriber_to_its_last() {
+        let hub = Hub::new(8);
+        let s = ChatSessionId::new();
+        assert!(!hub.is_watched(s));
+        let a = hub.subscribe(s);
+        let b = hub.subscribe(s);
+        assert_eq!(hub.watched(), 1);
+        drop(a);
+        assert!(hub.is_watched(s));
+        drop(b);
+        assert!(!hub.is_watched(s));
+        assert_eq!(hub.stats.open_streams.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_is_ended_and_others_are_not_held_up() {
+        let hub = Hub::new(4);
+        let s = ChatSessionId::new();
+        let mut slow = hub.subscribe(s);
+        let mut fast = hub.subscribe(s);
+        for i in 1..=10 {
+            hub.publish(s, event(i));
+            assert!(matches!(fast.next().await, Ok(Delivery::Event(e)) if e.seq == i));
+        }
+        assert_eq!(slow.next().await.err(), Some(Ended::Lagged));
+        assert_eq!(hub.stats.dropped_for_lag.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn closing_the_hub_ends_every_stream_and_every_later_one() {
+        let hub = Hub::new(4);
+        let s = ChatSessionId::new();
+        let mut a = hub.subscribe(s);
+        hub.close();
+        assert_eq!(a.next().await.err(), Some(Ended::Closed));
+        let mut b = hub.subscribe(ChatSessionId::new());
+        assert_eq!(b.next().await.err(), Some(Ended::Closed));
+    }
+}

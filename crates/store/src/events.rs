@@ -1,0 +1,104 @@
+//! Live events through PostgreSQL: a write sends its [`Notice`] with
+//! `pg_notify` inside its own transaction (delivered at commit, in commit
+//! order, never for a rollback), and [`PgNotices`] is the dedicated
+//! connection that listens.
+
+use crate::PgStore;
+use crate::prepared::Prepared;
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::result::QueryResult;
+use diesel::sql_types::{Text, Uuid as SqlUuid};
+use domain::events::{EventKind, Notice, NoticeSource, Notices};
+use domain::ports::StoreResult;
+use uuid::Uuid;
+
+/// The channel every instance listens on.
+pub const CHANNEL: &str = "dealroom_events";
+
+impl PgStore {
+    /// Sends the notice with the session's current event position (the seq
+    /// of its newest message), read under the row lock the write holds.
+    const NOTIFY_SQL: &'static str = "\
+SELECT pg_notify('dealroom_events', id::text || ' ' || message_seq::text || ' ' || $2 || ' ' || $3) \
+FROM chat_sessions WHERE id = $1";
+    /// Sends a notice whose position the caller knows.
+    const NOTIFY_AT_SQL: &'static str = "SELECT pg_notify('dealroom_events', $1)";
+}
+
+#[derive(QueryableByName)]
+struct Sent {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>, column_name = pg_notify)]
+    _sent: Option<String>,
+}
+
+/// Notifies `kind` of `id` in `session`, inside the caller's transaction, after
+/// its write has taken the session's row lock.
+pub(crate) fn notify(
+    c: &mut PgConnection,
+    session: Uuid,
+    kind: EventKind,
+    id: Uuid,
+) -> QueryResult<()> {
+    Prepared::new(PgStore::NOTIFY_SQL)
+        .bind::<SqlUuid, _>(session)
+        .bind::<Text, _>(kind.letter().to_string())
+        .bind::<Text, _>(id.to_string())
+        .load::<Sent>(c)
+        .map(drop)
+}
+
+/// Notifies a notice whose position is known (a new message, a deleted session).
+pub(crate) fn notify_at(c: &mut PgConnection, notice: &Notice) -> QueryResult<()> {
+    Prepared::new(PgStore::NOTIFY_AT_SQL)
+        .bind::<Text, _>(notice.payload())
+        .load::<Sent>(c)
+        .map(drop)
+}
+
+/// The listening connection of one instance.
+pub struct PgNotices {
+    conn: PgConnection,
+}
+
+impl PgNotices {
+    /// Connects to `url` and listens; named `dealroom-listener` in
+    /// `pg_stat_activity`.
+    pub fn listen(url: &str) -> StoreResult<Self> {
+        let mut conn = PgConnection::establish(url)
+            .map_err(|e| domain::StoreError::Unavailable(e.to_string()))?;
+        conn.batch_execute(&format!(
+            "SET application_name = 'dealroom-listener'; LISTEN {CHANNEL}"
+        ))
+        .map_err(crate::classify)?;
+        Ok(Self { conn })
+    }
+}
+
+impl Notices for PgNotices {
+    fn poll(&mut self) -> StoreResult<Vec<Notice>> {
+        let mut out = Vec::new();
+        for n in self.conn.notifications_iter() {
+            let n = n.map_err(|e| domain::StoreError::Unavailable(e.to_string()))?;
+            match Notice::parse(&n.payload) {
+                Some(notice) => out.push(notice),
+                None => log::warn!("ignoring a malformed event notice: {:?}", n.payload),
+            }
+        }
+        Ok(out)
+    }
+
+    fn ping(&mut self) -> StoreResult<()> {
+        self.conn
+            .batch_execute("SELECT 1")
+            .map_err(|e| domain::StoreError::Unavailable(e.to_string()))
+    }
+}
+
+impl NoticeSource for PgStore {
+    fn listen(&self) -> StoreResult<Box<dyn Notices>> {
+        Ok(Box::new(PgNotices::listen(&self.url)?))
+    }
+}
