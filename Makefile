@@ -7,7 +7,7 @@ CARGO ?= cargo
 TESTKIT_DIR ?= $(shell echo $${TMPDIR:-/tmp})/dealroom-testkit-$(shell id -u)
 export TESTKIT_DIR
 
-.PHONY: run test lint fmt check-deps check-schema db db-stop build release bench fuzz-api clean
+.PHONY: run test lint openapi-lint fmt check-deps check-schema db db-stop build release bench fuzz-api clean
 
 ## run: serve the API on 127.0.0.1:3000 (local PostgreSQL under .data/ unless DATABASE_URL is set)
 run:
@@ -22,10 +22,14 @@ test:
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=8; status=$$?; \
 	scripts/testkit-stop.sh; exit $$status
 
-## lint: formatting, clippy -D warnings, the dependency rule, schema drift
-lint: check-deps check-schema
+## lint: formatting, clippy -D warnings, the dependency rule, schema drift, the OpenAPI document
+lint: check-deps check-schema openapi-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## openapi-lint: openapi-spec-validator, redocly lint and a generated client on bin/server/openapi.json
+openapi-lint:
+	@scripts/openapi-lint.sh
 
 fmt:
 	$(CARGO) fmt --all
