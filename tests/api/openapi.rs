@@ -253,4 +253,9 @@ async fn docs_are_served_from_the_binary_and_reference_no_external_host() {
     assert!(!html.contains("http://") && !html.contains("https://"));
     let (_, _, js) = text(&app, "/docs/docs.js").await;
     assert!(js.contains("fetch(\"/api/v1/openapi.json\")"));
+    // The document's text becomes text nodes (and `code` elements), never
+    // markup: nothing in it can inject HTML into the page.
+    for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"] {
+        assert!(!js.contains(sink), "docs.js uses {sink}");
+    }
 }
