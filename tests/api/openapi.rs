@@ -255,7 +255,12 @@ async fn docs_are_served_from_the_binary_and_reference_no_external_host() {
     assert!(js.contains("fetch(\"/api/v1/openapi.json\")"));
     // The document's text becomes text nodes (and `code` elements), never
     // markup: nothing in it can inject HTML into the page.
-    for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"] {
+    for sink in [
+        "innerHTML",
+        "outerHTML",
+        "insertAdjacentHTML",
+        "document.write",
+    ] {
         assert!(!js.contains(sink), "docs.js uses {sink}");
     }
 }
