@@ -158,6 +158,42 @@ async fn the_document_keeps_the_rules_of_validators_and_client_generators() {
     }
 }
 
+/// The links lead from a response that creates a resource to the operations
+/// on it, and the pointer finds the id in what the server really answers.
+#[actix_web::test]
+async fn the_documents_links_name_real_operations_and_real_ids() {
+    let app = TestApp::spawn().await;
+    let doc = document(&app).await;
+    let mut ids = std::collections::HashSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            ids.insert(op["operationId"].as_str().unwrap().to_owned());
+        }
+    }
+    let links = &doc["paths"]["/api/v1/sessions"]["post"]["responses"]["201"]["links"];
+    assert_eq!(links.as_object().unwrap().len(), 8, "{links}");
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for res in op["responses"].as_object().unwrap().values() {
+                for (name, link) in res["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().unwrap();
+                    assert!(ids.contains(target), "link {name} to {target}");
+                }
+            }
+        }
+    }
+    let user = app.register("links@example.com").await;
+    let r = app.post("/api/v1/sessions", &user.token, json!({})).await;
+    assert_eq!(r.status, 201);
+    let expression = links["get_session"]["parameters"]["id"].as_str().unwrap();
+    let pointer = expression.strip_prefix("$response.body#").unwrap();
+    let id = r.body.pointer(pointer).and_then(Value::as_str).unwrap();
+    let r = app
+        .get(&format!("/api/v1/sessions/{id}"), &user.token)
+        .await;
+    assert_eq!(r.status, 200);
+}
+
 #[actix_web::test]
 async fn every_documented_operation_is_routed() {
     let app = TestApp::spawn().await;

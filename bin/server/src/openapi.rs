@@ -2,7 +2,8 @@
 //! annotations and the domain types' schemas, plus the conventions every
 //! operation shares (written once here rather than on each handler): the error
 //! responses a route can give, its path parameters, the bearer scheme, an
-//! explicit `security: []` on the public operations, and no component that
+//! explicit `security: []` on the public operations, links from the responses
+//! that create resources to the operations on them, and no component that
 //! nothing refers to.
 
 use crate::error::ErrorBody;
@@ -10,6 +11,7 @@ use crate::routes;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use utoipa::OpenApi;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{
     HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
 };
@@ -240,7 +242,109 @@ impl utoipa::Modify for Conventions {
                 add(503, api && (secured || has_body));
             }
         }
+        add_links(doc);
         prune_unused_components(doc);
+    }
+}
+
+/// The links from a response that creates a resource to the operations on
+/// it: the creating `POST`, its status, the JSON pointer of the new id in its
+/// body, and the operations (`method path`) whose `{id}` it fills, each of
+/// which then finds the resource (a new chat session has no vendor yet, so
+/// `GET .../vendor` is not among them). Clients, and schemathesis's stateful
+/// phase, follow them to real resources.
+const LINKS: [(&str, &str, &str, &[&str]); 5] = [
+    (
+        "/api/v1/auth/register",
+        "201",
+        "/data/user/id",
+        &[
+            "get /api/v1/users/{id}",
+            "patch /api/v1/users/{id}",
+            "delete /api/v1/users/{id}",
+            "delete /api/v1/users/{id}/sessions",
+        ],
+    ),
+    (
+        "/api/v1/sessions",
+        "201",
+        "/data/session/id",
+        &[
+            "get /api/v1/sessions/{id}",
+            "patch /api/v1/sessions/{id}",
+            "delete /api/v1/sessions/{id}",
+            "get /api/v1/sessions/{id}/messages",
+            "post /api/v1/sessions/{id}/messages",
+            "post /api/v1/sessions/{id}/vendor",
+            "get /api/v1/sessions/{id}/sellers",
+            "post /api/v1/sessions/{id}/sellers",
+        ],
+    ),
+    (
+        "/api/v1/sessions/{id}/messages",
+        "201",
+        "/data/message/id",
+        &["get /api/v1/messages/{id}", "delete /api/v1/messages/{id}"],
+    ),
+    (
+        "/api/v1/sessions/{id}/vendor",
+        "201",
+        "/data/vendor/id",
+        &[
+            "get /api/v1/vendors/{id}",
+            "patch /api/v1/vendors/{id}",
+            "delete /api/v1/vendors/{id}",
+        ],
+    ),
+    (
+        "/api/v1/sessions/{id}/sellers",
+        "201",
+        "/data/seller/id",
+        &[
+            "get /api/v1/sellers/{id}",
+            "patch /api/v1/sellers/{id}",
+            "delete /api/v1/sellers/{id}",
+        ],
+    ),
+];
+
+fn add_links(doc: &mut utoipa::openapi::OpenApi) {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            ("get", &item.get),
+            ("put", &item.put),
+            ("post", &item.post),
+            ("delete", &item.delete),
+            ("patch", &item.patch),
+        ] {
+            if let Some(id) = op.as_ref().and_then(|op| op.operation_id.as_ref()) {
+                targets.push((format!("{method} {path}"), id.clone()));
+            }
+        }
+    }
+    for (from, status, pointer, to) in LINKS {
+        let Some(op) = doc
+            .paths
+            .paths
+            .get_mut(from)
+            .and_then(|item| item.post.as_mut())
+        else {
+            continue;
+        };
+        let Some(RefOr::T(res)) = op.responses.responses.get_mut(status) else {
+            continue;
+        };
+        for (_, id) in targets
+            .iter()
+            .filter(|(target, _)| to.contains(&target.as_str()))
+        {
+            let link = LinkBuilder::new()
+                .operation_id(id)
+                .parameter("id", format!("$response.body#{pointer}"))
+                .build();
+            res.links.insert(id.clone(), RefOr::T(link));
+        }
     }
 }
 
