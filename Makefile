@@ -7,9 +7,9 @@ CARGO ?= cargo
 TESTKIT_DIR ?= $(shell echo $${TMPDIR:-/tmp})/dealroom-testkit-$(shell id -u)
 export TESTKIT_DIR
 
-.PHONY: run test lint fmt check-deps check-schema db db-stop build release bench fuzz-api clean
+.PHONY: run test test-newcomer lint openapi-lint fmt check-deps check-schema db db-stop build release bench fuzz-api clean
 
-## run: serve the API on 127.0.0.1:3000 (local PostgreSQL under .data/ unless DATABASE_URL is set)
+## run: serve the API on 127.0.0.1:3000 (this checkout's local PostgreSQL unless DATABASE_URL is set)
 run:
 	@if [ -z "$$DATABASE_URL" ]; then url=$$(scripts/pg.sh start) || exit 1; \
 	  export DATABASE_URL=$$(echo "$$url" | tail -n 1); fi; \
@@ -22,10 +22,14 @@ test:
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=8; status=$$?; \
 	scripts/testkit-stop.sh; exit $$status
 
-## lint: formatting, clippy -D warnings, the dependency rule, schema drift
-lint: check-deps check-schema
+## lint: formatting, clippy -D warnings, the dependency rule, schema drift, the OpenAPI document
+lint: check-deps check-schema openapi-lint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## openapi-lint: openapi-spec-validator, redocly lint and a generated client on bin/server/openapi.json
+openapi-lint:
+	@scripts/openapi-lint.sh
 
 fmt:
 	$(CARGO) fmt --all
@@ -38,11 +42,15 @@ check-deps:
 check-schema:
 	@scripts/check-schema.sh
 
-## db / db-stop: the local cluster under .data/
+## db / db-stop: this checkout's local cluster (under .data/; as root, outside the checkout: scripts/pg.sh)
 db:
 	@scripts/pg.sh start
 db-stop:
 	@scripts/pg.sh stop
+
+## test-newcomer: `make db` in private clones at once (as root, and unprivileged), each its own cluster, all stopped
+test-newcomer:
+	@scripts/test-newcomer.sh
 
 ## bench: load-test a release build with wrk, beside pgbench ceilings (README "Benchmarks")
 bench:
@@ -58,4 +66,4 @@ release:
 	$(CARGO) build --release --bin dealroom
 
 clean:
-	scripts/pg.sh stop; rm -rf .data; $(CARGO) clean
+	scripts/pg.sh destroy; rm -rf .data; $(CARGO) clean

@@ -7,6 +7,10 @@ if ! command -v diesel >/dev/null 2>&1; then
   echo "installing diesel_cli (postgres only)..." >&2
   cargo install diesel_cli --no-default-features --features postgres --locked >&2
 fi
+# Stop the local cluster again at the end if this check started it.
+if ! scripts/pg.sh status; then
+  trap 'scripts/pg.sh stop' EXIT
+fi
 scripts/pg.sh start >/dev/null
 url=$(scripts/pg.sh createdb dealroom_schema_check | tail -n 1)
 diesel migration run --database-url "$url" --migration-dir migrations >/dev/null

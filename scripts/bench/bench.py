@@ -140,7 +140,7 @@ class RssSampler:
 
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PG_PIDFILE = os.path.join(HERE, "..", "..", ".data", "pg", "postmaster.pid")
+PG_PIDFILE = os.path.join(env("BENCH_PG_DATA"), "postmaster.pid")
 
 
 def cpu_ticks(pid, children=False):

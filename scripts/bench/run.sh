@@ -76,6 +76,9 @@ bin="${CARGO_TARGET_DIR:-$root/target}/release/dealroom"
 [ -x "$bin" ] || die "no binary at $bin (unset BENCH_SKIP_BUILD to build it)"
 
 say "starting PostgreSQL (scripts/pg.sh) and creating a fresh database $db"
+# Stopped again at the end if this run started it.
+pg_started=0
+scripts/pg.sh status || pg_started=1
 scripts/pg.sh start >/dev/null
 db_url=$(scripts/pg.sh createdb "$db" 2>/dev/null | tail -n 1)
 pgbench=$(find_pgbench)
@@ -104,6 +107,10 @@ cleanup() {
   if [ "${BENCH_KEEP_DB:-0}" != 1 ]; then
     scripts/pg.sh dropdb "$db" >/dev/null 2>&1 || true
   fi
+  if [ "$pg_started" = 1 ]; then
+    say "stopping the PostgreSQL cluster this run started"
+    scripts/pg.sh stop
+  fi
   exit "$status"
 }
 trap cleanup EXIT
@@ -124,7 +131,7 @@ server_pid=$!
 
 start=$SECONDS
 BENCH_BASE_URL="http://127.0.0.1:$port" BENCH_SERVER_PID="$server_pid" \
-BENCH_DATABASE_URL="$db_url" BENCH_OUT="$out" BENCH_SERVER_LOG="$out/server.log" \
+BENCH_DATABASE_URL="$db_url" BENCH_PG_DATA="$(scripts/pg.sh data-dir)" BENCH_OUT="$out" BENCH_SERVER_LOG="$out/server.log" \
 BENCH_WRK="$(command -v wrk)" BENCH_PGBENCH="$pgbench" \
 BENCH_DURATION="$duration" BENCH_WARMUP="$warmup" BENCH_CONNECTIONS="$connections" \
 BENCH_THREADS="$threads" BENCH_TIMEOUT="$timeout" BENCH_PG_DURATION="$pg_duration" \

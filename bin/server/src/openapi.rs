@@ -1,13 +1,17 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]`
 //! annotations and the domain types' schemas, plus the conventions every
 //! operation shares (written once here rather than on each handler): the error
-//! responses a route can give, its path parameters, and the bearer scheme.
+//! responses a route can give, its path parameters, the bearer scheme, an
+//! explicit `security: []` on the public operations, links from the responses
+//! that create resources to the operations on them, and no component that
+//! nothing refers to.
 
 use crate::error::{ErrorBody, ErrorCode};
 use crate::routes;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 use utoipa::OpenApi;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{
     HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
 };
@@ -26,6 +30,7 @@ use utoipa::openapi::{
             stable `code`. Authenticated routes take `Authorization: Bearer <access token>`. \
             A string holding a NUL character is a `400 VALIDATION_ERROR` wherever it is sent."
     ),
+    servers((url = "/", description = "The server that serves this document")),
     components(schemas(ErrorBody, domain::FieldError)),
     tags(
         (name = "auth", description = "Register, log in, refresh, log out; login sessions"),
@@ -184,9 +189,14 @@ impl utoipa::Modify for Conventions {
                         add_edge_headers(res, api);
                     }
                 }
+                // The whole /api/v1 scope is rate limited, the document too.
+                let rate_limited = api;
                 let api = api && path != "/api/v1/openapi.json";
                 add_path_params(op, &names);
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                // A public operation says so (`security: []`) rather than
+                // leaving the reader to guess.
+                op.security.get_or_insert_with(Vec::new);
                 let has_body = op.request_body.is_some();
                 let has_query = op
                     .parameters
@@ -203,11 +213,169 @@ impl utoipa::Modify for Conventions {
                 add(404, !names.is_empty());
                 add(413, has_body);
                 add(415, has_body);
-                add(429, api);
+                add(429, rate_limited);
                 add(500, api);
                 add(503, api && (secured || has_body));
             }
         }
+        add_links(doc);
+        prune_unused_components(doc);
+    }
+}
+
+/// The links from a response that creates a resource to the operations on
+/// it: the creating `POST`, its status, the JSON pointer of the new id in its
+/// body, and the operations (`method path`) whose `{id}` it fills, each of
+/// which then finds the resource (a new chat session has no vendor yet, so
+/// `GET .../vendor` is not among them). Clients, and schemathesis's stateful
+/// phase, follow them to real resources.
+const LINKS: [(&str, &str, &str, &[&str]); 5] = [
+    (
+        "/api/v1/auth/register",
+        "201",
+        "/data/user/id",
+        &[
+            "get /api/v1/users/{id}",
+            "patch /api/v1/users/{id}",
+            "delete /api/v1/users/{id}",
+            "delete /api/v1/users/{id}/sessions",
+        ],
+    ),
+    (
+        "/api/v1/sessions",
+        "201",
+        "/data/session/id",
+        &[
+            "get /api/v1/sessions/{id}",
+            "patch /api/v1/sessions/{id}",
+            "delete /api/v1/sessions/{id}",
+            "get /api/v1/sessions/{id}/messages",
+            "post /api/v1/sessions/{id}/messages",
+            "post /api/v1/sessions/{id}/vendor",
+            "get /api/v1/sessions/{id}/sellers",
+            "post /api/v1/sessions/{id}/sellers",
+        ],
+    ),
+    (
+        "/api/v1/sessions/{id}/messages",
+        "201",
+        "/data/message/id",
+        &["get /api/v1/messages/{id}", "delete /api/v1/messages/{id}"],
+    ),
+    (
+        "/api/v1/sessions/{id}/vendor",
+        "201",
+        "/data/vendor/id",
+        &[
+            "get /api/v1/vendors/{id}",
+            "patch /api/v1/vendors/{id}",
+            "delete /api/v1/vendors/{id}",
+        ],
+    ),
+    (
+        "/api/v1/sessions/{id}/sellers",
+        "201",
+        "/data/seller/id",
+        &[
+            "get /api/v1/sellers/{id}",
+            "patch /api/v1/sellers/{id}",
+            "delete /api/v1/sellers/{id}",
+        ],
+    ),
+];
+
+fn add_links(doc: &mut utoipa::openapi::OpenApi) {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        for (method, op) in [
+            ("get", &item.get),
+            ("put", &item.put),
+            ("post", &item.post),
+            ("delete", &item.delete),
+            ("patch", &item.patch),
+        ] {
+            if let Some(id) = op.as_ref().and_then(|op| op.operation_id.as_ref()) {
+                targets.push((format!("{method} {path}"), id.clone()));
+            }
+        }
+    }
+    for (from, status, pointer, to) in LINKS {
+        let Some(op) = doc
+            .paths
+            .paths
+            .get_mut(from)
+            .and_then(|item| item.post.as_mut())
+        else {
+            continue;
+        };
+        let Some(RefOr::T(res)) = op.responses.responses.get_mut(status) else {
+            continue;
+        };
+        for (_, id) in targets
+            .iter()
+            .filter(|(target, _)| to.contains(&target.as_str()))
+        {
+            let link = LinkBuilder::new()
+                .operation_id(id)
+                .parameter("id", format!("$response.body#{pointer}"))
+                .build();
+            res.links.insert(id.clone(), RefOr::T(link));
+        }
+    }
+}
+
+/// Drops the schemas, responses and headers of `components` that nothing in
+/// the document reaches (the schemas a generic body inlines, the error
+/// responses every route that can give them declares in its own words), so
+/// that validators and client generators see only what is used.
+fn prune_unused_components(doc: &mut utoipa::openapi::OpenApi) {
+    let value = match serde_json::to_value(&*doc) {
+        Ok(value) => value,
+        Err(e) => {
+            log::error!("cannot walk the OpenAPI document: {e}");
+            return;
+        }
+    };
+    let mut reached = std::collections::HashSet::new();
+    let mut queue = Vec::new();
+    if let serde_json::Value::Object(top) = &value {
+        for (key, part) in top {
+            if key != "components" {
+                collect_refs(part, &mut queue);
+            }
+        }
+    }
+    while let Some(target) = queue.pop() {
+        if !reached.insert(target.clone()) {
+            continue;
+        }
+        if let Some(part) = value.pointer(target.trim_start_matches('#')) {
+            collect_refs(part, &mut queue);
+        }
+    }
+    if let Some(components) = doc.components.as_mut() {
+        let keep =
+            |kind: &str, name: &String| reached.contains(&format!("#/components/{kind}/{name}"));
+        components.schemas.retain(|name, _| keep("schemas", name));
+        components
+            .responses
+            .retain(|name, _| keep("responses", name));
+        components.headers.retain(|name, _| keep("headers", name));
+    }
+}
+
+fn collect_refs(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", serde_json::Value::String(target)) => out.push(target.clone()),
+                    _ => collect_refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
     }
 }
 

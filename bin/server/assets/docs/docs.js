@@ -17,6 +17,26 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
+// The document's prose as nodes: `inline code` in a <code>, everything else
+// as text (never parsed as HTML, so the document cannot inject markup). A
+// backtick without its pair stays a backtick.
+function prose(text) {
+  const parts = String(text || "").split("`");
+  const out = [];
+  parts.forEach((part, i) => {
+    const closed = i % 2 === 1 && i < parts.length - 1;
+    if (closed) out.push(el("code", {}, part));
+    else if (i % 2 === 1) out.push(`\`${part}`);
+    else if (part) out.push(part);
+  });
+  return out;
+}
+
+// The plain text of some prose, for the filter box.
+function plain(text) {
+  return String(text || "").replaceAll("`", "");
+}
+
 function resolve(doc, obj) {
   let seen = 0;
   while (obj && obj.$ref && seen++ < 20) {
@@ -68,7 +88,7 @@ function parametersTable(doc, params) {
     params.map((p) => {
       const s = resolve(doc, p.schema || {});
       const type = [].concat(s.type || "").join(" | ") + (s.format ? ` (${s.format})` : "");
-      return el("tr", {}, el("td", {}, p.name + (p.required ? " *" : "")), el("td", {}, p.in), el("td", {}, type), el("td", {}, p.description || ""));
+      return el("tr", {}, el("td", {}, p.name + (p.required ? " *" : "")), el("td", {}, p.in), el("td", {}, type), el("td", {}, prose(p.description)));
     }));
 }
 
@@ -77,7 +97,7 @@ function responsesTable(doc, responses) {
     el("tr", {}, el("th", {}, "status"), el("th", {}, "meaning")),
     Object.entries(responses || {}).map(([status, r]) => {
       const res = resolve(doc, r);
-      return el("tr", {}, el("td", {}, status), el("td", {}, res.description || ""));
+      return el("tr", {}, el("td", {}, status), el("td", {}, prose(res.description)));
     }));
 }
 
@@ -136,14 +156,14 @@ function operation(doc, path, method, op, inherited) {
   const params = [...(inherited || []), ...(op.parameters || [])].map((p) => resolve(doc, p));
   const secured = (op.security || []).length > 0;
   const details = el("details", { class: "op", id: `${method}-${path}` });
-  details.dataset.search = `${path} ${(op.tags || []).join(" ")} ${op.summary || ""}`.toLowerCase();
+  details.dataset.search = `${path} ${(op.tags || []).join(" ")} ${plain(op.summary)}`.toLowerCase();
   details.append(el("summary", {},
     el("span", { class: `method ${method}` }, method),
     el("span", { class: "path" }, path),
     secured ? el("span", { class: "lock", title: "needs a bearer token" }, "bearer") : null,
-    el("span", { class: "summary" }, op.summary || "")));
+    el("span", { class: "summary" }, prose(op.summary))));
   const inner = el("div", { class: "body" });
-  if (op.description) inner.append(el("p", {}, op.description));
+  if (op.description) inner.append(el("p", {}, prose(op.description)));
   const table = parametersTable(doc, params);
   if (table) inner.append(el("h4", {}, "Parameters"), table);
   const content = op.requestBody && resolve(doc, op.requestBody).content;
@@ -163,7 +183,7 @@ function operation(doc, path, method, op, inherited) {
 
 function render(doc) {
   document.getElementById("title").textContent = `${doc.info.title} ${doc.info.version}`;
-  document.getElementById("description").textContent = doc.info.description || "";
+  document.getElementById("description").replaceChildren(...prose(doc.info.description));
   const byTag = new Map((doc.tags || []).map((t) => [t.name, { tag: t, ops: [] }]));
   for (const [path, item] of Object.entries(doc.paths || {})) {
     for (const method of METHODS) {
@@ -178,19 +198,32 @@ function render(doc) {
   main.replaceChildren();
   for (const { tag, ops } of byTag.values()) {
     if (!ops.length) continue;
-    const section = el("section", {}, el("h2", {}, tag.name, tag.description ? el("small", {}, tag.description) : null), ops);
+    const section = el("section", {}, el("h2", {}, tag.name, tag.description ? el("small", {}, prose(tag.description)) : null), ops);
     main.append(section);
   }
-  // A link to `/docs#post-/api/v1/sessions` opens that operation.
-  const target = document.getElementById(decodeURIComponent(location.hash.slice(1)));
-  if (target) {
-    target.open = true;
-    target.scrollIntoView();
-  }
+  show(location.hash);
+  window.addEventListener("hashchange", () => show(location.hash));
   document.getElementById("filter").addEventListener("input", (e) => {
     const q = e.target.value.toLowerCase();
     for (const d of main.querySelectorAll("details.op")) d.hidden = q && !d.dataset.search.includes(q);
   });
+}
+
+// A link to `/docs#post-/api/v1/sessions` opens that operation and puts it at
+// the top of the window. The browser looked for the anchor before the
+// operations existed, so this is done once they are rendered (and again when
+// the hash changes).
+function show(hash) {
+  let id = hash.slice(1);
+  try { id = decodeURIComponent(id); } catch (_) { /* a malformed escape: use it as is */ }
+  const target = id && document.getElementById(id);
+  if (!target || !target.classList.contains("op")) return;
+  target.hidden = false;
+  target.open = true;
+  // Room below, so that even the last operation can reach the top.
+  const top = target.getBoundingClientRect().top + window.scrollY;
+  document.documentElement.style.minHeight = `${Math.ceil(top + window.innerHeight)}px`;
+  target.scrollIntoView({ block: "start" });
 }
 
 fetch("/api/v1/openapi.json")

@@ -43,7 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct Doc;
 
 /// The caller's profile.
-#[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", operation_id = "get_me",
     responses((status = 200, description = "Current user", body = Envelope<UserData>)),
     security(("bearer" = [])))]
 async fn me(state: web::Data<AppState>, Caller(actor): Caller) -> Res {
