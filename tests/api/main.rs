@@ -8,6 +8,7 @@ mod helpers;
 mod auth;
 mod chat;
 mod edge;
+mod events;
 mod foundation;
 mod market;
 mod openapi;

@@ -25,6 +25,7 @@ pub struct Application {
     server: Server,
     limits: Vec<Limit>,
     state: web::Data<AppState>,
+    listener: events::Listener,
 }
 
 /// Why the server could not start; one line for the operator.
@@ -120,11 +121,16 @@ impl Application {
         if workers > 0 {
             server = server.workers(workers);
         }
+        // Last, so that no error above leaves its thread behind.
+        let events_listener = app_state
+            .listen_for_events()
+            .map_err(|e| StartError::Services(format!("cannot start the events listener: {e}")))?;
         Ok(Self {
             port,
             server: server.run(),
             limits,
             state: app_state,
+            listener: events_listener,
         })
     }
 
@@ -146,6 +152,10 @@ impl Application {
         ));
         let served = self.server.await;
         limiter.abort();
+        // Streams end at once; the listener's connection closes before the pool's.
+        self.state.events.close();
+        let listener = self.listener;
+        let _ = web::block(move || listener.join()).await;
         close_pool(self.state).await;
         served
     }
@@ -158,9 +168,13 @@ impl Application {
     /// action (which kills the process, requests in flight and all).
     pub async fn run_until_signalled(self, signals: ShutdownSignals) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let events = self.state.events.clone();
         actix_web::rt::spawn(async move {
             let signal = signals.recv().await;
             log::info!("{signal} received: finishing requests in flight, then stopping");
+            // Live streams end at once (their clients reconnect elsewhere);
+            // they never hold the shutdown for its grace period.
+            events.close();
             handle.stop(true).await;
         });
         self.run_until_stopped().await

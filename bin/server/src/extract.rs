@@ -38,6 +38,48 @@ impl FromRequest for Caller {
     }
 }
 
+/// The caller of a live-events stream: like [`Caller`], but the token may
+/// also come as the `access_token` query parameter (a browser's
+/// `EventSource` cannot set headers). Only this route reads it; the access
+/// log never writes query strings. The token is kept for the stream's
+/// periodic re-checks.
+pub struct StreamCaller {
+    pub actor: Actor,
+    pub token: String,
+}
+
+impl FromRequest for StreamCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let raw = bearer(req).or_else(|| query_token(req.query_string()));
+        let verified = match req.app_data::<web::Data<AppState>>() {
+            None => Err(ApiError(DomainError::Internal("no app state".into()))),
+            Some(state) => raw
+                .ok_or(ApiError(DomainError::Unauthenticated))
+                .and_then(|raw| {
+                    let token = state.auth.verify_token(&raw).map_err(ApiError)?;
+                    Ok((state.clone(), token, raw))
+                }),
+        };
+        Box::pin(async move {
+            let (state, token, raw) = verified?;
+            let actor = blocking(move || state.auth.caller(token)).await?;
+            Ok(StreamCaller { actor, token: raw })
+        })
+    }
+}
+
+/// `access_token=<token>` of a query string (a JWT needs no decoding).
+fn query_token(query: &str) -> Option<String> {
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("access_token="))
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+}
+
 /// The token of an `Authorization: Bearer <token>` header.
 fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req

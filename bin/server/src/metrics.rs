@@ -99,7 +99,7 @@ impl Metrics {
     }
 
     /// The Prometheus text of every series, and of the pool's state.
-    pub fn render(&self, pool: &store::PoolStats) -> String {
+    pub fn render(&self, pool: &store::PoolStats, events: &events::Stats) -> String {
         let mut rows: Vec<(String, Series)> = {
             let table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
             table
@@ -185,6 +185,36 @@ impl Metrics {
             header(&mut out, name, "gauge", help);
             let _ = writeln!(out, "{name} {value}");
         }
+        use std::sync::atomic::Ordering::Relaxed;
+        for (name, kind, help, value) in [
+            (
+                "events_open_streams",
+                "gauge",
+                "Live-event streams open now.",
+                events.open_streams.load(Relaxed),
+            ),
+            (
+                "events_sent_total",
+                "counter",
+                "Live events written to streams.",
+                events.events_sent.load(Relaxed),
+            ),
+            (
+                "events_dropped_for_lag_total",
+                "counter",
+                "Live-event streams ended because the client fell behind.",
+                events.dropped_for_lag.load(Relaxed),
+            ),
+            (
+                "events_listener_reconnects_total",
+                "counter",
+                "Times the events listener re-established its connection.",
+                events.listener_reconnects.load(Relaxed),
+            ),
+        ] {
+            header(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         let started = self
             .started
             .duration_since(UNIX_EPOCH)
@@ -245,7 +275,7 @@ pub async fn endpoint(metrics: web::Data<Metrics>, state: web::Data<AppState>) -
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, CONTENT_TYPE_TEXT))
         .insert_header((CACHE_CONTROL, "no-store"))
-        .body(metrics.render(&state.store.pool_stats()))
+        .body(metrics.render(&state.store.pool_stats(), &state.events.stats))
 }
 
 /// The middleware that records every request in [`Metrics`]; wrap it
@@ -342,12 +372,15 @@ mod tests {
             StatusCode::NOT_FOUND,
             Duration::ZERO,
         );
-        let text = m.render(&store::PoolStats {
-            max_size: 4,
-            connections: 2,
-            idle: 1,
-            waiting: 0,
-        });
+        let text = m.render(
+            &store::PoolStats {
+                max_size: 4,
+                connections: 2,
+                idle: 1,
+                waiting: 0,
+            },
+            &events::Stats::default(),
+        );
         let l = "method=\"GET\",route=\"/x/{id}\",status=\"200\"";
         for line in [
             format!("http_requests_total{{{l}}} 5"),

@@ -53,6 +53,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         routes::users::Doc::openapi(),
         routes::chat::Doc::openapi(),
         routes::market::Doc::openapi(),
+        routes::events::Doc::openapi(),
         routes::health::Doc::openapi(),
         routes::docs::Doc::openapi(),
     ] {

@@ -74,6 +74,10 @@ pub struct Settings {
     #[serde(deserialize_with = "bare_seconds_or_zero")]
     pub shutdown_grace: Duration,
     pub max_sellers_per_session: i32,
+    #[serde(deserialize_with = "bare_seconds")]
+    pub events_heartbeat: Duration,
+    pub events_replay_max: u32,
+    pub events_buffer: usize,
     pub log_level: String,
     pub workers: usize,
 }

@@ -7,6 +7,7 @@ use chat::ChatService;
 use domain::DomainError;
 use domain::page::Cursors;
 use domain::ports::HealthStore;
+use events::Hub;
 use market::MarketService;
 use std::sync::Arc;
 use store::PgStore;
@@ -19,10 +20,27 @@ pub struct AppState {
     pub health: Arc<dyn HealthStore>,
     /// The store itself, for the pool's state in `/metrics`.
     pub store: PgStore,
+    /// The live events of this instance.
+    pub events: Arc<Hub>,
     pub settings: Settings,
 }
 
 impl AppState {
+    /// Starts this instance's events listener: its own connection, its own
+    /// thread; it stops when [`AppState::events`] is closed.
+    pub fn listen_for_events(&self) -> std::io::Result<events::Listener> {
+        let store = Arc::new(self.store.clone());
+        events::Listener::spawn(
+            self.events.clone(),
+            store.clone(),
+            events::Loader {
+                chats: store.clone(),
+                market: store,
+            },
+            events::ListenerSettings::default(),
+        )
+    }
+
     /// The services on one PostgreSQL store.
     pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
         let shared = store.clone();
@@ -49,6 +67,7 @@ impl AppState {
             ),
             health: store,
             store: shared,
+            events: Hub::new(settings.events_buffer),
             settings,
         })
     }

@@ -229,6 +229,24 @@ impl ChatService {
         }
     }
 
+    // ------------------------------------------------------------ live events
+
+    /// The messages of a session after position `after`, oldest first, at
+    /// most `limit`: what a live stream that resumes from `after` missed.
+    /// `NotFound` unless the actor may read the session.
+    pub fn messages_after(
+        &self,
+        actor: &Actor,
+        session: ChatSessionId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Message>, DomainError> {
+        let owner = (!actor.reads_any_chat()).then_some(actor.user_id);
+        self.store
+            .message_page(session, owner, Some(after), SortOrder::Asc, limit)?
+            .ok_or(DomainError::NotFound(SESSION))
+    }
+
     // ------------------------------------------------------------ helpers
 
     /// A message list query, parsed, with its cursor's position.

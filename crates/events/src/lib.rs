@@ -176,6 +176,14 @@ impl Subscription {
         }
     }
 
+    /// Counts a stream ended because its client stopped taking what it was sent.
+    pub fn lagged(&self) {
+        self.hub
+            .stats
+            .dropped_for_lag
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts an event written to the stream.
     pub fn sent(&self, events: u64) {
         self.hub

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod chat;
 pub mod docs;
+pub mod events;
 pub mod health;
 pub mod market;
 pub mod users;
@@ -23,6 +24,7 @@ pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
         // Market's exact resources under /sessions/{id}/… before chat's /sessions scope,
         // which would otherwise claim them.
         .configure(market::configure)
+        .configure(events::configure)
         .configure(chat::configure)
         .service(web::resource("/openapi.json").route(get(docs::openapi_json)));
 }

@@ -1,0 +1,240 @@
+//! `GET /sessions/{id}/events`: a chat session's live events as SSE
+//! (contract §3.8). The hub, the listener and the replay's rules live in the
+//! `events` and `chat` crates; this is the wire.
+
+use super::{Id, get};
+use crate::error::ApiError;
+use crate::extract::StreamCaller;
+use crate::reply::blocking;
+use crate::state::AppState;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::events::EventKind;
+use domain::{Actor, ChatSessionId, DomainError, Message};
+use events::{Delivery, Event, Subscription};
+use std::fmt::Write as _;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/sessions/{id}/events").route(get(session_events)));
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(session_events))]
+pub struct Doc;
+
+/// What the stream needs between two frames.
+struct Stream {
+    state: web::Data<AppState>,
+    sub: Subscription,
+    actor: Actor,
+    token: String,
+    session: ChatSessionId,
+    /// The newest message position written to the stream: `message.created`
+    /// events at or below it were replayed already.
+    last_seq: i64,
+    heartbeat: actix_web::rt::time::Interval,
+    /// Frames to write before waiting for anything.
+    pending: Option<Bytes>,
+}
+
+/// Live events of a chat session, as `text/event-stream`.
+///
+/// Events: `message.created` (data: the Message), `message.deleted`
+/// (`{id}`), `session.updated` (the ChatSession), `vendor.changed`
+/// (`{sessionId, vendor}`, `vendor` null once removed), `seller.changed`
+/// (the Seller), `seller.deleted` (`{id}`), and `reset` (no id: too much was
+/// missed to replay; reload). Each event's `id` is the session's position:
+/// reconnect with it as `Last-Event-ID` to receive, first and in order, the
+/// `message.created` events missed, then live ones, none lost or repeated.
+/// A comment line goes out at least every `EVENTS_HEARTBEAT` (15 s); the
+/// stream ends within that time of the login session being revoked, the user
+/// deactivated or the access lost, when the session is deleted, when the
+/// client falls too far behind (it reconnects), and at once on shutdown.
+/// The token may come as the `access_token` query parameter (this route
+/// only), for clients that cannot set headers. Never compressed or buffered.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/events", tag = "sessions",
+    params(
+        ("Last-Event-ID" = Option<String>, Header, description = "The `id` of the last event received, to resume after it"),
+        ("access_token" = Option<String>, Query, description = "The access token, for clients that cannot send `Authorization` (this route only)"),
+    ),
+    responses(
+        (status = 200, description = "The event stream", content_type = "text/event-stream", body = String),
+    ),
+    security(("bearer" = [])))]
+pub async fn session_events(
+    state: web::Data<AppState>,
+    caller: StreamCaller,
+    id: Id,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let session = ChatSessionId(id.into_inner());
+    let StreamCaller { actor, token } = caller;
+    let resume = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned);
+    // Subscribe first, then replay: whatever commits in between arrives twice
+    // and the second copy is dropped, so nothing falls in a gap.
+    let sub = state.events.subscribe(session);
+    let mut live = Stream {
+        heartbeat: actix_web::rt::time::interval_at(
+            actix_web::rt::time::Instant::now() + state.settings.events_heartbeat,
+            state.settings.events_heartbeat,
+        ),
+        state,
+        sub,
+        actor,
+        token,
+        session,
+        last_seq: 0,
+        pending: None,
+    };
+    let mut first = String::from("retry: 2000\n: connected\n\n");
+    match resume.map(|r| r.parse::<i64>()) {
+        None => {
+            // Access is checked even with nothing to replay.
+            let (state, actor) = (live.state.clone(), live.actor);
+            blocking(move || state.chat.session(&actor, session)).await?;
+        }
+        Some(Ok(after)) if after >= 0 => first.push_str(&live.catch_up(after).await?),
+        Some(_) => {
+            let (state, actor) = (live.state.clone(), live.actor);
+            blocking(move || state.chat.session(&actor, session)).await?;
+            first.push_str(RESET);
+        }
+    }
+    live.pending = Some(Bytes::from(first));
+    // The stream runs as a task of its own and hands its frames to the
+    // response through a small queue: a client that stops reading fills the
+    // queue and is ended at once (counted as lag), whatever its socket does,
+    // and never holds up the hub, the writers or anyone else.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+    actix_web::rt::spawn(async move {
+        loop {
+            let frames = tokio::select! {
+                f = live.next_frames() => f,
+                _ = tx.closed() => None,
+            };
+            let Some(frames) = frames else { break };
+            match tx.try_send(frames) {
+                Ok(()) => {}
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    live.sub.lagged();
+                    break;
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => break,
+            }
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Compress passes a response that already names its encoding; SSE
+        // frames must go out as they are written.
+        .insert_header((
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        ))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+/// Frames a stream may have written but its client not yet taken.
+const QUEUE: usize = 64;
+
+/// Tells the client to reload: too much was missed to replay.
+const RESET: &str = "event: reset\ndata: {}\n\n";
+
+impl Stream {
+    /// The next frames to write; `None` ends the stream.
+    async fn next_frames(&mut self) -> Option<Bytes> {
+        if let Some(b) = self.pending.take() {
+            return Some(b);
+        }
+        loop {
+            tokio::select! {
+                _ = self.heartbeat.tick() => {
+                    return self.still_allowed().await.then(|| Bytes::from_static(b": ping\n\n"));
+                }
+                got = self.sub.next() => match got {
+                    Ok(Delivery::Event(e)) => {
+                        if e.kind == EventKind::MessageCreated {
+                            if e.seq <= self.last_seq {
+                                continue;
+                            }
+                            self.last_seq = e.seq;
+                        }
+                        self.sub.sent(1);
+                        return Some(Bytes::from(frame(&e)));
+                    }
+                    Ok(Delivery::CatchUp) => match self.catch_up(self.last_seq).await {
+                        Ok(frames) if frames.is_empty() => continue,
+                        Ok(frames) => return Some(Bytes::from(frames)),
+                        Err(_) => return None,
+                    },
+                    Ok(Delivery::End) | Err(_) => return None,
+                },
+            }
+        }
+    }
+
+    /// The `message.created` events after `after`, from the database; a
+    /// `reset` instead when there are more than `EVENTS_REPLAY_MAX`.
+    async fn catch_up(&mut self, after: i64) -> Result<String, ApiError> {
+        let max = i64::from(self.state.settings.events_replay_max);
+        let (state, actor, session) = (self.state.clone(), self.actor, self.session);
+        let missed: Vec<Message> =
+            blocking(move || state.chat.messages_after(&actor, session, after, max + 1)).await?;
+        let mut out = String::new();
+        if missed.len() as i64 > max {
+            out.push_str(RESET);
+        } else {
+            for m in &missed {
+                out.push_str(&frame(&Event::message_created(m)));
+            }
+            self.sub.sent(missed.len() as u64);
+        }
+        if let Some(last) = missed.last() {
+            self.last_seq = self.last_seq.max(last.seq);
+        }
+        Ok(out)
+    }
+
+    /// The token still good, its login session live, its user active, and the
+    /// chat session still readable by them.
+    async fn still_allowed(&self) -> bool {
+        let (state, token, session) = (self.state.clone(), self.token.clone(), self.session);
+        let checked = blocking(move || {
+            let verified = state.auth.verify_token(&token)?;
+            let actor = state.auth.caller(verified)?;
+            state.chat.session(&actor, session).map(drop)
+        })
+        .await;
+        match checked {
+            Ok(()) => true,
+            // A database outage does not end a stream; the next check decides.
+            Err(ApiError(DomainError::Unavailable)) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+/// `id: <seq>\nevent: <name>\ndata: <json>\n\n`.
+fn frame(e: &Event) -> String {
+    let mut out = String::with_capacity(e.data.len() + 48);
+    let _ = write!(
+        out,
+        "id: {}\nevent: {}\ndata: {}\n\n",
+        e.seq,
+        e.kind.name(),
+        e.data
+    );
+    out
+}
