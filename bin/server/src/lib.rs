@@ -5,6 +5,7 @@
 pub mod app;
 pub mod bodies;
 pub mod cli;
+pub mod conn;
 pub mod edge;
 pub mod error;
 pub mod extract;
@@ -17,6 +18,7 @@ pub mod reply;
 pub mod routes;
 pub mod settings;
 pub mod state;
+pub mod timeouts;
 
 pub use app::Application;
 pub use settings::Settings;
@@ -24,9 +26,18 @@ pub use settings::Settings;
 /// Logging from the settings' level; `RUST_LOG` wins.
 pub fn init_logging(level: &str) {
     let mut b = env_logger::Builder::new();
+    quiet_dispatcher(&mut b);
     b.parse_filters(level);
     if let Ok(filter) = std::env::var("RUST_LOG") {
         b.parse_filters(&filter);
     }
     let _ = b.try_init();
+}
+
+/// actix-http's HTTP/1 dispatcher logs every malformed request at `ERROR`
+/// (`stream error: …`), so anyone could fill the error log; those requests get
+/// an access-log line from [`conn`] instead, the reason at `debug` there.
+/// `RUST_LOG=actix_http::h1=trace` brings the dispatcher's lines back.
+pub fn quiet_dispatcher(b: &mut env_logger::Builder) {
+    b.filter_module("actix_http::h1", log::LevelFilter::Off);
 }

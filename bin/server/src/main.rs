@@ -37,6 +37,7 @@ fn init_logging(env: &HashMap<String, String>) {
         return;
     }
     let mut b = env_logger::Builder::new();
+    server::quiet_dispatcher(&mut b);
     b.parse_filters(level);
     if let Ok(filter) = std::env::var("RUST_LOG") {
         b.parse_filters(&filter);

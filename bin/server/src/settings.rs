@@ -70,6 +70,15 @@ pub struct Settings {
     pub media_max_bytes: u64,
     pub log_level: String,
     pub workers: usize,
+    /// Longest wait for the next bytes of a request body.
+    pub body_idle_timeout: Duration,
+    /// Longest time for a whole JSON request body, from its headers.
+    pub body_timeout: Duration,
+    /// A client that reads nothing of a response for this long is disconnected.
+    pub send_timeout: Duration,
+    /// Connections open at once over all workers; `MAX_CONNECTIONS=0` (the
+    /// default) is decided at start from the open-file limit.
+    pub max_connections: usize,
 }
 
 /// The raw layered values, before checks.
@@ -97,6 +106,10 @@ struct Raw {
     media_max_bytes: u64,
     log_level: String,
     workers: usize,
+    body_idle_timeout: String,
+    body_timeout: String,
+    send_timeout: String,
+    max_connections: usize,
 }
 
 /// A setting that cannot be used; the text is one line for the operator.
@@ -155,6 +168,10 @@ impl Settings {
             "media_max_bytes",
             "log_level",
             "workers",
+            "body_idle_timeout",
+            "body_timeout",
+            "send_timeout",
+            "max_connections",
         ];
         let ours: config::Map<String, String> = keys
             .iter()
@@ -260,6 +277,14 @@ impl Settings {
             media_max_bytes: raw.media_max_bytes,
             log_level: raw.log_level,
             workers: raw.workers,
+            body_idle_timeout: duration(
+                "BODY_IDLE_TIMEOUT",
+                &raw.body_idle_timeout,
+                Unit::Seconds,
+            )?,
+            body_timeout: duration("BODY_TIMEOUT", &raw.body_timeout, Unit::Seconds)?,
+            send_timeout: duration("SEND_TIMEOUT", &raw.send_timeout, Unit::Seconds)?,
+            max_connections: raw.max_connections,
         })
     }
 
