@@ -12,4 +12,5 @@ mod foundation;
 mod market;
 mod openapi;
 mod schema;
+mod slow_clients;
 mod users;

@@ -187,11 +187,12 @@ impl Application {
             let signal = signals.recv().await;
             log::info!("{signal} received: finishing requests in flight, then stopping");
             drain.start();
-            // Stop accepting at once; the workers wait (up to the grace) for
-            // their connections, which close as they finish.
+            // No more connections (refused, so safe for any client to retry
+            // elsewhere); the workers wait, up to the grace, for the open ones.
             let stopped = actix_web::rt::spawn(handle.stop(true));
-            // A client busy on a keep-alive connection sends its next request
-            // within this; it is answered, with `Connection: close`.
+            // Idle keep-alive connections stay open a moment: a client busy
+            // on one gets its next request answered, with `Connection: close`,
+            // rather than racing a close.
             actix_web::rt::time::sleep(IDLE_LINGER.min(grace / 4)).await;
             drain.close_idle();
             let _ = stopped.await;

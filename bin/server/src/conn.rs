@@ -8,8 +8,8 @@
 //! - **Connection cap.** At most `max_connections` open at once (actix's
 //!   per-worker `max_concurrent_connections`; the rest wait in the listen
 //!   backlog), so that a flood cannot take the descriptors the database pool
-//!   and the listener need. Reaching the cap is logged once, and again only
-//!   after the count fell well below it.
+//!   and the listener need. Reaching the cap is logged once, then at most once
+//!   a minute while a flood lasts (with how often it was hit meanwhile).
 //! - **Draining.** On shutdown ([`Drain::start`]) every response carries
 //!   `Connection: close` and `/ready` answers `503`; a moment later
 //!   ([`Drain::close_idle`]) an idle keep-alive connection is closed, but only
@@ -38,7 +38,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -105,17 +105,36 @@ impl Drain {
 struct Counter {
     open: AtomicUsize,
     cap: usize,
-    warned: AtomicBool,
+    /// Seconds since `since` of the last "cap reached" line, plus one (0: none yet).
+    logged: AtomicU64,
+    /// Times the cap was hit since the last line.
+    hits: AtomicU64,
+    since: Instant,
 }
+
+/// At most one "cap reached" line in this long, however hard the flood.
+const CAP_LOG_EVERY: Duration = Duration::from_secs(60);
 
 impl Counter {
     fn opened(self: &Arc<Self>) -> Slot {
         let n = self.open.fetch_add(1, Ordering::Relaxed) + 1;
-        if n >= self.cap && !self.warned.swap(true, Ordering::Relaxed) {
-            log::warn!(
-                "connection cap reached: {n} connections open (MAX_CONNECTIONS {}); new ones wait in the listen backlog",
-                self.cap
-            );
+        if n >= self.cap {
+            let hits = self.hits.fetch_add(1, Ordering::Relaxed) + 1;
+            let now = self.since.elapsed().as_secs() + 1;
+            let last = self.logged.load(Ordering::Relaxed);
+            let due = last == 0 || now.saturating_sub(last) >= CAP_LOG_EVERY.as_secs();
+            if due
+                && self
+                    .logged
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.hits.store(0, Ordering::Relaxed);
+                log::warn!(
+                    "connection cap reached ({hits} times since the last such line): {n} connections open, MAX_CONNECTIONS {}; new ones wait in the listen backlog",
+                    self.cap
+                );
+            }
         }
         Slot(self.clone())
     }
@@ -126,15 +145,7 @@ struct Slot(Arc<Counter>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let n = self
-            .0
-            .open
-            .fetch_sub(1, Ordering::Relaxed)
-            .saturating_sub(1);
-        // A new episode may be logged once the flood has clearly receded.
-        if n < self.0.cap - self.0.cap / 4 {
-            self.0.warned.store(false, Ordering::Relaxed);
-        }
+        self.0.open.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -219,9 +230,15 @@ impl AsyncRead for Conn {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Pending if this.state.active.get() == 0 && this.draining(cx) => {
-                // Nothing waiting and nothing in progress: end of stream, so
-                // the dispatcher closes this idle connection.
+            // Idle between requests, nothing waiting to be read: end of
+            // stream, so the dispatcher closes the connection. A connection
+            // that has not sent its first request yet is left to the
+            // request-head timeout: its client is about to send.
+            Poll::Pending
+                if this.state.active.get() == 0
+                    && this.state.requests.get() > 0
+                    && this.draining(cx) =>
+            {
                 Poll::Ready(Ok(()))
             }
             other => other,
@@ -337,7 +354,9 @@ where
     let counter = Arc::new(Counter {
         open: AtomicUsize::new(0),
         cap: options.max_connections.max(1),
-        warned: AtomicBool::new(false),
+        logged: AtomicU64::new(0),
+        hits: AtomicU64::new(0),
+        since: Instant::now(),
     });
     let per_worker = options.max_connections.div_ceil(workers).max(1);
     let grace = options.shutdown_grace.as_secs().max(1);
