@@ -406,3 +406,46 @@ fn protocol_level_rejections_get_an_access_line_and_no_error_line() {
     let stderr = server.stderr();
     assert!(!stderr.contains("ERROR"), "{stderr}");
 }
+
+/// What a stalled reader can pin is bounded: a page of messages is at most
+/// `PAGE_MAX_BYTES` of JSON; the client pages on with `nextCursor`.
+#[actix_web::test]
+async fn a_page_over_the_byte_cap_carries_fewer_messages_and_pages_on() {
+    let app = crate::helpers::TestApp::spawn_with(&[("PAGE_MAX_BYTES", "100000")]).await;
+    let u = app.register("long@example.com").await;
+    let s = app
+        .post("/api/v1/sessions", &u.token, serde_json::json!({}))
+        .await;
+    let sid = s.data()["session"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/sessions/{sid}/messages");
+    for i in 0..10 {
+        let content = format!("{i}{}", "x".repeat(31_000));
+        let r = app
+            .post(&path, &u.token, serde_json::json!({ "content": content }))
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let q = match &cursor {
+            Some(c) => format!("{path}?limit=200&cursor={c}"),
+            None => format!("{path}?limit=200"),
+        };
+        let r = app.get(&q, &u.token).await;
+        assert_eq!(r.status, 200);
+        let items = r.data()["items"].as_array().unwrap().clone();
+        assert!(!items.is_empty() && items.len() <= 3, "{}", items.len());
+        seen.extend(
+            items
+                .iter()
+                .map(|m| m["content"].as_str().unwrap()[..1].to_owned()),
+        );
+        cursor = r.data()["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let expected: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    assert_eq!(seen, expected, "every message once, in order");
+}

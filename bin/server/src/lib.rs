@@ -12,6 +12,7 @@ pub mod extract;
 pub mod metrics;
 pub mod net;
 pub mod openapi;
+pub mod pages;
 pub mod panics;
 pub mod ratelimit;
 pub mod reply;

@@ -79,6 +79,8 @@ pub struct Settings {
     /// Connections open at once over all workers; `MAX_CONNECTIONS=0` (the
     /// default) is decided at start from the open-file limit.
     pub max_connections: usize,
+    /// Largest page of messages in JSON bytes (at least one message).
+    pub page_max_bytes: usize,
 }
 
 /// The raw layered values, before checks.
@@ -110,6 +112,7 @@ struct Raw {
     body_timeout: String,
     send_timeout: String,
     max_connections: usize,
+    page_max_bytes: usize,
 }
 
 /// A setting that cannot be used; the text is one line for the operator.
@@ -172,6 +175,7 @@ impl Settings {
             "body_timeout",
             "send_timeout",
             "max_connections",
+            "page_max_bytes",
         ];
         let ours: config::Map<String, String> = keys
             .iter()
@@ -285,6 +289,7 @@ impl Settings {
             body_timeout: duration("BODY_TIMEOUT", &raw.body_timeout, Unit::Seconds)?,
             send_timeout: duration("SEND_TIMEOUT", &raw.send_timeout, Unit::Seconds)?,
             max_connections: raw.max_connections,
+            page_max_bytes: raw.page_max_bytes,
         })
     }
 
