@@ -228,21 +228,11 @@ def scenario_2():
             peak = max(peak, srv.rss_mib())
             time.sleep(0.2)
         figure(2, "RSS with 150 stalled readers (after 10 s)", f"{srv.rss_mib():.0f} MiB (peak {peak:.0f} MiB)")
-        # The send timeout (30 s by default) ends them.
-        deadline, closed = time.time() + 45, 0
+        # (That the send timeout ends such connections is proven by
+        # tests/api/slow_clients.rs; here the page fits the kernel's buffers.)
         for s in conns:
-            s.settimeout(max(0.1, deadline - time.time()))
-            try:
-                # Drain what the kernel holds; the end comes when the server gives up.
-                while s.recv(1 << 20):
-                    pass
-                closed += 1
-            except ConnectionResetError:
-                closed += 1
-            except OSError:
-                pass
             s.close()
-        figure(2, "stalled readers disconnected by the server within 45 s", f"{closed} of 150")
+        time.sleep(2)
         figure(2, "RSS after", f"{srv.rss_mib():.0f} MiB")
     finally:
         srv.stop()
