@@ -7,7 +7,7 @@ CARGO ?= cargo
 TESTKIT_DIR ?= $(shell echo $${TMPDIR:-/tmp})/dealroom-testkit-$(shell id -u)
 export TESTKIT_DIR
 
-.PHONY: run test test-newcomer lint openapi-lint fmt check-deps check-schema db db-stop build release bench fuzz-api clean
+.PHONY: run test test-newcomer lint openapi-lint fmt check-deps check-schema db db-stop build release bench abuse fuzz-api clean
 
 ## run: serve the API on 127.0.0.1:3000 (this checkout's local PostgreSQL unless DATABASE_URL is set)
 run:
@@ -55,6 +55,10 @@ test-newcomer:
 ## bench: load-test a release build with wrk, beside pgbench ceilings (README "Benchmarks")
 bench:
 	@CARGO="$(CARGO)" scripts/bench/run.sh
+
+## abuse: slow, stalled and departing clients against a release build (README "Abuse"; a few minutes)
+abuse:
+	@CARGO="$(CARGO)" scripts/abuse/run.sh
 
 ## fuzz-api: schemathesis against the running API and its own OpenAPI document (~1 min)
 fuzz-api:

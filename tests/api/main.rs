@@ -14,4 +14,5 @@ mod market;
 mod openapi;
 mod rules;
 mod schema;
+mod slow_clients;
 mod users;

@@ -1,5 +1,6 @@
 //! Building and running the HTTP server.
 
+use crate::conn::{self, Drain};
 use crate::edge::{self, EdgeConfig};
 use crate::extract::{json_error, path_error, query_error};
 use crate::metrics::{self, Metrics, RequestMetrics};
@@ -7,13 +8,14 @@ use crate::ratelimit::{self, Limit};
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::timeouts::BodyTimeout;
 use actix_cors::Cors;
 use actix_governor::Governor;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::header;
 use actix_web::middleware::{Compress, from_fn};
 use actix_web::rt::signal::unix::{Signal, SignalKind, signal};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,7 @@ pub struct Application {
     limits: Vec<Limit>,
     state: web::Data<AppState>,
     listener: events::Listener,
+    drain: Arc<Drain>,
 }
 
 /// Why the server could not start; one line for the operator.
@@ -74,20 +77,41 @@ impl Application {
             settings.trust_proxy,
         )
         .ok_or_else(bad_limit)?;
-        let workers = settings.workers;
-        let grace = settings.shutdown_grace;
+        let workers = match settings.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let options = conn::Options {
+            workers,
+            max_connections: conn::connection_cap(
+                settings.max_connections,
+                conn::open_files(),
+                settings.db_pool_size,
+            ),
+            send_timeout: settings.send_timeout,
+            shutdown_grace: settings.shutdown_grace,
+            // Each worker's blocking pool: enough for every pool connection and
+            // every bcrypt slot to be busy from one worker, and no more (each
+            // idle thread keeps its stack and malloc arena).
+            blocking_threads: settings.db_pool_size as usize + settings.bcrypt_concurrency,
+            production: settings.is_production(),
+        };
+        let body_timeout = BodyTimeout::new(settings.body_idle_timeout, settings.body_timeout);
+        let drain = Arc::new(Drain::new());
+        let app_drain = drain.clone();
         let state = web::Data::new(
             AppState::new(settings, store).map_err(|e| StartError::Services(e.to_string()))?,
         );
         let limits = vec![api_limit.clone(), auth_limit.clone()];
         let metrics = Arc::new(Metrics::new());
         let app_state = state.clone();
-        let mut server = HttpServer::new(move || {
+        let server = conn::server(listener, options, drain.clone(), move || {
             let s = &state.settings;
             let auth_limit = auth_limit.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(web::Data::from(metrics.clone()))
+                .app_data(web::Data::from(app_drain.clone()))
                 .app_data(web::Data::new(EdgeConfig {
                     production: s.is_production(),
                 }))
@@ -107,30 +131,27 @@ impl Application {
                 .service(web::resource("/metrics").route(routes::get(metrics::endpoint)))
                 .default_service(web::to(edge::not_found))
                 .wrap(edge::method_not_allowed())
+                .wrap(body_timeout)
                 .wrap(Compress::default())
                 .wrap(cors(s.cors_origins.as_deref()))
                 .wrap(edge::security_headers())
                 .wrap(from_fn(edge::request_context))
+                .wrap(from_fn(conn::track))
                 // Outermost: it sees every response, CORS preflights included.
                 .wrap(RequestMetrics(metrics.clone()))
         })
-        .disable_signals()
-        .shutdown_timeout(grace.as_secs().max(1))
-        .listen(listener)
         .map_err(|e| StartError::Services(e.to_string()))?;
-        if workers > 0 {
-            server = server.workers(workers);
-        }
         // Last, so that no error above leaves its thread behind.
         let events_listener = app_state
             .listen_for_events()
             .map_err(|e| StartError::Services(format!("cannot start the events listener: {e}")))?;
         Ok(Self {
             port,
-            server: server.run(),
+            server,
             limits,
             state: app_state,
             listener: events_listener,
+            drain,
         })
     }
 
@@ -160,26 +181,58 @@ impl Application {
         served
     }
 
-    /// Serves until SIGTERM or SIGINT, both graceful: stop accepting, finish the
-    /// requests in flight within the grace period, close the pool, return.
+    /// Serves until SIGTERM or SIGINT, both graceful: `/ready` answers `503` and
+    /// every response closes its connection, the listener closes, requests
+    /// already received (in flight, or waiting on an idle keep-alive
+    /// connection) are answered within the grace period, then the pool closes.
     ///
     /// `signals` must have been listened for before the server was built, so
     /// that a signal arriving once the port accepts is never the default
     /// action (which kills the process, requests in flight and all).
     pub async fn run_until_signalled(self, signals: ShutdownSignals) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let drain = self.drain.clone();
+        let grace = self.state.settings.shutdown_grace;
         let events = self.state.events.clone();
         actix_web::rt::spawn(async move {
             let signal = signals.recv().await;
             log::info!("{signal} received: finishing requests in flight, then stopping");
-            // Live streams end at once (their clients reconnect elsewhere);
-            // they never hold the shutdown for its grace period.
+            drain.start();
+            // Live streams end at once (their clients reconnect elsewhere),
+            // and their connections close with them (an SSE response says
+            // `Connection: close`), before the workers are asked to stop:
+            // they never hold the shutdown up.
             events.close();
-            handle.stop(true).await;
+            let until = std::time::Instant::now() + STREAMS_CLOSE;
+            while events
+                .stats
+                .open_streams
+                .load(std::sync::atomic::Ordering::Relaxed)
+                > 0
+                && std::time::Instant::now() < until
+            {
+                actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+            }
+            // No more connections (refused, so safe for any client to retry
+            // elsewhere); the workers wait, up to the grace, for the open ones.
+            let stopped = actix_web::rt::spawn(handle.stop(true));
+            // Idle keep-alive connections stay open a moment: a client busy
+            // on one gets its next request answered, with `Connection: close`,
+            // rather than racing a close.
+            actix_web::rt::time::sleep(IDLE_LINGER.min(grace / 4)).await;
+            drain.close_idle();
+            let _ = stopped.await;
         });
         self.run_until_stopped().await
     }
 }
+
+/// How long shutdown waits, at most, for live streams to end.
+const STREAMS_CLOSE: Duration = Duration::from_millis(300);
+
+/// How long, at most, idle keep-alive connections stay open once shutdown
+/// begins (a quarter of the grace when that is shorter).
+const IDLE_LINGER: Duration = Duration::from_millis(500);
 
 /// SIGTERM and SIGINT, caught from [`ShutdownSignals::listen`] on: from then on
 /// neither ends the process by itself.

@@ -184,6 +184,13 @@ pub fn run(
                 log::info!("applied migration {m}");
             }
             let (host, port) = (settings.host.clone(), settings.port);
+            match crate::conn::raise_open_files() {
+                Ok((before, after)) if after > before => {
+                    log::info!("open-file limit raised from {before} to {after}");
+                }
+                Ok(_) => {}
+                Err(e) => log::warn!("cannot raise the open-file limit: {e}"),
+            }
             actix_web::rt::System::new().block_on(async move {
                 // Before the port accepts: a signal then is ours, never the default action.
                 let signals = ShutdownSignals::listen()

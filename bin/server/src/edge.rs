@@ -98,7 +98,8 @@ pub async fn request_context(
     Ok(res)
 }
 
-fn access_log(
+/// One access-log line (also written by [`crate::conn`] for what the app never saw).
+pub(crate) fn access_log(
     production: bool,
     method: &str,
     path: &str,

@@ -18,7 +18,7 @@ pub struct ErrorBody<'a> {
     /// A stable machine string: `VALIDATION_ERROR`, `UNAUTHENTICATED`,
     /// `TOKEN_EXPIRED`, `SESSION_REVOKED`, `INVALID_CREDENTIALS`,
     /// `INVALID_REFRESH_TOKEN`, `FORBIDDEN`, `NOT_FOUND`, `METHOD_NOT_ALLOWED`,
-    /// `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `LIMIT_REACHED`,
+    /// `REQUEST_TIMEOUT`, `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `LIMIT_REACHED`,
     /// `RATE_LIMITED`, `INTERNAL` or `UNAVAILABLE`.
     pub code: &'static str,
     /// Present only for `VALIDATION_ERROR`: one entry per failing field.
@@ -62,6 +62,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    RequestTimeout,
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -73,7 +74,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the contract's order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         Self::ValidationError,
         Self::Unauthenticated,
         Self::TokenExpired,
@@ -83,6 +84,7 @@ impl ErrorCode {
         Self::Forbidden,
         Self::NotFound,
         Self::MethodNotAllowed,
+        Self::RequestTimeout,
         Self::Conflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -135,6 +137,11 @@ impl ErrorCode {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
                 "Method not allowed",
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body did not arrive in time",
             ),
             Self::Conflict => (StatusCode::CONFLICT, "CONFLICT", "Conflict"),
             Self::PayloadTooLarge => (

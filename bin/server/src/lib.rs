@@ -5,6 +5,7 @@
 mod app;
 mod bodies;
 pub mod cli;
+mod conn;
 mod edge;
 mod error;
 mod extract;
@@ -12,12 +13,14 @@ pub mod logging;
 mod metrics;
 mod net;
 mod openapi;
+mod pages;
 mod panics;
 mod ratelimit;
 mod reply;
 mod routes;
 mod settings;
 mod state;
+mod timeouts;
 
 pub use app::{Application, ShutdownSignals, StartError};
 pub use settings::{AppEnv, Settings, SettingsError};

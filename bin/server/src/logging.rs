@@ -8,6 +8,11 @@ use crate::settings::Settings;
 pub fn init(settings: Option<&Settings>) {
     let level = settings.map_or("info", |s| s.log_level.as_str());
     let mut b = env_logger::Builder::new();
+    // actix-http's HTTP/1 dispatcher logs every malformed request at `ERROR`
+    // (`stream error: …`), so anyone could fill the error log; those requests
+    // get an access-log line from `conn` instead, the reason at `debug` there.
+    // `RUST_LOG=actix_http::h1=trace` brings the dispatcher's lines back.
+    b.filter_module("actix_http::h1", log::LevelFilter::Off);
     b.parse_filters(level);
     if let Ok(filter) = std::env::var("RUST_LOG") {
         b.parse_filters(&filter);

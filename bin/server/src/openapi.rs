@@ -212,6 +212,7 @@ impl utoipa::Modify for Conventions {
                 add(400, has_body || has_query || !names.is_empty());
                 add(401, secured);
                 add(404, !names.is_empty());
+                add(408, has_body);
                 add(413, has_body);
                 add(415, has_body);
                 add(429, rate_limited);

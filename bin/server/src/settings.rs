@@ -80,6 +80,20 @@ pub struct Settings {
     pub events_buffer: usize,
     pub log_level: String,
     pub workers: usize,
+    /// Longest wait for the next bytes of a request body.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub body_idle_timeout: Duration,
+    /// Longest time for a whole JSON request body, from its headers.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub body_timeout: Duration,
+    /// A client that reads nothing of a response for this long is disconnected.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub send_timeout: Duration,
+    /// Connections open at once over all workers; `MAX_CONNECTIONS=0` (the
+    /// default) is decided at start from the open-file limit.
+    pub max_connections: usize,
+    /// Largest page of messages in JSON bytes (at least one message).
+    pub page_max_bytes: usize,
 }
 
 /// A setting that cannot be used; the text is one line for the operator.

@@ -4,6 +4,7 @@ use super::{Id, delete, get, patch, post};
 use crate::bodies::{MessageData, SessionData};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
+use crate::pages;
 use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
@@ -155,6 +156,10 @@ async fn post_message(
 
 /// A page of a session's messages in creation order (`order=asc`, the
 /// default, or `desc`).
+///
+/// At most `limit` messages, and fewer when they would make the page larger
+/// than the server's byte cap (256 KiB by default); `nextCursor` then goes on
+/// from the last one given.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/messages", tag = "messages",
     params(MessageListQuery),
     responses((status = 200, description = "Messages", body = Envelope<Page<Message>>)),
@@ -166,7 +171,27 @@ async fn list_messages(
     query: web::Query<MessageListQuery>,
 ) -> Res {
     let id = ChatSessionId(id.into_inner());
-    let page = blocking(move || state.chat.messages(&actor, id, query.into_inner())).await?;
+    let query = query.into_inner();
+    let page = blocking(move || {
+        let again = MessageListQuery {
+            limit: query.limit,
+            cursor: query.cursor.clone(),
+            order: query.order.clone(),
+        };
+        let page = state.chat.messages(&actor, id, query)?;
+        let text = |m: &Message| m.content.as_ref().map_or(0, String::len);
+        match pages::items_that_fit(&page.items, state.settings.page_max_bytes, text) {
+            None => Ok(page),
+            Some(fit) => {
+                drop(page);
+                let limit = Some(i64::try_from(fit).unwrap_or(1));
+                state
+                    .chat
+                    .messages(&actor, id, MessageListQuery { limit, ..again })
+            }
+        }
+    })
+    .await?;
     Ok(ok("Messages", page))
 }
 

@@ -133,7 +133,10 @@ pub async fn session_events(
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
     });
-    Ok(HttpResponse::Ok()
+    let mut res = HttpResponse::Ok();
+    // The connection ends with the stream (a client reconnects on a new one).
+    res.force_close();
+    Ok(res
         .insert_header((header::CONTENT_TYPE, "text/event-stream"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         // Compress passes a response that already names its encoding; SSE

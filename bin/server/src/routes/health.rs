@@ -1,6 +1,7 @@
 //! `GET /health` (liveness) and `GET /ready` (database and migrations).
 
 use crate::bodies::{Liveness, Readiness};
+use crate::conn::Drain;
 use crate::error::{ErrorBody, ErrorCode};
 use crate::reply::{Envelope, ok};
 use crate::state::AppState;
@@ -18,13 +19,16 @@ pub async fn health() -> HttpResponse {
 }
 
 /// Readiness: `200` when the database answers and every migration is applied,
-/// else `503` (within a second).
+/// else `503` (within a second); `503` at once when the server is shutting down.
 #[utoipa::path(get, path = "/ready", tag = "service",
     responses(
         (status = 200, description = "Ready", body = Envelope<Readiness>),
-        (status = 503, description = "`UNAVAILABLE`: database down or migrations pending", body = ErrorBody),
+        (status = 503, description = "`UNAVAILABLE`: database down, migrations pending, or shutting down", body = ErrorBody),
     ))]
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+pub async fn ready(state: web::Data<AppState>, drain: Option<web::Data<Drain>>) -> HttpResponse {
+    if drain.is_some_and(|d| d.is_draining()) {
+        return ErrorCode::Unavailable.respond("Shutting down", None);
+    }
     let check = web::block(move || state.health.ready()).await;
     match check {
         Ok(Ok(true)) => ok(
