@@ -626,6 +626,8 @@ def main():
             })
             scenarios.append(res)
 
+    events = live_events(page, post) if env("BENCH_SSE") else None
+
     vmhwm = proc_status("VmHWM")
     if vmhwm is None:
         server_died()
@@ -652,12 +654,71 @@ def main():
         },
         "server": {"vmhwm_kib": vmhwm, "log": os.path.relpath(SERVER_LOG)},
         "scenarios": scenarios,
+        "events": events,
         "out_dir": os.path.relpath(OUT),
     }
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
     print_table(result)
+    if events:
+        print_events(events)
+
+
+# ------------------------------------------------------------------ live events
+
+
+def sse_bench(streams, sessions, rate, seconds):
+    """Runs the live-events client (scripts/bench/sse-bench); its JSON."""
+    e = dict(os.environ, BASE_URL=BASE_URL, SERVER_PID=str(SERVER_PID),
+             STREAMS=str(streams), SESSIONS=str(sessions), RATE=str(rate),
+             SECONDS=str(seconds))
+    return subprocess.Popen([env("BENCH_SSE")], env=e, stdout=subprocess.PIPE, text=True)
+
+
+def live_events(page, post):
+    """f: 1000 streams on one session, g: 1000 streams on 1000 sessions, both
+    while 200 messages a second are posted; h: (b) and (c) again while 1000
+    idle streams are open."""
+    streams = int(env("BENCH_STREAMS", "1000"))
+    rate = int(env("BENCH_EVENT_RATE", "200"))
+    out = {}
+    for key, sessions in (("f", 1), ("g", streams)):
+        say(f"{key}. live events: {streams} streams on {sessions} session(s), {rate} posts/s for {DURATION} s")
+        settle()
+        with RssSampler() as rss, CpuMeter() as cpu:
+            p = sse_bench(streams, sessions, rate, DURATION)
+            stdout, _ = p.communicate(timeout=DURATION * 10 + 120)
+        res = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
+        res.update({"rss_peak_kib": rss.peak, "cpu": cpu.result})
+        out[key] = res
+    say(f"h. (b) and (c) with {streams} idle streams open")
+    hold = sse_bench(streams, 1, 0, 3 * (WARMUP + DURATION) + 60)
+    time.sleep(5)
+    for key, req in (("h.b", page), ("h.c", post)):
+        res = run_scenario(key, key, [req], CONNECTIONS)[0]
+        out[key] = res
+    hold.kill()
+    hold.wait()
+    return out
+
+
+def print_events(events):
+    print()
+    print("live events (f: one session, g: a session each; 200 posts/s):")
+    print(f"{'':3} {'streams':>8} {'delivered':>10} {'events/s':>9} {'p50':>8} {'p99':>8} {'RSS/stream':>11}")
+    for key in ("f", "g"):
+        r = events.get(key) or {}
+        if not r:
+            continue
+        print(f"{key:3} {r.get('streams_open', 0):>8} "
+              f"{r.get('events_delivered', 0):>5}/{r.get('events_expected', 0):<5}"
+              f"{r.get('events_per_second', 0):>9.0f} {r.get('latency_ms_p50', 0):>6.1f}ms "
+              f"{r.get('latency_ms_p99', 0):>6.1f}ms {r.get('rss_kib_per_stream', 0):>8.1f} KiB")
+    for key in ("h.b", "h.c"):
+        r = events.get(key)
+        if r:
+            print(f"{key:3} with idle streams: {r['rps']:.0f} req/s, p99 {fmt_ms(r['latency_ms']['p99'])}")
 
 
 if __name__ == "__main__":

@@ -72,7 +72,13 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   say "building the release binary ($CARGO build --release --bin dealroom)"
   "$CARGO" build --release --bin dealroom
 fi
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ] && [ "${BENCH_EVENTS:-1}" = 1 ]; then
+  say "building the live-events client ($CARGO build --release -p sse-bench)"
+  "$CARGO" build --release -p sse-bench
+fi
 bin="${CARGO_TARGET_DIR:-$root/target}/release/dealroom"
+sse="${CARGO_TARGET_DIR:-$root/target}/release/sse-bench"
+[ "${BENCH_EVENTS:-1}" = 1 ] && [ -x "$sse" ] || sse=""
 [ -x "$bin" ] || die "no binary at $bin (unset BENCH_SKIP_BUILD to build it)"
 
 say "starting PostgreSQL (scripts/pg.sh) and creating a fresh database $db"
@@ -129,6 +135,8 @@ env -i PATH="$PATH" HOME="${HOME:-/}" \
   "$bin" serve >"$out/server.log" 2>&1 &
 server_pid=$!
 
+# The live-events client holds a thousand connections.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 start=$SECONDS
 BENCH_BASE_URL="http://127.0.0.1:$port" BENCH_SERVER_PID="$server_pid" \
 BENCH_DATABASE_URL="$db_url" BENCH_PG_DATA="$(scripts/pg.sh data-dir)" BENCH_OUT="$out" BENCH_SERVER_LOG="$out/server.log" \
@@ -136,6 +144,6 @@ BENCH_WRK="$(command -v wrk)" BENCH_PGBENCH="$pgbench" \
 BENCH_DURATION="$duration" BENCH_WARMUP="$warmup" BENCH_CONNECTIONS="$connections" \
 BENCH_THREADS="$threads" BENCH_TIMEOUT="$timeout" BENCH_PG_DURATION="$pg_duration" \
 BENCH_POOL="$pool" BENCH_MESSAGES="$messages" BENCH_BCRYPT_ROUNDS="$bcrypt_rounds" \
-BENCH_WORKERS="$workers" \
+BENCH_WORKERS="$workers" BENCH_SSE="$sse" \
   python3 scripts/bench/bench.py
 echo "benchmark took $((SECONDS - start)) s (build and database setup aside)"
