@@ -111,9 +111,9 @@ impl SessionListQuery {
     }
 }
 
-/// `POST /sessions/{id}/messages`.
+/// `POST /sessions/{id}/messages`. Its OpenAPI schema is the `oneOf` of the
+/// two kinds of message ([`openapi`]), which says what fields go together.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PostMessageInput {
     /// `text` (default) or `media`.
@@ -125,13 +125,11 @@ pub struct PostMessageInput {
     pub role: Option<MessageRole>,
     /// The text, or a media message's caption; kept as sent (not trimmed).
     #[garde(length(chars, min = 1, max = 32000), custom(no_nul), custom(not_blank))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32000))]
     pub content: Option<String>,
     #[garde(skip)]
     pub media_id: Option<MediaId>,
     /// Makes the post idempotent within the session.
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub client_message_id: Option<String>,
 }
 
@@ -217,5 +215,88 @@ impl MessageListQuery {
             },
         );
         p.finish((page, order))
+    }
+}
+
+/// The schema of [`PostMessageInput`]: a text message or a media message.
+#[cfg(feature = "openapi")]
+pub mod openapi {
+    use super::PostMessageInput;
+    use domain::{MediaId, MessageRole};
+    use serde::Deserialize;
+    use utoipa::openapi::schema::OneOfBuilder;
+    use utoipa::openapi::{RefOr, Schema};
+    use utoipa::{PartialSchema, ToSchema};
+
+    /// Only `text`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum TextKind {
+        Text,
+    }
+
+    /// Only `media`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum MediaKind {
+        Media,
+    }
+
+    /// A text message: `content`, and no `mediaId`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[expect(dead_code, reason = "a schema only")]
+    pub struct TextMessageInput {
+        /// `text` (the default).
+        #[serde(rename = "type")]
+        kind: Option<TextKind>,
+        /// `user` (default), `assistant` or `system`.
+        role: Option<MessageRole>,
+        /// The text; kept as sent (not trimmed), not only whitespace.
+        #[schema(min_length = 1, max_length = 32000)]
+        content: String,
+        /// Makes the post idempotent within the session.
+        #[schema(min_length = 1, max_length = 100)]
+        client_message_id: Option<String>,
+    }
+
+    /// A media message: `type: media`, the poster's own upload, and an
+    /// optional caption.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[expect(dead_code, reason = "a schema only")]
+    pub struct MediaMessageInput {
+        #[serde(rename = "type")]
+        kind: MediaKind,
+        /// `user` (default), `assistant` or `system`.
+        role: Option<MessageRole>,
+        /// An upload of the poster's own.
+        media_id: MediaId,
+        /// A caption.
+        #[schema(min_length = 1, max_length = 32000)]
+        content: Option<String>,
+        /// Makes the post idempotent within the session.
+        #[schema(min_length = 1, max_length = 100)]
+        client_message_id: Option<String>,
+    }
+
+    impl PartialSchema for PostMessageInput {
+        fn schema() -> RefOr<Schema> {
+            OneOfBuilder::new()
+                .item(TextMessageInput::schema())
+                .item(MediaMessageInput::schema())
+                .description(Some(
+                    "A text message (`content`, no `mediaId`) or a media message \
+                     (`type: media` and `mediaId`, `content` a caption).",
+                ))
+                .into()
+        }
+    }
+
+    impl ToSchema for PostMessageInput {
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            TextMessageInput::schemas(schemas);
+            MediaMessageInput::schemas(schemas);
+        }
     }
 }
