@@ -412,6 +412,11 @@ def main():
     if "4" in only:
         scenario_4("glibc malloc", {})
         scenario_4("glibc MALLOC_ARENA_MAX=2", {"MALLOC_ARENA_MAX": "2"})
+        # The same binary on mimalloc (Debian's libmimalloc2.0, preloaded):
+        # the allocator compared without a second build.
+        mimalloc = os.environ.get("ABUSE_MIMALLOC", "")
+        if mimalloc and os.path.exists(mimalloc):
+            scenario_4("mimalloc (LD_PRELOAD)", {"LD_PRELOAD": mimalloc})
     if "5" in only:
         scenario_5()
     print(f"\nabuse took {time.time() - t0:.0f} s")

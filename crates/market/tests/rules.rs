@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use domain::ports::{AuthStore, ChatStore, NewLoginSession, NewUser};
+use domain::ports::ChatStore;
 use domain::*;
 use market::MarketService;
 use market::inputs::{
@@ -12,23 +12,11 @@ use market::inputs::{
 };
 use std::sync::Arc;
 use testkit::memory::MemoryStore;
-use time::{Duration, OffsetDateTime};
 
 /// A small cap, so the limit is cheap to reach.
 const CAP: i32 = 3;
 
-macro_rules! assert_err {
-    ($result:expr, $pattern:pat) => {
-        match $result {
-            Err($pattern) => {}
-            other => panic!(
-                "expected Err({}), got {:?}",
-                stringify!($pattern),
-                other.map(|_| "Ok(..)")
-            ),
-        }
-    };
-}
+use testkit::assert_err;
 
 struct World {
     store: Arc<MemoryStore>,
@@ -60,31 +48,8 @@ fn world() -> World {
     }
 }
 
-/// A registered user with a live login session, acting in `role`.
 fn actor(store: &MemoryStore, name: &str, role: Role) -> Actor {
-    let user = NewUser {
-        id: UserId::new(),
-        email: format!("{name}@example.com"),
-        name: name.to_owned(),
-        password_hash: "not a real hash".to_owned(),
-        role,
-    };
-    let mut hash = vec![0u8; 16];
-    hash.extend_from_slice(user.id.0.as_bytes());
-    let session = NewLoginSession {
-        id: LoginSessionId::new(),
-        refresh_token_hash: hash,
-        device_name: None,
-        user_agent: None,
-        ip_address: None,
-        expires_at: OffsetDateTime::now_utc() + Duration::days(1),
-    };
-    let (user, session) = store.register(&user, &session).unwrap();
-    Actor {
-        user_id: user.id,
-        login_session_id: session.id,
-        role,
-    }
+    store.signed_in(name, role).unwrap()
 }
 
 fn vendor(name: &str) -> VendorInput {

@@ -15,6 +15,22 @@
 
 pub mod memory;
 
+/// Asserts that `result` is an `Err` matching `pattern`, printing what it was
+/// otherwise: `assert_err!(service.call(..), DomainError::NotFound(_))`.
+#[macro_export]
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat) => {
+        match $result {
+            Err($pattern) => {}
+            other => panic!(
+                "expected Err({}), got {:?}",
+                stringify!($pattern),
+                other.map(|_| "Ok(..)")
+            ),
+        }
+    };
+}
+
 use diesel::prelude::*;
 use diesel::sql_query;
 use sha2::{Digest, Sha256};

@@ -82,6 +82,34 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// A user named `name` (`<name>@example.com`) in `role`, registered with
+    /// a live login session: the actor a rules test acts as.
+    pub fn signed_in(&self, name: &str, role: Role) -> StoreResult<Actor> {
+        let user = NewUser {
+            id: UserId::new(),
+            email: format!("{name}@example.com"),
+            name: name.to_owned(),
+            password_hash: "not a real hash".to_owned(),
+            role,
+        };
+        let mut hash = vec![0u8; 16];
+        hash.extend_from_slice(user.id.0.as_bytes());
+        let session = NewLoginSession {
+            id: LoginSessionId::new(),
+            refresh_token_hash: hash,
+            device_name: None,
+            user_agent: None,
+            ip_address: None,
+            expires_at: time::OffsetDateTime::now_utc() + time::Duration::days(1),
+        };
+        let (user, session) = self.register(&user, &session)?;
+        Ok(Actor {
+            user_id: user.id,
+            login_session_id: session.id,
+            role,
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -49,13 +49,23 @@ struct Log {
     streams_ended: usize,
 }
 
-async fn call(client: &awc::Client, method: &str, url: &str, token: Option<&str>, body: Value) -> Value {
+async fn call(
+    client: &awc::Client,
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Value {
     let mut req = client.request(method.parse().unwrap_or(awc::http::Method::POST), url);
     if let Some(t) = token {
         req = req.insert_header(("Authorization", format!("Bearer {t}")));
     }
     match req.send_json(&body).await {
-        Ok(mut res) => res.json::<Value>().limit(1 << 20).await.unwrap_or(Value::Null),
+        Ok(mut res) => res
+            .json::<Value>()
+            .limit(1 << 20)
+            .await
+            .unwrap_or(Value::Null),
         Err(e) => json!({ "error": e.to_string() }),
     }
 }
@@ -134,7 +144,10 @@ async fn main() {
         json!({ "email": email, "password": "bench-password", "name": "Bench" }),
     )
     .await;
-    let Some(token) = reg["data"]["tokens"]["accessToken"].as_str().map(str::to_owned) else {
+    let Some(token) = reg["data"]["tokens"]["accessToken"]
+        .as_str()
+        .map(str::to_owned)
+    else {
         eprintln!("sse-bench: cannot register: {reg}");
         std::process::exit(1);
     };
@@ -168,7 +181,9 @@ async fn main() {
         ));
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while log.borrow().streams_open + log.borrow().streams_ended < streams && Instant::now() < deadline {
+    while log.borrow().streams_open + log.borrow().streams_ended < streams
+        && Instant::now() < deadline
+    {
         actix_web::rt::time::sleep(Duration::from_millis(20)).await;
     }
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
@@ -187,7 +202,8 @@ async fn main() {
         let failures = Rc::new(RefCell::new(0u64));
         for i in 0..total {
             tick.tick().await;
-            let (client, log, base, token) = (client.clone(), log.clone(), base.clone(), token.clone());
+            let (client, log, base, token) =
+                (client.clone(), log.clone(), base.clone(), token.clone());
             let session = ids[(i as usize) % ids.len()].clone();
             let (in_flight, failures) = (in_flight.clone(), failures.clone());
             *in_flight.borrow_mut() += 1;
@@ -235,7 +251,11 @@ async fn main() {
     } else {
         // Each post reaches the streams of its own session.
         (0..posted as usize)
-            .map(|i| (0..streams).filter(|s| s % sessions == i % sessions).count())
+            .map(|i| {
+                (0..streams)
+                    .filter(|s| s % sessions == i % sessions)
+                    .count()
+            })
             .sum()
     };
     let out = json!({
