@@ -327,3 +327,28 @@ async fn a_bad_body_on_someone_elses_chat_session_is_not_found_in_every_context(
         .await;
     assert_eq!((r.status, r.code()), (404, "NOT_FOUND"), "a bad query too");
 }
+
+#[actix_web::test]
+async fn logout_all_counts_the_live_login_sessions_it_ended_not_expired_ones() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann@example.com").await;
+    let other = app.login("ann@example.com", "password123").await;
+    let expired = app.login("ann@example.com", "password123").await;
+    app.sql(&format!(
+        "UPDATE login_sessions SET expires_at = created_at + interval '1 millisecond' WHERE id = '{}'",
+        expired.session_id
+    ));
+    let listed = app.get("/api/v1/auth/sessions", &ann.token).await;
+    assert_eq!(listed.data()["items"].as_array().map(Vec::len), Some(2));
+    let r = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/logout-all",
+            Some(&ann.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.data(), &json!({ "revoked": 2 }), "{:?}", r.body);
+    let _ = other;
+}

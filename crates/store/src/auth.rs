@@ -251,9 +251,12 @@ pub(crate) fn revoke_all(
     user: UserId,
     keep: Option<LoginSessionId>,
 ) -> QueryResult<u64> {
+    // Live ones only: an expired session is over already, and the count is
+    // what `logout-all` reports as ended.
     let target = login_sessions::table
         .filter(login_sessions::user_id.eq(user.0))
-        .filter(login_sessions::revoked_at.is_null());
+        .filter(login_sessions::revoked_at.is_null())
+        .filter(login_sessions::expires_at.gt(now));
     let n = match keep {
         Some(k) => diesel::update(target.filter(login_sessions::id.ne(k.0)))
             .set(login_sessions::revoked_at.eq(now))

@@ -489,7 +489,8 @@ impl State {
         let mut n = 0;
         for l in self.logins.values_mut() {
             let s = &mut l.session;
-            if s.user_id == user && s.revoked_at.is_none() && Some(s.id) != keep {
+            let live = s.revoked_at.is_none() && s.expires_at > at;
+            if s.user_id == user && live && Some(s.id) != keep {
                 s.revoked_at = Some(at);
                 n += 1;
             }
