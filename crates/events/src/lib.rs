@@ -11,24 +11,31 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, watch};
 
-/// One event as subscribers receive it: its SSE name, position and data.
+/// One event as subscribers receive it: its kind, position, and its SSE
+/// frame, rendered once and shared by every subscriber.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
     pub kind: EventKind,
     /// The session's event position (see [`Notice::seq`]): the SSE `id`.
     pub seq: i64,
-    /// The event's data, as one line of JSON.
-    pub data: String,
+    /// `id: <seq>\nevent: <name>\ndata: <one line of JSON>\n\n`.
+    pub frame: bytes::Bytes,
 }
 
 impl Event {
+    /// The event of `kind` at `seq` whose data is `data` (one line of JSON).
+    pub fn new(kind: EventKind, seq: i64, data: &str) -> Self {
+        let frame = format!("id: {seq}\nevent: {}\ndata: {data}\n\n", kind.name());
+        Self {
+            kind,
+            seq,
+            frame: bytes::Bytes::from(frame),
+        }
+    }
+
     /// A `message.created` event for `message`.
     pub fn message_created(message: &domain::Message) -> Self {
-        Self {
-            kind: EventKind::MessageCreated,
-            seq: message.seq,
-            data: json(message),
-        }
+        Self::new(EventKind::MessageCreated, message.seq, &json(message))
     }
 }
 
@@ -248,11 +255,7 @@ impl Loader {
                 other => return self.gone(n, other.err()),
             },
         };
-        Some(Delivery::Event(Arc::new(Event {
-            kind: n.kind,
-            seq: n.seq,
-            data,
-        })))
+        Some(Delivery::Event(Arc::new(Event::new(n.kind, n.seq, &data))))
     }
 
     fn gone(&self, n: &Notice, error: Option<domain::StoreError>) -> Option<Delivery> {
@@ -399,11 +402,7 @@ mod tests {
     use super::*;
 
     fn event(seq: i64) -> Delivery {
-        Delivery::Event(Arc::new(Event {
-            kind: EventKind::MessageCreated,
-            seq,
-            data: "{}".into(),
-        }))
+        Delivery::Event(Arc::new(Event::new(EventKind::MessageCreated, seq, "{}")))
     }
 
     #[tokio::test]

@@ -13,7 +13,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use domain::events::EventKind;
 use domain::{Actor, ChatSessionId, DomainError, Message};
 use events::{Delivery, Event, Subscription};
-use std::fmt::Write as _;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sessions/{id}/events").route(get(session_events)));
@@ -175,7 +174,7 @@ impl Stream {
                             self.last_seq = e.seq;
                         }
                         self.sub.sent(1);
-                        return Some(Bytes::from(frame(&e)));
+                        return Some(e.frame.clone());
                     }
                     Ok(Delivery::CatchUp) => match self.catch_up(self.last_seq).await {
                         Ok(frames) if frames.is_empty() => continue,
@@ -200,7 +199,7 @@ impl Stream {
             out.push_str(RESET);
         } else {
             for m in &missed {
-                out.push_str(&frame(&Event::message_created(m)));
+                out.push_str(&String::from_utf8_lossy(&Event::message_created(m).frame));
             }
             self.sub.sent(missed.len() as u64);
         }
@@ -227,17 +226,4 @@ impl Stream {
             Err(_) => false,
         }
     }
-}
-
-/// `id: <seq>\nevent: <name>\ndata: <json>\n\n`.
-fn frame(e: &Event) -> String {
-    let mut out = String::with_capacity(e.data.len() + 48);
-    let _ = write!(
-        out,
-        "id: {}\nevent: {}\ndata: {}\n\n",
-        e.seq,
-        e.kind.name(),
-        e.data
-    );
-    out
 }
