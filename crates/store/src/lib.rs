@@ -12,6 +12,7 @@ mod pool;
 mod prepared;
 mod rows;
 pub mod schema;
+pub mod search;
 
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
 pub use pool::{PoolSettings, PoolStats};
@@ -25,6 +26,9 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+/// The text search configuration the migrations build `messages.search` with.
+pub const DEFAULT_SEARCH_LANGUAGE: &str = "english";
+
 /// The PostgreSQL implementation of every port. Clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
@@ -33,6 +37,8 @@ pub struct PgStore {
     waiting: Arc<AtomicUsize>,
     /// Gone once the pool and every connection it opened are closed.
     alive: Weak<Alive>,
+    /// The text search configuration of message search queries (`SEARCH_LANGUAGE`).
+    search_language: Arc<str>,
 }
 
 impl PgStore {
@@ -44,7 +50,17 @@ impl PgStore {
             pool,
             waiting: Arc::default(),
             alive,
+            search_language: Arc::from(DEFAULT_SEARCH_LANGUAGE),
         }
+    }
+
+    /// Message search parses queries with this text search configuration; it
+    /// must be the one `messages.search` is built with (see
+    /// [`search::search_configuration`]).
+    #[must_use]
+    pub fn with_search_language(mut self, config: &str) -> Self {
+        self.search_language = Arc::from(config);
+        self
     }
 
     /// Something to wait on for this store's connections to be closed, once
