@@ -13,4 +13,5 @@ mod market;
 mod openapi;
 mod rules;
 mod schema;
+mod search;
 mod users;

@@ -74,6 +74,8 @@ pub struct Settings {
     #[serde(deserialize_with = "bare_seconds_or_zero")]
     pub shutdown_grace: Duration,
     pub max_sellers_per_session: i32,
+    /// A text search configuration name (checked against the database at start).
+    pub search_language: String,
     pub log_level: String,
     pub workers: usize,
 }
@@ -169,6 +171,14 @@ impl Settings {
         }
         if self.max_sellers_per_session < 1 {
             return bad("MAX_SELLERS_PER_SESSION must be at least 1");
+        }
+        let lang = self.search_language.as_bytes();
+        if !lang.first().is_some_and(u8::is_ascii_lowercase)
+            || !lang
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        {
+            return bad("SEARCH_LANGUAGE must name a text search configuration, e.g. english");
         }
         Ok(self)
     }
