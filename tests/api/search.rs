@@ -465,7 +465,7 @@ async fn message_search_and_title_search_use_their_indexes() {
     let app = TestApp::spawn().await;
     let u = app.register("plans@example.com").await;
     let owner = uuid::Uuid::parse_str(&u.id).unwrap();
-    // 20 000 sessions of 100 users, 200 of them this user's; 2 000 messages
+    // 20 000 sessions of 100 users, 200 of them this user's; 20 000 messages
     // in those; one rare word. Seeded off the runtime the server runs on.
     let statements = vec![
         "INSERT INTO users (id, email, name, password_hash) \
@@ -485,7 +485,7 @@ async fn message_search_and_title_search_use_their_indexes() {
              SELECT gen_random_uuid(), s.id, g, '{owner}', 'user', 'text', \
                     'message ' || g || ' about the price' || \
                     CASE WHEN g = 3 AND s.title LIKE 'Session 77 %' THEN ' zeppelin' ELSE '' END \
-             FROM chat_sessions s, generate_series(1, 10) g \
+             FROM chat_sessions s, generate_series(1, 100) g \
              WHERE s.user_id = '{owner}' AND s.title LIKE 'Session %7 %'"
         ),
         "INSERT INTO chat_sessions (id, user_id, title) \
@@ -508,10 +508,19 @@ async fn message_search_and_title_search_use_their_indexes() {
     diesel::sql_query("SET plan_cache_mode = force_custom_plan")
         .execute(&mut conn)
         .unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Config {
+        #[diesel(sql_type = diesel::sql_types::Oid)]
+        oid: u32,
+    }
+    let english = diesel::sql_query("SELECT 'english'::regconfig::oid AS oid")
+        .get_result::<Config>(&mut conn)
+        .unwrap()
+        .oid;
     for who in [Some(owner), None] {
         let plan: Vec<PlanLine> =
             diesel::sql_query(format!("EXPLAIN {}", store::PgStore::SEARCH_SQL))
-                .bind::<Text, _>("english")
+                .bind::<diesel::sql_types::Oid, _>(english)
                 .bind::<Text, _>("zeppelin")
                 .bind::<Nullable<Uuid>, _>(who)
                 .bind::<Nullable<Uuid>, _>(None::<uuid::Uuid>)

@@ -39,6 +39,8 @@ pub struct PgStore {
     alive: Weak<Alive>,
     /// The text search configuration of message search queries (`SEARCH_LANGUAGE`).
     search_language: Arc<str>,
+    /// Its oid, looked up on first use.
+    search_config_oid: Arc<std::sync::OnceLock<u32>>,
 }
 
 impl PgStore {
@@ -51,6 +53,7 @@ impl PgStore {
             waiting: Arc::default(),
             alive,
             search_language: Arc::from(DEFAULT_SEARCH_LANGUAGE),
+            search_config_oid: Arc::default(),
         }
     }
 
@@ -60,6 +63,7 @@ impl PgStore {
     #[must_use]
     pub fn with_search_language(mut self, config: &str) -> Self {
         self.search_language = Arc::from(config);
+        self.search_config_oid = Arc::default();
         self
     }
 

@@ -3,8 +3,8 @@
 //! One hand-written statement (`search.sql`), prepared once per connection,
 //! run in a transaction of its own that first sets `plan_cache_mode =
 //! force_custom_plan` (the plan depends on the words: a rare word is found
-//! through the GIN index, a common one in a user's sessions is cheaper to
-//! check session by session) and `jit = off` (compiling would cost more than
+//! by its index entry alone, a common one in a user's sessions session by
+//! session, each session's entries intersected with the word's) and `jit = off` (compiling would cost more than
 //! it saves on a page of results). `diesel_full_text_search` was considered:
 //! it offers `websearch_to_tsquery`, `ts_rank_cd` and `ts_headline` as DSL
 //! functions, but not the row comparison of the keyset, the snippet's
@@ -16,7 +16,7 @@
 use crate::PgStore;
 use crate::prepared::Prepared;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Float, Nullable, Text, Timestamptz};
+use diesel::sql_types::{BigInt, Float, Nullable, Oid, Text, Timestamptz};
 use domain::ports::{Found, MessageSearch, SearchKey, SearchScope, StoreResult};
 use domain::*;
 use time::OffsetDateTime;
@@ -39,6 +39,23 @@ impl PgStore {
     const SEARCH_SETTINGS_SQL: &'static str = "SELECT set_config('plan_cache_mode', \
 'force_custom_plan', true), set_config('jit', 'off', true)";
 
+    /// The oid of the search's text search configuration, looked up once
+    /// (an unknown name is an error; `dealroom serve` checks the name at start).
+    fn search_config_oid(&self, c: &mut PgConnection) -> QueryResult<u32> {
+        #[derive(QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = Oid)]
+            oid: u32,
+        }
+        if let Some(oid) = self.search_config_oid.get() {
+            return Ok(*oid);
+        }
+        let found = Prepared::new("SELECT $1::regconfig::oid AS oid")
+            .bind::<Text, _>(self.search_language.to_string())
+            .get_result::<Found>(c)?;
+        Ok(*self.search_config_oid.get_or_init(|| found.oid))
+    }
+
     pub(crate) fn search(&self, search: &MessageSearch) -> StoreResult<Vec<Found>> {
         let (owner, session) = match search.scope {
             SearchScope::All => (None, None),
@@ -50,13 +67,13 @@ impl PgStore {
             created_at: OffsetDateTime::UNIX_EPOCH,
             id: MessageId(Uuid::nil()),
         });
-        let config = self.search_language.to_string();
         let text = search.text.clone();
         let limit = search.limit;
         self.tx(|c| {
+            let config = self.search_config_oid(c)?;
             Prepared::new(Self::SEARCH_SETTINGS_SQL).execute(c)?;
             let rows = Prepared::new(Self::SEARCH_SQL)
-                .bind::<Text, _>(config)
+                .bind::<Oid, _>(config)
                 .bind::<Text, _>(text)
                 .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner)
                 .bind::<Nullable<diesel::sql_types::Uuid>, _>(session)

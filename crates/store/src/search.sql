@@ -1,14 +1,17 @@
 -- Full-text search of messages: one page of hits, best first (ChatStore::search_messages).
--- $1 the text search configuration, $2 the query text (web-search syntax),
+-- $1 the text search configuration's oid (an oid, not a name: the cast from a
+-- name is not immutable, and the planner could not fold the query into a
+-- constant whose words it can estimate), $2 the query text (web-search syntax),
 -- $3 only sessions of this owner (NULL: any), $4 only this session (NULL: any),
 -- $5 $6 $7 the key the page continues after: rank, createdAt, id (rank
 -- +Infinity for the first page), $8 the row limit.
 -- Runs with plan_cache_mode = force_custom_plan: the NULL filters fold away and
--- the planner sees the actual words (a rare word wants the GIN index, a common
--- one in a user's sessions is cheaper read session by session).
+-- the planner sees the actual words (a rare word is best found by its entry in
+-- messages_search_idx alone, a common one in a user's sessions by the entries
+-- of each session and the word together).
 WITH hits AS (
     SELECT m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
-    FROM websearch_to_tsquery($1::regconfig, $2) AS q (query)
+    FROM websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
     JOIN messages m ON m.search @@ q.query
     JOIN chat_sessions s ON s.id = m.session_id
     WHERE ($3::uuid IS NULL OR s.user_id = $3::uuid)
@@ -29,7 +32,7 @@ SELECT h.rank, s.title AS session_title,
        md.size_bytes AS media_size_bytes, md.file_name AS media_file_name,
        md.sha256 AS media_sha256, md.created_at AS media_created_at,
        -- A short message whole; of a long one, up to two parts around hits.
-       ts_headline($1::regconfig, translate(m.content, U&'<\E000\E001\E002', U&'\E002'), q.query,
+       ts_headline($1::oid::regconfig, translate(m.content, U&'<\E000\E001\E002', U&'\E002'), q.query,
            CASE WHEN char_length(m.content) <= 200 THEN 'MaxWords=35, MinWords=15, '
                 ELSE 'MaxFragments=2, MaxWords=20, MinWords=8, FragmentDelimiter=" … ", ' END
            || U&'StartSel=\E000, StopSel=\E001') AS snippet
@@ -37,5 +40,5 @@ FROM hits h
 JOIN messages m ON m.id = h.id
 JOIN chat_sessions s ON s.id = m.session_id
 LEFT JOIN media md ON md.id = m.media_id
-CROSS JOIN websearch_to_tsquery($1::regconfig, $2) AS q (query)
+CROSS JOIN websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
 ORDER BY h.rank DESC, h.created_at DESC, h.id DESC
