@@ -64,6 +64,7 @@ diesel::table! {
         client_message_id -> Nullable<Text>,
         created_at -> Timestamptz,
         search -> Nullable<Tsvector>,
+        owner_id -> Uuid,
     }
 }
 

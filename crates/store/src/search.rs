@@ -2,14 +2,18 @@
 //!
 //! One hand-written statement (`search.sql`), prepared once per connection,
 //! run in a transaction of its own that first sets `plan_cache_mode =
-//! force_custom_plan` (the plan depends on the words: a rare word is found
-//! by its index entry alone, a common one in a user's sessions session by
-//! session, each session's entries intersected with the word's) and `jit = off` (compiling would cost more than
-//! it saves on a page of results). `diesel_full_text_search` was considered:
-//! it offers `websearch_to_tsquery`, `ts_rank_cd` and `ts_headline` as DSL
-//! functions, but not the row comparison of the keyset, the snippet's
-//! options, or a prepared statement we control; one SQL file (also read by
-//! `make bench` for its `EXPLAIN`) is easier to review and to check.
+//! force_custom_plan` (the plan depends on the words and the scope: the
+//! index holds the owner and the words, a user's search intersects the two
+//! inside it, one session's may read that session's messages instead),
+//! `jit = off` (compiling costs more than it saves on a page of results) and
+//! no parallel workers (searches come many at a time on a pool sized to the
+//! cores: workers would only oversubscribe them).
+//!
+//! `diesel_full_text_search` was considered: it offers `websearch_to_tsquery`,
+//! `ts_rank_cd` and `ts_headline` as DSL functions, but not the row
+//! comparison of the keyset, the snippet's handling, or a prepared statement
+//! we control; one SQL file (also read by `make bench` for its `EXPLAIN`) is
+//! easier to review and to check.
 //!
 //! [`ChatStore::search_messages`]: domain::ports::ChatStore::search_messages
 
@@ -37,7 +41,8 @@ impl PgStore {
 
     /// Settings for the search's transaction only.
     const SEARCH_SETTINGS_SQL: &'static str = "SELECT set_config('plan_cache_mode', \
-'force_custom_plan', true), set_config('jit', 'off', true)";
+'force_custom_plan', true), set_config('jit', 'off', true), \
+set_config('max_parallel_workers_per_gather', '0', true)";
 
     /// The oid of the search's text search configuration, looked up once
     /// (an unknown name is an error; `dealroom serve` checks the name at start).

@@ -6,15 +6,14 @@
 -- $5 $6 $7 the key the page continues after: rank, createdAt, id (rank
 -- +Infinity for the first page), $8 the row limit.
 -- Runs with plan_cache_mode = force_custom_plan: the NULL filters fold away and
--- the planner sees the actual words (a rare word is best found by its entry in
--- messages_search_idx alone, a common one in a user's sessions by the entries
--- of each session and the word together).
+-- the planner sees the actual words and the scope (messages_search_idx holds
+-- the owner and the words: a user's search intersects the two inside it; one
+-- session's may be cheaper through that session's messages).
 WITH hits AS (
     SELECT m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
     FROM websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
     JOIN messages m ON m.search @@ q.query
-    JOIN chat_sessions s ON s.id = m.session_id
-    WHERE ($3::uuid IS NULL OR s.user_id = $3::uuid)
+    WHERE ($3::uuid IS NULL OR m.owner_id = $3::uuid)
       AND ($4::uuid IS NULL OR m.session_id = $4::uuid)
       AND (ts_rank_cd(m.search, q.query), m.created_at, m.id)
           < ($5::float4, $6::timestamptz, $7::uuid)
