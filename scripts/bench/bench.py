@@ -65,6 +65,13 @@ MESSAGES = int(env("BENCH_MESSAGES"))
 BCRYPT_ROUNDS = int(env("BENCH_BCRYPT_ROUNDS"))
 WORKERS = int(env("BENCH_WORKERS"))
 SERVER_LOG = env("BENCH_SERVER_LOG")
+SCENARIOS = [x.strip() for x in env("BENCH_SCENARIOS", "a,b,c,d,e,events,search").split(",") if x.strip()]
+SEARCH_CONNECTIONS = int(env("BENCH_SEARCH_CONNECTIONS", "16"))
+SEARCH_MESSAGES = int(env("BENCH_SEARCH_MESSAGES", "1000000"))
+SEARCH_SESSIONS = int(env("BENCH_SEARCH_SESSIONS", "10000"))
+SEARCH_USERS = int(env("BENCH_SEARCH_USERS", "1000"))
+SEARCH_USER_SESSIONS = int(env("BENCH_SEARCH_USER_SESSIONS", "100"))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 
 EMAIL = "bench@example.com"
 PASSWORD = "bench password 1"
@@ -467,6 +474,182 @@ def run_pgbench(key, script, ids):
     }
 
 
+# ------------------------------------------------------------------ search
+
+
+def psql(*args, capture=False):
+    """psql on the benchmark database; stops the benchmark on an error."""
+    p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", DATABASE_URL, *args],
+                       stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        die(f"psql {' '.join(args)[:200]}: {p.stderr}")
+    return p.stdout
+
+
+def psql_value(sql):
+    return psql("-At", "-c", sql, capture=True).strip()
+
+
+def search_seed(client):
+    """A user with SEARCH_USER_SESSIONS sessions and an agent (over HTTP), then
+    SEARCH_MESSAGES messages over SEARCH_SESSIONS sessions of SEARCH_USERS
+    users (SQL: scripts/bench/search-seed.sql)."""
+    tokens = {}
+    ids = {}
+    for who in ("user", "agent"):
+        _, reg = client.request(
+            "POST", "/api/v1/auth/register",
+            {"email": f"search-{who}@example.com", "password": PASSWORD, "name": who},
+            expect=201)
+        tokens[who] = reg["data"]["tokens"]["accessToken"]
+        ids[who] = reg["data"]["user"]["id"]
+    psql("-c", f"UPDATE users SET role = 'agent' WHERE id = '{ids['agent']}'")
+    say(f"seeding search: {SEARCH_MESSAGES:,} messages over {SEARCH_SESSIONS:,} sessions of "
+        f"{SEARCH_USERS:,} users (SQL, scripts/bench/search-seed.sql)")
+    t0 = time.monotonic()
+    common = ["-v", f"user_id={ids['user']}", "-v", f"sender={ids['user']}",
+              "-v", f"users={SEARCH_USERS}", "-v", f"sessions={SEARCH_SESSIONS}",
+              "-v", f"messages={SEARCH_MESSAGES}", "-v", f"user_sessions={SEARCH_USER_SESSIONS}"]
+    psql(*common, "-f", os.path.join(HERE, "search-seed.sql"))
+    # The messages in one part per core, side by side, then the index once.
+    parts = os.cpu_count() or 1
+    procs = [subprocess.Popen(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", DATABASE_URL, *common,
+         "-v", f"part={i}", "-v", f"parts={parts}",
+         "-f", os.path.join(HERE, "search-seed-messages.sql")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(parts)]
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            die(f"seeding messages: {err}")
+    psql("-c", "ALTER TABLE messages ENABLE TRIGGER messages_set_owner",
+         "-c", "SET maintenance_work_mem = '256MB'", "-c", search_index_sql())
+    seed_s = time.monotonic() - t0
+    say(f"seeded in {seed_s:.1f} s")
+    vacuum()
+    return tokens, ids, seed_s
+
+
+def search_index_sql():
+    """The migration's CREATE INDEX of messages_search_idx, without
+    CONCURRENTLY (nothing else writes while the benchmark seeds)."""
+    import glob
+    [path] = glob.glob(os.path.join(ROOT, "migrations", "*_messages_search_idx", "up.sql"))
+    with open(path) as f:
+        sql = "\n".join(line for line in f.read().splitlines() if not line.startswith("--"))
+    return sql.replace("CONCURRENTLY ", "").strip()
+
+
+def pick_words():
+    """A rare word (about 100 messages), the most common word that is not a
+    stop word, a two-word phrase of common words, and a title fragment."""
+    total = int(psql_value("SELECT count(*) FROM bench_vocab"))
+    # Zipf: about tokens / (rank * ln n) occurrences; aim at ~100 messages.
+    tokens = SEARCH_MESSAGES * 14
+    rank = max(200, min(total, int(tokens / (100 * __import__("math").log(total)))))
+    rare = psql_value(f"SELECT word FROM bench_vocab WHERE rank = {rank}")
+    return {"rare": rare, "common": "price", "phrase": '"price delivery"', "title": "ship"}
+
+
+def count_hits(q):
+    return int(psql_value(
+        "SELECT count(*) FROM messages WHERE search @@ websearch_to_tsquery('english', "
+        + "'" + q.replace("'", "''") + "')"))
+
+
+def explain_search(name, q, owner):
+    """EXPLAIN (ANALYZE, BUFFERS) of the search statement the server runs
+    (crates/store/src/search.sql), as it runs it, into target/bench/."""
+    with open(os.path.join(ROOT, "crates", "store", "src", "search.sql")) as f:
+        sql = f.read()
+    lit = lambda v: "NULL" if v is None else "'" + v.replace("'", "''") + "'"  # noqa: E731
+    script = (
+        "SET plan_cache_mode = force_custom_plan;\nSET jit = off;\n"
+        "SET max_parallel_workers_per_gather = 0;\n"
+        "PREPARE search(oid, text, uuid, uuid, float4, timestamptz, uuid, bigint) AS\n"
+        + sql + ";\n"
+        f"EXPLAIN (ANALYZE, BUFFERS) EXECUTE search('english'::regconfig::oid, {lit(q)}, {lit(owner)}::uuid, NULL, "
+        "'Infinity', 'epoch', '00000000-0000-0000-0000-000000000000', 51);\n")
+    p = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", DATABASE_URL],
+                       input=script, capture_output=True, text=True)
+    if p.returncode != 0:
+        die(f"EXPLAIN of {name}: {p.stderr}")
+    with open(os.path.join(OUT, f"explain-{name}.txt"), "w") as f:
+        f.write(f"-- q = {q!r}, owner = {owner}\n" + p.stdout)
+
+
+def explain_title(name, q, owner):
+    """EXPLAIN (ANALYZE, BUFFERS) of the title search (the query Diesel builds
+    for GET /sessions?q=, written out)."""
+    sql = ("EXPLAIN (ANALYZE, BUFFERS) SELECT chat_sessions.*, vendors.* FROM chat_sessions "
+           "LEFT JOIN vendors ON vendors.session_id = chat_sessions.id "
+           f"WHERE chat_sessions.user_id = '{owner}' AND chat_sessions.title ILIKE '%{q}%' "
+           "ORDER BY chat_sessions.updated_at DESC, chat_sessions.id DESC LIMIT 51")
+    with open(os.path.join(OUT, f"explain-{name}.txt"), "w") as f:
+        f.write(f"-- q = {q!r}, owner = {owner}\n" + psql("-c", sql, capture=True))
+
+
+def run_search(client):
+    tokens, ids, seed_s = search_seed(client)
+    words = pick_words()
+    hits = {k: count_hits(words[k]) for k in ("rare", "common", "phrase")}
+    q = urllib.parse.quote
+    results = []
+    for who in ("user", "agent"):
+        owner = ids["user"] if who == "user" else None
+        for kind in ("rare", "common", "phrase"):
+            key = f"s-{who}-{kind}"
+            req = {"method": "GET", "path": f"/api/v1/messages/search?q={q(words[kind])}",
+                   "token": tokens[who], "tag": key}
+            _, body = client.request("GET", req["path"], token=tokens[who], expect=200)
+            n = len(body["data"]["items"])
+            res = run_scenario(key, f"{who}: {kind} word" if kind != "phrase" else f"{who}: phrase",
+                               [req], SEARCH_CONNECTIONS)[0]
+            res.update({"key": key, "label": f"s. {who}: " + ("2-word phrase" if kind == "phrase" else f"{kind} word"),
+                        "method": "GET", "path": req["path"], "connections": SEARCH_CONNECTIONS,
+                        "ceiling": None, "ratio": None, "items_on_first_page": n})
+            explain_search(f"{who}-{kind}", words[kind], owner)
+            results.append(res)
+        key = f"s-{who}-title"
+        path = f"/api/v1/sessions?q={q(words['title'])}"
+        if who == "agent":
+            path += f"&userId={ids['user']}"
+        client.request("GET", path, token=tokens[who], expect=200)
+        req = {"method": "GET", "path": path, "token": tokens[who], "tag": key}
+        res = run_scenario(key, f"{who}: title", [req], SEARCH_CONNECTIONS)[0]
+        res.update({"key": key, "label": f"s. {who}: title search", "method": "GET",
+                    "path": path.replace(ids["user"], "{userId}"), "connections": SEARCH_CONNECTIONS,
+                    "ceiling": None, "ratio": None})
+        explain_title(f"{who}-title", words["title"], ids["user"])
+        results.append(res)
+
+    # Posting (as scenario c) with the index, then without it.
+    session = psql_value(
+        f"SELECT id FROM chat_sessions WHERE user_id = '{ids['user']}' ORDER BY id LIMIT 1")
+    post = {"method": "POST", "path": f"/api/v1/sessions/{session}/messages",
+            "body": MESSAGE_BODY, "token": tokens["user"], "tag": "post"}
+    with_index = run_scenario("s-post-index", "post, with the search index", [post], CONNECTIONS)[0]
+    psql("-c", "DROP INDEX messages_search_idx")
+    without = run_scenario("s-post-noindex", "post, without it", [post], CONNECTIONS)[0]
+    for res, key, label in ((with_index, "s-post-index", "c. POST, 1M messages, index"),
+                            (without, "s-post-noindex", "c. POST, 1M messages, no index")):
+        res.update({"key": key, "label": label, "method": "POST",
+                    "path": "/api/v1/sessions/{id}/messages", "connections": CONNECTIONS,
+                    "ceiling": None, "ratio": None})
+        results.append(res)
+    say("rebuilding messages_search_idx")
+    psql("-c", "SET maintenance_work_mem = '256MB'", "-c", search_index_sql())
+    summary = {
+        "messages": SEARCH_MESSAGES, "sessions": SEARCH_SESSIONS, "users": SEARCH_USERS,
+        "user_sessions": SEARCH_USER_SESSIONS, "seed_s": round(seed_s, 1),
+        "words": words, "hits": hits,
+        "post_with_index_rps": with_index["rps"], "post_without_index_rps": without["rps"],
+        "post_slowdown_pct": 100 * (with_index["rps"] / without["rps"] - 1),
+    }
+    return results, summary
+
+
 # ------------------------------------------------------------------ output
 
 
@@ -513,9 +696,20 @@ def print_table(result):
     print(f"load:    wrk, {m['wrk_threads']} threads, {m['connections']} connections per wrk, "
           f"{m['warmup_s']} s warm-up + {m['duration_s']} s per scenario, on the same host; "
           f"(e) runs two wrk side by side ({m['connections']} + {m['connections']} connections)")
-    print(f"ceiling: pgbench -M prepared, {m['db_pool_size']} clients (the pool size), "
-          f"{result['scenarios'][1]['ceiling']['threads']} threads, {m['pgbench_duration_s']} s; "
-          f"the SQL each request minimally needs")
+    ceilings = [s["ceiling"] for s in result["scenarios"] if s.get("ceiling")]
+    if ceilings:
+        print(f"ceiling: pgbench -M prepared, {m['db_pool_size']} clients (the pool size), "
+              f"{ceilings[0]['threads']} threads, {m['pgbench_duration_s']} s; "
+              f"the SQL each request minimally needs")
+    if result.get("search"):
+        sr = result["search"]
+        print(f"search:  {sr['messages']:,} messages, {sr['sessions']:,} sessions, "
+              f"{sr['users']:,} users, seeded in {sr['seed_s']:.0f} s; the user owns "
+              f"{sr['user_sessions']} sessions; {SEARCH_CONNECTIONS} connections; "
+              f"words: rare {sr['words']['rare']!r} ({sr['hits']['rare']:,} messages), "
+              f"common {sr['words']['common']!r} ({sr['hits']['common']:,}), "
+              f"phrase {sr['words']['phrase']!r} ({sr['hits']['phrase']:,}), "
+              f"title {sr['words']['title']!r}")
     print()
     print(line(cols))
     print(line(["-" * w for w in widths]))
@@ -524,6 +718,11 @@ def print_table(result):
     print()
     print(f"server peak RSS over the whole run (VmHWM): {fmt_mib(result['server']['vmhwm_kib'])}")
     print(f"raw wrk and pgbench outputs, the server log and results.json: {result['out_dir']}/")
+    if result.get("search"):
+        sr = result["search"]
+        print(f"posting with the search index: {sr['post_with_index_rps']:,.0f} req/s, without: "
+              f"{sr['post_without_index_rps']:,.0f} req/s ({sr['post_slowdown_pct']:+.1f}%); "
+              f"EXPLAIN (ANALYZE, BUFFERS) of each search: {result['out_dir']}/explain-*.txt")
     steps = [(s["key"], s["cpu"]) for s in result["scenarios"] if "." not in s["key"]]
     steps += [(f"{s['key']} ceiling", s["ceiling"]["cpu"])
               for s in result["scenarios"] if s.get("ceiling")]
@@ -591,42 +790,53 @@ def main():
     loadavg_before = os.getloadavg()
     client = Client(BASE_URL)
     wait_for_health(client)
-    ids = seed(client)
-    token = ids["token"]
-    sid = ids["session_id"]
-    health = {"method": "GET", "path": "/health", "tag": "health"}
-    page = {"method": "GET", "path": f"/api/v1/sessions/{sid}/messages?limit=50",
-            "token": token, "tag": "page"}
-    post = {"method": "POST", "path": f"/api/v1/sessions/{sid}/messages",
-            "body": MESSAGE_BODY, "token": token, "tag": "post"}
-    login = {"method": "POST", "path": "/api/v1/auth/login",
-             "body": {"email": EMAIL, "password": PASSWORD}, "tag": "login"}
-
-    # Each scenario, then its database ceiling (if it has one), so that both
-    # see the same data.
-    plan = [
-        ("a", "a. GET /health", [health], None),
-        ("b", "b. GET messages?limit=50", [page], "pgbench-page.sql"),
-        ("c", "c. POST message", [post], "pgbench-post.sql"),
-        ("d", f"d. POST login (bcrypt {BCRYPT_ROUNDS})", [login], None),
-        ("e", "e. GET /health during logins", [health, login], None),
-    ]
+    unknown = [x for x in SCENARIOS if x not in ("a", "b", "c", "d", "e", "events", "search")]
+    if unknown:
+        die(f"BENCH_SCENARIOS: unknown scenario(s) {', '.join(unknown)} (a, b, c, d, e, events, search)")
     scenarios = []
-    for key, label, reqs, ceiling_script in plan:
-        results = run_scenario(key, label, reqs, CONNECTIONS)
-        ceiling = run_pgbench(key, ceiling_script, ids) if ceiling_script else None
-        for i, (req, res) in enumerate(zip(reqs, results)):
-            res.update({
-                "key": key if i == 0 else f"{key}.{req['tag']}",
-                "label": label if i == 0 else "   the logins alongside (e)",
-                "method": req["method"], "path": req["path"].replace(sid, "{id}"),
-                "connections": CONNECTIONS,
-                "ceiling": ceiling if i == 0 else None,
-                "ratio": res["rps"] / ceiling["tps"] if ceiling and i == 0 else None,
-            })
-            scenarios.append(res)
+    page = post = None
+    if any(x in SCENARIOS for x in ("a", "b", "c", "d", "e", "events")):
+        ids = seed(client)
+        token = ids["token"]
+        sid = ids["session_id"]
+        health = {"method": "GET", "path": "/health", "tag": "health"}
+        page = {"method": "GET", "path": f"/api/v1/sessions/{sid}/messages?limit=50",
+                "token": token, "tag": "page"}
+        post = {"method": "POST", "path": f"/api/v1/sessions/{sid}/messages",
+                "body": MESSAGE_BODY, "token": token, "tag": "post"}
+        login = {"method": "POST", "path": "/api/v1/auth/login",
+                 "body": {"email": EMAIL, "password": PASSWORD}, "tag": "login"}
 
-    events = live_events(page, post) if env("BENCH_SSE") else None
+        # Each scenario, then its database ceiling (if it has one), so that both
+        # see the same data.
+        plan = [
+            ("a", "a. GET /health", [health], None),
+            ("b", "b. GET messages?limit=50", [page], "pgbench-page.sql"),
+            ("c", "c. POST message", [post], "pgbench-post.sql"),
+            ("d", f"d. POST login (bcrypt {BCRYPT_ROUNDS})", [login], None),
+            ("e", "e. GET /health during logins", [health, login], None),
+        ]
+        for key, label, reqs, ceiling_script in plan:
+            if key not in SCENARIOS:
+                continue
+            results = run_scenario(key, label, reqs, CONNECTIONS)
+            ceiling = run_pgbench(key, ceiling_script, ids) if ceiling_script else None
+            for i, (req, res) in enumerate(zip(reqs, results)):
+                res.update({
+                    "key": key if i == 0 else f"{key}.{req['tag']}",
+                    "label": label if i == 0 else "   the logins alongside (e)",
+                    "method": req["method"], "path": req["path"].replace(sid, "{id}"),
+                    "connections": CONNECTIONS,
+                    "ceiling": ceiling if i == 0 else None,
+                    "ratio": res["rps"] / ceiling["tps"] if ceiling and i == 0 else None,
+                })
+                scenarios.append(res)
+    search_summary = None
+    if "search" in SCENARIOS:
+        search_results, search_summary = run_search(client)
+        scenarios.extend(search_results)
+
+    events = live_events(page, post) if env("BENCH_SSE") and "events" in SCENARIOS else None
 
     vmhwm = proc_status("VmHWM")
     if vmhwm is None:
@@ -655,6 +865,7 @@ def main():
         "server": {"vmhwm_kib": vmhwm, "log": os.path.relpath(SERVER_LOG)},
         "scenarios": scenarios,
         "events": events,
+        "search": search_summary,
         "out_dir": os.path.relpath(OUT),
     }
     with open(os.path.join(OUT, "results.json"), "w") as f:

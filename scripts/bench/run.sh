@@ -24,6 +24,7 @@ workers=${BENCH_WORKERS:-0}
 messages=${BENCH_MESSAGES:-1000}
 bcrypt_rounds=${BENCH_BCRYPT_ROUNDS:-10}
 db=${BENCH_DB:-dealroom_bench}
+scenarios=${BENCH_SCENARIOS:-a,b,c,d,e,search}
 out="$root/target/bench"
 
 say() { echo "==> $*" >&2; }
@@ -35,6 +36,8 @@ done
 ((duration > 0 && connections > 0 && threads > 0 && pool > 0 && pg_duration > 0)) \
   || die "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_POOL and BENCH_PG_DURATION must be positive"
 [[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
+[[ $scenarios =~ ^(a|b|c|d|e|search)(,(a|b|c|d|e|search))*$ ]] \
+  || die "BENCH_SCENARIOS must be a comma-separated list of a, b, c, d, e, search"
 command -v python3 >/dev/null || die "python3 is required"
 
 # Runs a command as root: directly, or through sudo.
@@ -72,13 +75,13 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   say "building the release binary ($CARGO build --release --bin dealroom)"
   "$CARGO" build --release --bin dealroom
 fi
-if [ "${BENCH_SKIP_BUILD:-0}" != 1 ] && [ "${BENCH_EVENTS:-1}" = 1 ]; then
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   say "building the live-events client ($CARGO build --release -p sse-bench)"
   "$CARGO" build --release -p sse-bench
 fi
 bin="${CARGO_TARGET_DIR:-$root/target}/release/dealroom"
 sse="${CARGO_TARGET_DIR:-$root/target}/release/sse-bench"
-[ "${BENCH_EVENTS:-1}" = 1 ] && [ -x "$sse" ] || sse=""
+[ -x "$sse" ] || sse=""
 [ -x "$bin" ] || die "no binary at $bin (unset BENCH_SKIP_BUILD to build it)"
 
 say "starting PostgreSQL (scripts/pg.sh) and creating a fresh database $db"
@@ -144,6 +147,6 @@ BENCH_WRK="$(command -v wrk)" BENCH_PGBENCH="$pgbench" \
 BENCH_DURATION="$duration" BENCH_WARMUP="$warmup" BENCH_CONNECTIONS="$connections" \
 BENCH_THREADS="$threads" BENCH_TIMEOUT="$timeout" BENCH_PG_DURATION="$pg_duration" \
 BENCH_POOL="$pool" BENCH_MESSAGES="$messages" BENCH_BCRYPT_ROUNDS="$bcrypt_rounds" \
-BENCH_WORKERS="$workers" BENCH_SSE="$sse" \
+BENCH_WORKERS="$workers" BENCH_SSE="$sse" BENCH_SCENARIOS="$scenarios" \
   python3 scripts/bench/bench.py
 echo "benchmark took $((SECONDS - start)) s (build and database setup aside)"

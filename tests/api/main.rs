@@ -14,5 +14,6 @@ mod market;
 mod openapi;
 mod rules;
 mod schema;
+mod search;
 mod slow_clients;
 mod users;

@@ -33,6 +33,7 @@ const CONTRACT: &[(&str, &str, bool)] = &[
     ("post", "/api/v1/sessions/{id}/messages", true),
     ("get", "/api/v1/sessions/{id}/messages", true),
     ("get", "/api/v1/sessions/{id}/events", true),
+    ("get", "/api/v1/messages/search", true),
     ("get", "/api/v1/messages/{id}", true),
     ("delete", "/api/v1/messages/{id}", true),
     ("post", "/api/v1/sessions/{id}/vendor", true),

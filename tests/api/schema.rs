@@ -47,11 +47,7 @@ fn every_down_migration_undoes_its_up_migration() {
             break;
         }
     }
-    assert_eq!(
-        reverted.len(),
-        3,
-        "three migrations to revert: {reverted:?}"
-    );
+    assert_eq!(reverted.len(), 6, "six migrations to revert: {reverted:?}");
     assert_eq!(
         states.last().unwrap(),
         &Vec::<String>::new(),

@@ -183,6 +183,7 @@ pub fn run(
             for m in migrate(&settings)? {
                 log::info!("applied migration {m}");
             }
+            check_search_language(&settings)?;
             let (host, port) = (settings.host.clone(), settings.port);
             match crate::conn::raise_open_files() {
                 Ok((before, after)) if after > before => {
@@ -221,6 +222,21 @@ fn settings(env: &HashMap<String, String>) -> Result<Settings, Failure> {
 pub fn migrate(settings: &Settings) -> Result<Vec<String>, Failure> {
     store::migrations::run_pending_at(settings.database_url.expose())
         .map_err(|e| Failure::new(format!("migration failed: {}", one_line(&e.to_string()))))
+}
+
+/// `SEARCH_LANGUAGE` must be the configuration the migrations built the
+/// messages' search column with: the language is fixed by a migration.
+fn check_search_language(settings: &Settings) -> Result<(), Failure> {
+    let built = store::migrations::search_configuration_at(settings.database_url.expose())
+        .map_err(|e| Failure::new(one_line(&e.to_string())))?;
+    match built {
+        Some(built) if built != settings.search_language => Err(Failure::new(format!(
+            "SEARCH_LANGUAGE is {} but the messages are indexed in {built}: changing the \
+             language takes a migration (README, Search)",
+            settings.search_language
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn one_line(s: &str) -> String {

@@ -78,6 +78,8 @@ pub struct Settings {
     pub events_heartbeat: Duration,
     pub events_replay_max: u32,
     pub events_buffer: usize,
+    /// A text search configuration name (checked against the database at start).
+    pub search_language: String,
     pub log_level: String,
     pub workers: usize,
     /// Longest wait for the next bytes of a request body.
@@ -187,6 +189,14 @@ impl Settings {
         }
         if self.max_sellers_per_session < 1 {
             return bad("MAX_SELLERS_PER_SESSION must be at least 1");
+        }
+        let lang = self.search_language.as_bytes();
+        if !lang.first().is_some_and(u8::is_ascii_lowercase)
+            || !lang
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
+        {
+            return bad("SEARCH_LANGUAGE must name a text search configuration, e.g. english");
         }
         Ok(self)
     }

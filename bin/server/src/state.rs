@@ -43,6 +43,7 @@ impl AppState {
 
     /// The services on one PostgreSQL store.
     pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
+        let store = store.with_search_language(&settings.search_language);
         let shared = store.clone();
         let cursors = Cursors::new(settings.jwt_secret.expose().as_bytes());
         let store = Arc::new(store);

@@ -5,7 +5,7 @@
 use domain::ports::SortOrder;
 use domain::text::trim;
 use domain::validation::{Parse, no_nul, not_blank};
-use domain::{DomainError, MediaId, MessageKind, MessageRole, PageRequest, UserId};
+use domain::{ChatSessionId, DomainError, MediaId, MessageKind, MessageRole, PageRequest, UserId};
 use serde::Deserialize;
 
 /// The title a new chat session gets when the client sends none.
@@ -298,5 +298,59 @@ pub mod openapi {
             TextMessageInput::schemas(schemas);
             MediaMessageInput::schemas(schemas);
         }
+    }
+}
+
+/// `GET /messages/search` query.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MessageSearchQuery {
+    /// What to find, 1..200 characters, in web-search syntax: words (all must
+    /// occur, in any form of the word: `bikes` finds `bike`), `"a phrase"`
+    /// (the words in that order), `or` between alternatives, `-word` for
+    /// messages without it. Only stop words (`the`, `and`, …) find nothing.
+    #[garde(
+        required,
+        length(chars, min = 1, max = 200),
+        custom(no_nul),
+        custom(not_blank)
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        param(required = true, min_length = 1, max_length = 200)
+    )]
+    pub q: Option<String>,
+    /// Only this chat session (`404` if the caller may not read it).
+    #[garde(skip)]
+    pub session_id: Option<ChatSessionId>,
+    /// Page size, 1..=200 (default 50).
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
+    pub limit: Option<i64>,
+    #[garde(length(max = 512), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", param(max_length = 512))]
+    pub cursor: Option<String>,
+}
+
+/// A message search request, parsed.
+#[derive(Clone, Debug, Default)]
+pub struct MessageSearchRequest {
+    /// The query text as sent.
+    pub q: String,
+    pub session_id: Option<ChatSessionId>,
+    pub page: PageRequest,
+}
+
+impl MessageSearchQuery {
+    pub fn parse(self) -> Result<MessageSearchRequest, DomainError> {
+        let mut p = Parse::new(&self);
+        let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
+        let q = p.required("q", self.q);
+        p.finish(MessageSearchRequest {
+            q,
+            session_id: self.session_id,
+            page,
+        })
     }
 }

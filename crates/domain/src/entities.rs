@@ -187,3 +187,18 @@ pub struct Seller {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
 }
+
+/// One result of a message search: the message, the title of its session, and
+/// a snippet of its text with each hit between `[[` and `]]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SearchHit {
+    pub message: Message,
+    pub session_title: String,
+    /// Plain text (never HTML): a part of the message around its hits, each
+    /// hit between `[[` and `]]`. A `[` or `]` of the message that stands next
+    /// to another bracket is separated from it by U+200B (zero-width space),
+    /// so `[[` and `]]` only ever mark hits.
+    pub snippet: String,
+}

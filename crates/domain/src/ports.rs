@@ -208,6 +208,49 @@ pub trait ChatStore: Send + Sync {
     /// Deletes a message and lowers its session's count.
     fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
     fn media(&self, id: MediaId) -> StoreResult<Option<Media>>;
+    /// Full-text search ([`MessageSearch`]): one page of hits, best first, with
+    /// the access filter applied inside the query, before the limit.
+    fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<Found>>;
+}
+
+// ---------------------------------------------------------------- search
+
+/// Which messages a search may find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchScope {
+    /// Every session (agents and admins).
+    All,
+    /// The sessions of one owner (a `user`).
+    Owner(UserId),
+    /// One session; with `Some(owner)`, only if that user owns it.
+    Session(ChatSessionId, Option<UserId>),
+}
+
+/// The position of a hit in a search's order: rank descending, then newest
+/// first (`createdAt`, then id, descending). A page continues strictly after it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SearchKey {
+    /// `ts_rank_cd`'s `float4`, exactly.
+    pub rank: f32,
+    pub created_at: Timestamp,
+    pub id: MessageId,
+}
+
+/// A full-text search of messages, validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageSearch {
+    /// Web-search syntax: words, `"phrases"`, `or`, `-word`.
+    pub text: String,
+    pub scope: SearchScope,
+    pub after: Option<SearchKey>,
+    pub limit: i64,
+}
+
+/// A hit with its position, from which the next page's cursor is made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    pub hit: SearchHit,
+    pub key: SearchKey,
 }
 
 // ---------------------------------------------------------------- market

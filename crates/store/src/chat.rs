@@ -564,4 +564,13 @@ impl ChatStore for PgStore {
                 .map(|r| r.map(MediaRow::into_domain))
         })
     }
+
+    // ------------------------------------------------------------ search (search.rs)
+
+    fn search_messages(
+        &self,
+        search: &domain::ports::MessageSearch,
+    ) -> StoreResult<Vec<domain::ports::Found>> {
+        self.search(search)
+    }
 }

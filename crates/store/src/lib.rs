@@ -13,6 +13,7 @@ mod pool;
 mod prepared;
 mod rows;
 pub mod schema;
+pub mod search;
 
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
 pub use events::{CHANNEL, PgNotices};
@@ -27,6 +28,9 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+/// The text search configuration the migrations build `messages.search` with.
+pub const DEFAULT_SEARCH_LANGUAGE: &str = "english";
+
 /// The PostgreSQL implementation of every port. Clones share the pool.
 #[derive(Clone)]
 pub struct PgStore {
@@ -37,6 +41,10 @@ pub struct PgStore {
     alive: Weak<Alive>,
     /// Where the pool connects; the events listener connects there too.
     url: Arc<str>,
+    /// The text search configuration of message search queries (`SEARCH_LANGUAGE`).
+    search_language: Arc<str>,
+    /// Its oid, looked up on first use.
+    search_config_oid: Arc<std::sync::OnceLock<u32>>,
 }
 
 impl PgStore {
@@ -49,7 +57,19 @@ impl PgStore {
             waiting: Arc::default(),
             alive,
             url: Arc::from(url),
+            search_language: Arc::from(DEFAULT_SEARCH_LANGUAGE),
+            search_config_oid: Arc::default(),
         }
+    }
+
+    /// Message search parses queries with this text search configuration; it
+    /// must be the one `messages.search` is built with (see
+    /// [`search::search_configuration`]).
+    #[must_use]
+    pub fn with_search_language(mut self, config: &str) -> Self {
+        self.search_language = Arc::from(config);
+        self.search_config_oid = Arc::default();
+        self
     }
 
     /// Something to wait on for this store's connections to be closed, once

@@ -25,6 +25,15 @@ pub fn run_pending_at(url: &str) -> Result<Vec<String>, MigrationError> {
     run_pending(&mut conn)
 }
 
+/// Connects to `url`: the text search configuration the migrations built
+/// `messages.search` with (`None` before they ran).
+pub fn search_configuration_at(url: &str) -> Result<Option<String>, MigrationError> {
+    use diesel::Connection;
+    let mut conn =
+        PgConnection::establish(url).map_err(|e| format!("cannot connect to the database: {e}"))?;
+    Ok(crate::search::search_configuration(&mut conn)?)
+}
+
 /// Reverts every applied migration, newest first; the names of those reverted.
 pub fn revert_all(conn: &mut PgConnection) -> Result<Vec<String>, MigrationError> {
     Ok(conn

@@ -1,5 +1,11 @@
 // @generated automatically by Diesel CLI.
 
+pub mod sql_types {
+    #[derive(diesel::sql_types::SqlType)]
+    #[diesel(postgres_type(name = "tsvector", schema = "pg_catalog"))]
+    pub struct Tsvector;
+}
+
 diesel::table! {
     chat_sessions (id) {
         id -> Uuid,
@@ -43,6 +49,9 @@ diesel::table! {
 }
 
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
     messages (id) {
         id -> Uuid,
         session_id -> Uuid,
@@ -54,6 +63,8 @@ diesel::table! {
         media_id -> Nullable<Uuid>,
         client_message_id -> Nullable<Text>,
         created_at -> Timestamptz,
+        search -> Nullable<Tsvector>,
+        owner_id -> Uuid,
     }
 }
 

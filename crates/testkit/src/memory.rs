@@ -1021,6 +1021,204 @@ impl ChatStore for MemoryStore {
     fn media(&self, id: MediaId) -> StoreResult<Option<Media>> {
         Ok(self.lock().media.get(&id).cloned())
     }
+
+    fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<Found>> {
+        let st = self.lock();
+        let query = search::Query::parse(&search.text);
+        let mut found: Vec<Found> = Vec::new();
+        for m in st.messages.values() {
+            let Some(owner) = st.owner_of(m.session_id) else {
+                continue;
+            };
+            let visible = match search.scope {
+                SearchScope::All => true,
+                SearchScope::Owner(o) => o == owner,
+                SearchScope::Session(s, o) => s == m.session_id && o.is_none_or(|o| o == owner),
+            };
+            let Some(content) = m.content.as_deref().filter(|_| visible) else {
+                continue;
+            };
+            let Some(rank) = query.rank(content) else {
+                continue;
+            };
+            let key = SearchKey {
+                rank,
+                created_at: m.created_at,
+                id: m.id,
+            };
+            if search
+                .after
+                .is_some_and(|after| !search::before(&after, &key))
+            {
+                continue;
+            }
+            let title = st
+                .sessions
+                .get(&m.session_id)
+                .map(|s| s.title.clone())
+                .unwrap_or_default();
+            found.push(Found {
+                hit: SearchHit {
+                    message: st.message(m),
+                    session_title: title,
+                    snippet: query.snippet(content),
+                },
+                key,
+            });
+        }
+        found.sort_by(|a, b| {
+            if search::before(&a.key, &b.key) {
+                std::cmp::Ordering::Less
+            } else if search::before(&b.key, &a.key) {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        });
+        found.truncate(take(search.limit));
+        Ok(found)
+    }
+}
+
+/// Message search in memory: a simple, faithful approximation of
+/// PostgreSQL's. Words are maximal runs of letters and digits, compared
+/// case-insensitively and exactly (no stemming: `bikes` does not find `bike`);
+/// a short list of English stop words is ignored. The syntax is
+/// `websearch_to_tsquery`'s: words (all must occur), `"phrases"` (consecutive
+/// words), `or` between alternatives, `-word` for absence. The rank is 0.1 per
+/// occurrence of a wanted word (as `ts_rank_cd` for single words); the snippet
+/// is the whole text with each occurrence of a wanted word between `[[` and
+/// `]]` (brackets of the text are not separated as PostgreSQL's are).
+mod search {
+    use domain::ports::SearchKey;
+
+    const STOP_WORDS: &[&str] = &[
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
+        "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there",
+        "these", "they", "this", "to", "was", "will", "with", "i", "you", "we", "me", "my", "your",
+        "our", "can", "do", "so", "have", "what", "how", "when", "all", "any", "from", "just",
+        "would", "about", "more",
+    ];
+
+    /// `a` comes before `b` in a search's order (rank, then newest, descending).
+    pub(super) fn before(a: &SearchKey, b: &SearchKey) -> bool {
+        (a.rank, a.created_at, a.id.0) > (b.rank, b.created_at, b.id.0)
+    }
+
+    fn words(text: &str) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        let mut start = None;
+        for (i, ch) in text.char_indices() {
+            match (ch.is_alphanumeric(), start) {
+                (true, None) => start = Some(i),
+                (false, Some(s)) => {
+                    out.push((s, i));
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            out.push((s, text.len()));
+        }
+        out
+    }
+
+    fn lexemes(text: &str) -> Vec<String> {
+        words(text)
+            .into_iter()
+            .map(|(a, b)| text[a..b].to_lowercase())
+            .filter(|w| !STOP_WORDS.contains(&w.as_str()))
+            .collect()
+    }
+
+    /// One alternative: every `want` phrase occurs, no `not` word does.
+    #[derive(Default)]
+    struct Clause {
+        want: Vec<Vec<String>>,
+        not: Vec<String>,
+    }
+
+    #[derive(Default)]
+    pub(super) struct Query {
+        clauses: Vec<Clause>,
+    }
+
+    impl Query {
+        pub(super) fn parse(text: &str) -> Self {
+            let mut clauses = vec![Clause::default()];
+            let mut rest = text;
+            while let Some(ch) = rest.chars().next() {
+                if ch == '"' {
+                    let body = &rest[1..];
+                    let end = body.find('"').unwrap_or(body.len());
+                    let phrase = lexemes(&body[..end]);
+                    if let Some(c) = clauses.last_mut().filter(|_| !phrase.is_empty()) {
+                        c.want.push(phrase);
+                    }
+                    rest = body.get(end + 1..).unwrap_or("");
+                } else if ch.is_whitespace() {
+                    rest = &rest[ch.len_utf8()..];
+                } else {
+                    let end = rest
+                        .find(|c: char| c.is_whitespace() || c == '"')
+                        .unwrap_or(rest.len());
+                    let token = &rest[..end];
+                    rest = &rest[end..];
+                    if token.eq_ignore_ascii_case("or") {
+                        clauses.push(Clause::default());
+                    } else if let Some(negated) = token.strip_prefix('-') {
+                        if let Some(c) = clauses.last_mut() {
+                            c.not.extend(lexemes(negated));
+                        }
+                    } else if let Some(c) = clauses.last_mut() {
+                        c.want.extend(lexemes(token).into_iter().map(|w| vec![w]));
+                    }
+                }
+            }
+            clauses.retain(|c| !c.want.is_empty());
+            Self { clauses }
+        }
+
+        fn wanted(&self) -> impl Iterator<Item = &String> {
+            self.clauses.iter().flat_map(|c| c.want.iter().flatten())
+        }
+
+        /// The rank of `text` if it matches.
+        pub(super) fn rank(&self, text: &str) -> Option<f32> {
+            let doc = lexemes(text);
+            let has_phrase = |p: &Vec<String>| doc.windows(p.len()).any(|w| w == p.as_slice());
+            let matches = self
+                .clauses
+                .iter()
+                .any(|c| c.want.iter().all(has_phrase) && !c.not.iter().any(|n| doc.contains(n)));
+            if !matches {
+                return None;
+            }
+            let hits = doc
+                .iter()
+                .filter(|w| self.wanted().any(|q| q == *w))
+                .count();
+            Some(0.1 * hits as f32)
+        }
+
+        pub(super) fn snippet(&self, text: &str) -> String {
+            let mut out = String::with_capacity(text.len() + 8);
+            let mut at = 0;
+            for (a, b) in words(text) {
+                let word = text[a..b].to_lowercase();
+                if self.wanted().any(|q| *q == word) {
+                    out.push_str(&text[at..a]);
+                    out.push_str("[[");
+                    out.push_str(&text[a..b]);
+                    out.push_str("]]");
+                    at = b;
+                }
+            }
+            out.push_str(&text[at..]);
+            out
+        }
+    }
 }
 
 // ---------------------------------------------------------------- market

@@ -438,6 +438,66 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
         ),
     );
 
+    // ---- search: words, or, minus, the access scopes, the keyset
+    let find = |text: &str, scope, after: Option<SearchKey>, limit| {
+        show(
+            s.search_messages(&MessageSearch {
+                text: text.to_owned(),
+                scope,
+                after,
+                limit,
+            }),
+            |found| {
+                found
+                    .iter()
+                    .map(|f| format!("{} {} {:?}", f.hit.message.id, f.key.rank, f.hit.snippet))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        )
+    };
+    step(
+        "search three or four",
+        find("three or four", SearchScope::Owner(ann), None, 10),
+    );
+    step(
+        "search four -three",
+        find("four -three", SearchScope::All, None, 10),
+    );
+    step(
+        "search mine as ann",
+        find("mine", SearchScope::Owner(ann), None, 10),
+    );
+    step(
+        "search mine as an agent",
+        find("mine", SearchScope::All, None, 10),
+    );
+    step(
+        "search mine in bob's session as ann",
+        find("mine", SearchScope::Session(sid(14), Some(ann)), None, 10),
+    );
+    step(
+        "search stop words",
+        find("the and", SearchScope::All, None, 10),
+    );
+    let first = s
+        .search_messages(&MessageSearch {
+            text: "three or four".to_owned(),
+            scope: SearchScope::All,
+            after: None,
+            limit: 1,
+        })
+        .unwrap();
+    step(
+        "search after the first",
+        find(
+            "three or four",
+            SearchScope::All,
+            first.first().map(|f| f.key),
+            10,
+        ),
+    );
+
     // ---- sessions list: most recent activity first
     step(
         "rename 12",

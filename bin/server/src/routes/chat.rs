@@ -9,10 +9,11 @@ use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok};
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 use chat::inputs::{
-    MessageListQuery, NewSessionInput, PostMessageInput, RenameSessionInput, SessionListQuery,
+    MessageListQuery, MessageSearchQuery, NewSessionInput, PostMessageInput, RenameSessionInput,
+    SessionListQuery,
 };
 use domain::ports::Posted;
-use domain::{ChatSession, ChatSessionId, Message, MessageId, Page};
+use domain::{ChatSession, ChatSessionId, Message, MessageId, Page, SearchHit};
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -36,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(get(list_messages)),
             ),
     )
+    // Before `/messages/{id}`, which would take `search` for an id.
+    .service(web::resource("/messages/search").route(get(search_messages)))
     .service(
         web::resource("/messages/{id}")
             .route(get(get_message))
@@ -53,7 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     post_message,
     list_messages,
     get_message,
-    delete_message
+    delete_message,
+    search_messages
 ))]
 pub struct Doc;
 
@@ -73,7 +77,9 @@ async fn create_session(
 
 /// The caller's chat sessions, most recent activity first.
 ///
-/// Agents and admins may add `userId` to list another user's.
+/// Agents and admins may add `userId` to list another user's. `q` keeps the
+/// sessions whose title contains it, case-insensitively (`%` and `_` are
+/// plain characters), served by a trigram index.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "sessions",
     params(SessionListQuery),
     responses(
@@ -216,4 +222,40 @@ async fn delete_message(state: web::Data<AppState>, Caller(actor): Caller, id: I
     let id = MessageId(id.into_inner());
     blocking(move || state.chat.delete_message(&actor, id)).await?;
     Ok(deleted("Message deleted"))
+}
+
+/// Search messages.
+///
+/// Full-text search (PostgreSQL text search, configuration `SEARCH_LANGUAGE`,
+/// default `english`) over the text of the messages in the chat sessions the
+/// caller may read: their own; every session for agents and admins. `q` uses
+/// web-search syntax:
+///
+/// - `red bike`: messages with both words, in any form (`bikes` finds `bike`);
+/// - `"red bike"`: the words next to each other, in this order;
+/// - `bike or car`: either;
+/// - `bike -red`: `bike` but not `red`.
+///
+/// Best match first (`ts_rank_cd`), newest first among equals. A `q` of only
+/// stop words (`the`, `and`, …) finds nothing. Each item is `{message,
+/// sessionTitle, snippet}`; `snippet` is plain text (never HTML: the client
+/// must not render it as markup) from the message around its hits, each hit
+/// between `[[` and `]]`; a bracket of the message standing next to another
+/// bracket is separated from it by U+200B (zero-width space), so `[[` and `]]`
+/// only ever mark hits. `nextCursor` is good for the same caller, `q` and
+/// `sessionId`; pages stay stable while messages are posted.
+#[utoipa::path(get, path = "/api/v1/messages/search", tag = "messages",
+    params(MessageSearchQuery),
+    responses(
+        (status = 200, description = "Search results", body = Envelope<Page<SearchHit>>),
+        (status = 404, description = "`NOT_FOUND`: `sessionId` of a session the caller may not read", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn search_messages(
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    query: web::Query<MessageSearchQuery>,
+) -> Res {
+    let page = blocking(move || state.chat.search(&actor, query.into_inner())).await?;
+    Ok(ok("Search results", page))
 }

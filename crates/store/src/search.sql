@@ -1,0 +1,43 @@
+-- Full-text search of messages: one page of hits, best first (ChatStore::search_messages).
+-- $1 the text search configuration's oid (an oid, not a name: the cast from a
+-- name is not immutable, and the planner could not fold the query into a
+-- constant whose words it can estimate), $2 the query text (web-search syntax),
+-- $3 only sessions of this owner (NULL: any), $4 only this session (NULL: any),
+-- $5 $6 $7 the key the page continues after: rank, createdAt, id (rank
+-- +Infinity for the first page), $8 the row limit.
+-- Runs with plan_cache_mode = force_custom_plan: the NULL filters fold away and
+-- the planner sees the actual words and the scope (messages_search_idx holds
+-- the owner and the words: a user's search intersects the two inside it; one
+-- session's may be cheaper through that session's messages).
+WITH hits AS (
+    SELECT m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
+    FROM websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
+    JOIN messages m ON m.search @@ q.query
+    WHERE ($3::uuid IS NULL OR m.owner_id = $3::uuid)
+      AND ($4::uuid IS NULL OR m.session_id = $4::uuid)
+      AND (ts_rank_cd(m.search, q.query), m.created_at, m.id)
+          < ($5::float4, $6::timestamptz, $7::uuid)
+    ORDER BY rank DESC, m.created_at DESC, m.id DESC
+    LIMIT $8
+)
+-- The snippets, for the rows of the page only. ts_headline would drop what its
+-- parser takes for HTML tags: '<' goes in as U+E002 and comes back in Rust,
+-- and the hits are marked with U+E000 and U+E001 (removed from the text first),
+-- which Rust turns into [[ and ]].
+SELECT h.rank, s.title AS session_title,
+       m.id, m.session_id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id,
+       m.client_message_id, m.created_at,
+       md.owner_id AS media_owner_id, md.mime_type AS media_mime_type,
+       md.size_bytes AS media_size_bytes, md.file_name AS media_file_name,
+       md.sha256 AS media_sha256, md.created_at AS media_created_at,
+       -- A short message whole; of a long one, up to two parts around hits.
+       ts_headline($1::oid::regconfig, translate(m.content, U&'<\E000\E001\E002', U&'\E002'), q.query,
+           CASE WHEN char_length(m.content) <= 200 THEN 'MaxWords=35, MinWords=15, '
+                ELSE 'MaxFragments=2, MaxWords=20, MinWords=8, FragmentDelimiter=" … ", ' END
+           || U&'StartSel=\E000, StopSel=\E001') AS snippet
+FROM hits h
+JOIN messages m ON m.id = h.id
+JOIN chat_sessions s ON s.id = m.session_id
+LEFT JOIN media md ON md.id = m.media_id
+CROSS JOIN websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
+ORDER BY h.rank DESC, h.created_at DESC, h.id DESC

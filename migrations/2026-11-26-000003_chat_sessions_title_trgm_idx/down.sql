@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS chat_sessions_title_trgm_idx
