@@ -248,6 +248,8 @@ impl ApiError {
             DomainError::NotFound(_) => ErrorCode::NotFound,
             DomainError::Conflict(_) => ErrorCode::Conflict,
             DomainError::LimitReached(_) => ErrorCode::LimitReached,
+            DomainError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            DomainError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             DomainError::Unavailable => ErrorCode::Unavailable,
             DomainError::Internal(_) => ErrorCode::Internal,
         }

@@ -7,6 +7,7 @@ mod auth;
 mod chat;
 mod error;
 mod market;
+mod media;
 pub mod migrations;
 mod pool;
 mod prepared;

@@ -14,6 +14,7 @@
 //! services' rules that need no database at all.
 
 pub mod memory;
+pub mod s3;
 
 use diesel::prelude::*;
 use diesel::sql_query;
