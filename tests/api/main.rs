@@ -10,6 +10,7 @@ mod chat;
 mod edge;
 mod foundation;
 mod market;
+mod media;
 mod openapi;
 mod rules;
 mod schema;

@@ -5,8 +5,8 @@ use crate::helpers::TestApp;
 use awc::http::Method;
 use serde_json::{Value, json};
 
-/// Every operation of contract §3 that this server implements (media, live
-/// events and search are not built yet), with whether it needs a token, and
+/// Every operation of contract §3 that this server implements (live events
+/// and search are not built yet), with whether it needs a token, and
 /// the service endpoints of §4.
 const CONTRACT: &[(&str, &str, bool)] = &[
     ("post", "/api/v1/auth/register", false),
@@ -44,6 +44,9 @@ const CONTRACT: &[(&str, &str, bool)] = &[
     ("get", "/api/v1/sellers/{id}", true),
     ("patch", "/api/v1/sellers/{id}", true),
     ("delete", "/api/v1/sellers/{id}", true),
+    ("post", "/api/v1/media", true),
+    // A token or a signed url: no bearer scheme required.
+    ("get", "/api/v1/media/{id}", false),
     ("get", "/health", false),
     ("get", "/ready", false),
     ("get", "/api/v1/openapi.json", false),

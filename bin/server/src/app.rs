@@ -144,8 +144,11 @@ impl Application {
             self.limits,
             Duration::from_secs(60),
         ));
+        let collector =
+            actix_web::rt::spawn(crate::media::collect_periodically(self.state.clone()));
         let served = self.server.await;
         limiter.abort();
+        collector.abort();
         close_pool(self.state).await;
         served
     }

@@ -18,7 +18,8 @@ pub struct ErrorBody<'a> {
     /// A stable machine string: `VALIDATION_ERROR`, `UNAUTHENTICATED`,
     /// `TOKEN_EXPIRED`, `SESSION_REVOKED`, `INVALID_CREDENTIALS`,
     /// `INVALID_REFRESH_TOKEN`, `FORBIDDEN`, `NOT_FOUND`, `METHOD_NOT_ALLOWED`,
-    /// `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `LIMIT_REACHED`,
+    /// `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`,
+    /// `RANGE_NOT_SATISFIABLE`, `LIMIT_REACHED`,
     /// `RATE_LIMITED`, `INTERNAL` or `UNAVAILABLE`.
     pub code: &'static str,
     /// Present only for `VALIDATION_ERROR`: one entry per failing field.
@@ -65,6 +66,7 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RangeNotSatisfiable,
     LimitReached,
     RateLimited,
     Internal,
@@ -73,7 +75,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the contract's order.
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         Self::ValidationError,
         Self::Unauthenticated,
         Self::TokenExpired,
@@ -86,6 +88,7 @@ impl ErrorCode {
         Self::Conflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::RangeNotSatisfiable,
         Self::LimitReached,
         Self::RateLimited,
         Self::Internal,
@@ -146,6 +149,11 @@ impl ErrorCode {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
                 "Content-Type must be application/json",
+            ),
+            Self::RangeNotSatisfiable => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "RANGE_NOT_SATISFIABLE",
+                "Range not satisfiable",
             ),
             Self::LimitReached => (
                 StatusCode::UNPROCESSABLE_ENTITY,

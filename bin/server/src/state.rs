@@ -5,9 +5,12 @@ use accounts::AccountService;
 use auth::{AuthService, AuthSettings};
 use chat::ChatService;
 use domain::DomainError;
+use domain::blobs::BlobStore;
+use domain::media::MediaUrls;
 use domain::page::Cursors;
 use domain::ports::HealthStore;
 use market::MarketService;
+use media::MediaService;
 use std::sync::Arc;
 use store::PgStore;
 
@@ -16,6 +19,9 @@ pub struct AppState {
     pub accounts: AccountService,
     pub chat: ChatService,
     pub market: MarketService,
+    pub media: MediaService,
+    /// Where uploads' bytes are (`MEDIA_STORAGE`).
+    pub blobs: Arc<dyn BlobStore>,
     pub health: Arc<dyn HealthStore>,
     /// The store itself, for the pool's state in `/metrics`.
     pub store: PgStore,
@@ -27,6 +33,11 @@ impl AppState {
     pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
         let shared = store.clone();
         let cursors = Cursors::new(settings.jwt_secret.expose().as_bytes());
+        let media_urls = MediaUrls::new(
+            settings.jwt_secret.expose().as_bytes(),
+            settings.media_url_ttl,
+        );
+        let blobs = crate::media::open_blobs(&settings)?;
         let store = Arc::new(store);
         let auth = AuthService::new(
             store.clone(),
@@ -41,7 +52,14 @@ impl AppState {
         Ok(Self {
             auth,
             accounts: AccountService::new(store.clone(), cursors.clone()),
-            chat: ChatService::new(store.clone(), cursors),
+            chat: ChatService::new(store.clone(), cursors).with_media_urls(media_urls.clone()),
+            media: MediaService::new(
+                store.clone(),
+                media_urls,
+                settings.media_max_bytes,
+                settings.media_orphan_ttl,
+            ),
+            blobs,
             market: MarketService::new(
                 store.clone(),
                 store.clone(),

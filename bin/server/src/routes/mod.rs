@@ -9,6 +9,7 @@ pub mod chat;
 pub mod docs;
 pub mod health;
 pub mod market;
+pub mod media;
 pub mod users;
 
 use crate::panics::CatchPanic;
@@ -24,6 +25,7 @@ pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
         // which would otherwise claim them.
         .configure(market::configure)
         .configure(chat::configure)
+        .configure(media::configure)
         .service(web::resource("/openapi.json").route(get(docs::openapi_json)));
 }
 
