@@ -108,7 +108,7 @@ mod tests {
                 _ => {}
             }
         }
-        assert!(expires >= 1_000_900 && expires < 1_000_960);
+        assert!((1_000_900..1_000_960).contains(&expires));
         assert!(urls.verify(id, expires, sig, 1_000_000));
         assert!(!urls.verify(id, expires, sig, expires + 1));
         assert!(!urls.verify(id, expires + 60, sig, 1_000_000));
