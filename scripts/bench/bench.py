@@ -65,6 +65,10 @@ MESSAGES = int(env("BENCH_MESSAGES"))
 BCRYPT_ROUNDS = int(env("BENCH_BCRYPT_ROUNDS"))
 WORKERS = int(env("BENCH_WORKERS"))
 SERVER_LOG = env("BENCH_SERVER_LOG")
+# Which groups of scenarios run: "core" (a-e) and "media" (f-i).
+SCENARIOS = [x.strip() for x in env("BENCH_SCENARIOS", "core,media").split(",") if x.strip()]
+MEDIA_DIR = env("BENCH_MEDIA_DIR", "")
+MEDIA_MAX_BYTES = int(env("BENCH_MEDIA_MAX_BYTES", str(10 * 1024 * 1024)))
 
 EMAIL = "bench@example.com"
 PASSWORD = "bench password 1"
@@ -296,8 +300,8 @@ def wait_for_health(client, timeout=60):
     die(f"the server did not answer GET /health with 200 within {timeout} s (log: {SERVER_LOG})")
 
 
-def seed(client):
-    say(f"seeding: one user, one chat session, {MESSAGES} messages (over HTTP)")
+def seed(client, messages):
+    say(f"seeding: one user, one chat session, {messages} messages (over HTTP)")
     t0 = time.monotonic()
     _, reg = client.request(
         "POST", "/api/v1/auth/register",
@@ -310,13 +314,13 @@ def seed(client):
         "POST", "/api/v1/sessions", {"title": "Benchmark session"}, token=token, expect=201)
     session_id = created["data"]["session"]["id"]
     path = f"/api/v1/sessions/{session_id}/messages"
-    for i in range(MESSAGES):
+    for i in range(messages):
         client.request("POST", path, {"content": f"Seed message {i + 1}"}, token=token, expect=201)
     # Check what the scenarios will ask before driving them.
     _, page = client.request("GET", f"{path}?limit=50", token=token, expect=200)
     items = page["data"]["items"]
-    if len(items) != min(50, MESSAGES):
-        die(f"GET {path}?limit=50 returned {len(items)} messages, expected {min(50, MESSAGES)}")
+    if len(items) != min(50, messages):
+        die(f"GET {path}?limit=50 returned {len(items)} messages, expected {min(50, messages)}")
     client.request("POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD}, expect=200)
     say(f"seeded in {time.monotonic() - t0:.1f} s")
     return {"user_id": user_id, "login_session_id": login_session_id,
@@ -338,6 +342,8 @@ def wrk_env(req):
     e["BENCH_METHOD"] = req["method"]
     e["BENCH_BODY"] = json.dumps(req["body"]) if req.get("body") is not None else ""
     e["BENCH_TOKEN"] = req.get("token") or ""
+    e["BENCH_BODY_FILE"] = req.get("body_file") or ""
+    e["BENCH_CONTENT_TYPE"] = req.get("content_type") or ""
     return e
 
 
@@ -513,9 +519,11 @@ def print_table(result):
     print(f"load:    wrk, {m['wrk_threads']} threads, {m['connections']} connections per wrk, "
           f"{m['warmup_s']} s warm-up + {m['duration_s']} s per scenario, on the same host; "
           f"(e) runs two wrk side by side ({m['connections']} + {m['connections']} connections)")
-    print(f"ceiling: pgbench -M prepared, {m['db_pool_size']} clients (the pool size), "
-          f"{result['scenarios'][1]['ceiling']['threads']} threads, {m['pgbench_duration_s']} s; "
-          f"the SQL each request minimally needs")
+    ceilings = [s["ceiling"] for s in result["scenarios"] if s.get("ceiling")]
+    if ceilings:
+        print(f"ceiling: pgbench -M prepared, {m['db_pool_size']} clients (the pool size), "
+              f"{ceilings[0]['threads']} threads, {m['pgbench_duration_s']} s; "
+              f"the SQL each request minimally needs")
     print()
     print(line(cols))
     print(line(["-" * w for w in widths]))
@@ -523,6 +531,11 @@ def print_table(result):
         print(line(r))
     print()
     print(f"server peak RSS over the whole run (VmHWM): {fmt_mib(result['server']['vmhwm_kib'])}")
+    if result.get("download"):
+        d = result["download"]
+        print(f"i. one {fmt_mib(d['size_bytes'] / 1024)} file, {d['runs']} downloads one after "
+              f"another with curl: GET /media/{{id}} {d['server_mib_s']:,.0f} MiB/s, the object "
+              f"read from disk (file://) {d['disk_mib_s']:,.0f} MiB/s: ratio {d['ratio'] * 100:.0f}%")
     print(f"raw wrk and pgbench outputs, the server log and results.json: {result['out_dir']}/")
     steps = [(s["key"], s["cpu"]) for s in result["scenarios"] if "." not in s["key"]]
     steps += [(f"{s['key']} ceiling", s["ceiling"]["cpu"])
@@ -585,13 +598,107 @@ def version(cmd):
         return "unknown"
 
 
+# ------------------------------------------------------------------ media
+
+BOUNDARY = "dealroom-bench-boundary"
+
+
+def multipart_file(name, size, seed_byte):
+    """A multipart upload of a PNG-signed file of `size` bytes, written to OUT."""
+    path = os.path.join(OUT, name)
+    head = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"
+    block = bytes((i * 31 + seed_byte) % 251 for i in range(65536))
+    with open(path, "wb") as f:
+        f.write(f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{name}.png\"\r\nContent-Type: image/png\r\n\r\n".encode())
+        f.write(head)
+        left = size - len(head)
+        while left > 0:
+            f.write(block[:min(left, len(block))])
+            left -= min(left, len(block))
+        f.write(f"\r\n--{BOUNDARY}--\r\n".encode())
+    return path
+
+
+def upload_file(token, body_path):
+    """POSTs a prepared multipart body; the Media."""
+    u = urllib.parse.urlsplit(BASE_URL)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    with open(body_path, "rb") as f:
+        conn.request("POST", "/api/v1/media", body=f, headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Content-Length": str(os.path.getsize(body_path))})
+        resp = conn.getresponse()
+        raw = resp.read()
+    conn.close()
+    if resp.status != 201:
+        die(f"POST /api/v1/media: expected 201, got {resp.status}: {raw[:300]!r}")
+    return json.loads(raw)["data"]["media"]
+
+
+def media_setup(client, token):
+    """The media scenarios: upload and download a 1 MiB file (f, g), 16
+    uploads of MEDIA_MAX_BYTES at once (h); and the large file of (i)."""
+    say(f"media: preparing upload bodies (1 MiB, and {MEDIA_MAX_BYTES:,} bytes)")
+    small = multipart_file("upload-1mib", 1024 * 1024, 1)
+    largest = multipart_file("upload-max", MEDIA_MAX_BYTES, 2)
+    one = upload_file(token, small)
+    big = upload_file(token, largest)
+    ctype = f"multipart/form-data; boundary={BOUNDARY}"
+    up_small = {"method": "POST", "path": "/api/v1/media", "token": token,
+                "body_file": small, "content_type": ctype, "tag": "upload"}
+    down_small = {"method": "GET", "path": f"/api/v1/media/{one['id']}", "token": token,
+                  "tag": "download"}
+    up_max = {"method": "POST", "path": "/api/v1/media", "token": token,
+              "body_file": largest, "content_type": ctype, "tag": "upload-max"}
+    # (h) first: its RSS peak is then its own, not what (f) and (g) left in
+    # the allocator.
+    plan = [
+        ("h", f"h. 16 x POST /media ({MEDIA_MAX_BYTES / 1048576:.0f} MiB)", [up_max], None, 16),
+        ("f", "f. POST /media (1 MiB)", [up_small], None, CONNECTIONS),
+        ("g", "g. GET /media/{id} (1 MiB)", [down_small], None, CONNECTIONS),
+    ]
+    return plan, big
+
+
+def download_throughput(token, media, runs=20):
+    """(i): one large file downloaded `runs` times one after another with
+    curl, through the server and straight from the object on disk."""
+    sha = media["sha256"]
+    path = os.path.join(MEDIA_DIR, "objects", sha[0:2], sha[2:4], sha)
+    if not os.path.exists(path):
+        say(f"no object at {path} (MEDIA_STORAGE is not disk?): skipping (i)")
+        return None
+    url = f"{BASE_URL}/api/v1/media/{media['id']}"
+
+    def timed(args):
+        t = time.monotonic()
+        for _ in range(runs):
+            subprocess.run(["curl", "-sf", "-o", "/dev/null", *args], check=True)
+        return time.monotonic() - t
+
+    say(f"i. {runs} downloads of {media['sizeBytes']:,} bytes with curl, server and disk")
+    settle()
+    timed(["-H", f"Authorization: Bearer {token}", url])  # warm the page cache
+    server_s = timed(["-H", f"Authorization: Bearer {token}", url])
+    disk_s = timed([f"file://{os.path.abspath(path)}"])
+    mib = media["sizeBytes"] * runs / 1048576
+    return {"size_bytes": media["sizeBytes"], "runs": runs,
+            "server_mib_s": mib / server_s, "disk_mib_s": mib / disk_s,
+            "ratio": disk_s / server_s}
+
+
 def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
     loadavg_before = os.getloadavg()
     client = Client(BASE_URL)
     wait_for_health(client)
-    ids = seed(client)
+    for group in SCENARIOS:
+        if group not in ("core", "media"):
+            die(f"BENCH_SCENARIOS takes core and media, not {group!r}")
+    ids = seed(client, MESSAGES if "core" in SCENARIOS else 0)
     token = ids["token"]
     sid = ids["session_id"]
     health = {"method": "GET", "path": "/health", "tag": "health"}
@@ -604,27 +711,36 @@ def main():
 
     # Each scenario, then its database ceiling (if it has one), so that both
     # see the same data.
-    plan = [
-        ("a", "a. GET /health", [health], None),
-        ("b", "b. GET messages?limit=50", [page], "pgbench-page.sql"),
-        ("c", "c. POST message", [post], "pgbench-post.sql"),
-        ("d", f"d. POST login (bcrypt {BCRYPT_ROUNDS})", [login], None),
-        ("e", "e. GET /health during logins", [health, login], None),
-    ]
+    plan = []
+    if "core" in SCENARIOS:
+        plan += [
+            ("a", "a. GET /health", [health], None, CONNECTIONS),
+            ("b", "b. GET messages?limit=50", [page], "pgbench-page.sql", CONNECTIONS),
+            ("c", "c. POST message", [post], "pgbench-post.sql", CONNECTIONS),
+            ("d", f"d. POST login (bcrypt {BCRYPT_ROUNDS})", [login], None, CONNECTIONS),
+            ("e", "e. GET /health during logins", [health, login], None, CONNECTIONS),
+        ]
+    download = None
+    if "media" in SCENARIOS:
+        media_plan, big = media_setup(client, token)
+        plan += media_plan
     scenarios = []
-    for key, label, reqs, ceiling_script in plan:
-        results = run_scenario(key, label, reqs, CONNECTIONS)
+    for key, label, reqs, ceiling_script, connections in plan:
+        results = run_scenario(key, label, reqs, connections)
         ceiling = run_pgbench(key, ceiling_script, ids) if ceiling_script else None
         for i, (req, res) in enumerate(zip(reqs, results)):
             res.update({
                 "key": key if i == 0 else f"{key}.{req['tag']}",
                 "label": label if i == 0 else "   the logins alongside (e)",
                 "method": req["method"], "path": req["path"].replace(sid, "{id}"),
-                "connections": CONNECTIONS,
+                "connections": connections,
                 "ceiling": ceiling if i == 0 else None,
                 "ratio": res["rps"] / ceiling["tps"] if ceiling and i == 0 else None,
             })
             scenarios.append(res)
+
+    if "media" in SCENARIOS:
+        download = download_throughput(token, big)
 
     vmhwm = proc_status("VmHWM")
     if vmhwm is None:
@@ -652,6 +768,7 @@ def main():
         },
         "server": {"vmhwm_kib": vmhwm, "log": os.path.relpath(SERVER_LOG)},
         "scenarios": scenarios,
+        "download": download,
         "out_dir": os.path.relpath(OUT),
     }
     with open(os.path.join(OUT, "results.json"), "w") as f:

@@ -16,8 +16,10 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-/// Buffered before each write to the file (and the size of a read chunk).
-pub(crate) const CHUNK: usize = 256 * 1024;
+/// Received bytes held before each write to the file, and the size of a read
+/// chunk: large enough that a trip to the blocking pool is cheap next to the
+/// I/O, small enough that many transfers at once stay within a few MiB.
+pub(crate) const CHUNK: usize = 128 * 1024;
 
 /// The local-disk adapter.
 #[derive(Clone, Debug)]
@@ -66,7 +68,8 @@ impl DiskBlobs {
         Ok(DiskTemp {
             path,
             file: Some(file),
-            buf: Vec::new(),
+            pending: Vec::new(),
+            pending_len: 0,
             written: 0,
             moved: false,
         })
@@ -99,30 +102,35 @@ impl DiskBlobs {
 pub(crate) struct DiskTemp {
     path: PathBuf,
     file: Option<File>,
-    buf: Vec<u8>,
+    /// Chunks received and not written yet (kept as received: no copy).
+    pending: Vec<Bytes>,
+    pending_len: usize,
     written: u64,
     moved: bool,
 }
 
 impl DiskTemp {
-    /// Writes what is buffered.
+    /// Writes what is pending.
     async fn flush(&mut self) -> BlobResult<()> {
-        if self.buf.is_empty() {
+        if self.pending.is_empty() {
             return Ok(());
         }
         let mut file = self
             .file
             .take()
             .ok_or_else(|| BlobError::Failed("temporary file already closed".into()))?;
-        let buf = std::mem::take(&mut self.buf);
-        let (file, mut buf) = run_blocking(move || {
-            file.write_all(&buf)
-                .map_err(|e| failed("cannot write a temporary file", e))?;
-            Ok((file, buf))
+        let pending = std::mem::take(&mut self.pending);
+        let (file, mut pending) = run_blocking(move || {
+            for chunk in &pending {
+                file.write_all(chunk)
+                    .map_err(|e| failed("cannot write a temporary file", e))?;
+            }
+            Ok((file, pending))
         })
         .await?;
-        buf.clear();
-        self.buf = buf;
+        pending.clear();
+        self.pending = pending;
+        self.pending_len = 0;
         self.file = Some(file);
         Ok(())
     }
@@ -169,8 +177,9 @@ impl TempBlob for DiskTemp {
     fn write(&mut self, chunk: Bytes) -> LocalBoxFuture<'_, BlobResult<()>> {
         Box::pin(async move {
             self.written += chunk.len() as u64;
-            self.buf.extend_from_slice(&chunk);
-            if self.buf.len() >= CHUNK {
+            self.pending_len += chunk.len();
+            self.pending.push(chunk);
+            if self.pending_len >= CHUNK {
                 self.flush().await?;
             }
             Ok(())
