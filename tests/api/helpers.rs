@@ -286,7 +286,11 @@ impl ServerProcess {
             .env("DATABASE_URL", db.url())
             .env("HOST", "127.0.0.1")
             .env("PORT", "0")
-            .env("LOG_LEVEL", "info");
+            .env("LOG_LEVEL", "info")
+            .env(
+                "MEDIA_DIR",
+                std::env::temp_dir().join(format!("dealroom-media-{}", uuid::Uuid::new_v4())),
+            );
         for (k, v) in env {
             cmd.env(k, v);
         }
