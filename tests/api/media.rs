@@ -1099,3 +1099,40 @@ async fn uploads_downloads_and_collection_work_on_s3_storage() {
     assert_eq!(bucket.size(&sha).await.unwrap(), None);
     let _ = std::fs::remove_dir_all(scratch);
 }
+
+#[actix_web::test]
+async fn an_upload_slower_than_the_timeout_is_cut_off_and_leaves_nothing() {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn_with(&[("MEDIA_UPLOAD_TIMEOUT", "1s")]).await;
+    let ann = app.register("ann@example.com").await;
+    let body = multipart(&[file(&png(500_000))], true);
+    let port: u16 = app.addr.rsplit(':').next().unwrap().parse().unwrap();
+    let token = ann.token.clone();
+    let ct = form_type();
+    let reply = actix_web::rt::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let head = format!(
+            "POST /api/v1/media HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&body[..100_000]).unwrap();
+        // ... and then nothing: the server gives up after a second.
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        String::from_utf8_lossy(&raw).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    let body = reply.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    assert_eq!(
+        serde_json::from_str::<Value>(body).unwrap_or(Value::Null),
+        json!({ "status": "error", "code": "REQUEST_TIMEOUT",
+                "message": "The request body did not arrive in time" })
+    );
+    eventually("the temporary file removed", || temps(&app).is_empty()).await;
+    assert_nothing_stored(&app);
+}

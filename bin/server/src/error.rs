@@ -18,6 +18,7 @@ pub struct ErrorBody<'a> {
     /// A stable machine string: `VALIDATION_ERROR`, `UNAUTHENTICATED`,
     /// `TOKEN_EXPIRED`, `SESSION_REVOKED`, `INVALID_CREDENTIALS`,
     /// `INVALID_REFRESH_TOKEN`, `FORBIDDEN`, `NOT_FOUND`, `METHOD_NOT_ALLOWED`,
+    /// `REQUEST_TIMEOUT`,
     /// `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`,
     /// `RANGE_NOT_SATISFIABLE`, `LIMIT_REACHED`,
     /// `RATE_LIMITED`, `INTERNAL` or `UNAVAILABLE`.
@@ -63,6 +64,7 @@ pub enum ErrorCode {
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    RequestTimeout,
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -75,7 +77,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the contract's order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         Self::ValidationError,
         Self::Unauthenticated,
         Self::TokenExpired,
@@ -85,6 +87,7 @@ impl ErrorCode {
         Self::Forbidden,
         Self::NotFound,
         Self::MethodNotAllowed,
+        Self::RequestTimeout,
         Self::Conflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -138,6 +141,11 @@ impl ErrorCode {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "METHOD_NOT_ALLOWED",
                 "Method not allowed",
+            ),
+            Self::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                "REQUEST_TIMEOUT",
+                "The request body did not arrive in time",
             ),
             Self::Conflict => (StatusCode::CONFLICT, "CONFLICT", "Conflict"),
             Self::PayloadTooLarge => (

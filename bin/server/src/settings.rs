@@ -84,6 +84,8 @@ pub struct Settings {
     #[serde(deserialize_with = "bare_seconds")]
     pub media_orphan_ttl: Duration,
     #[serde(deserialize_with = "bare_seconds")]
+    pub media_upload_timeout: Duration,
+    #[serde(deserialize_with = "bare_seconds")]
     pub media_gc_interval: Duration,
     pub s3_endpoint: String,
     pub s3_bucket: String,

@@ -80,6 +80,7 @@ impl utoipa::ToSchema for Binary {}
     responses(
         (status = 201, description = "Media uploaded", body = Envelope<MediaData>),
         (status = 400, description = "`VALIDATION_ERROR`: no `file` part, more than one, or a malformed multipart body", body = ErrorBody),
+        (status = 408, description = "`REQUEST_TIMEOUT`: the body took longer than `MEDIA_UPLOAD_TIMEOUT`", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: larger than `MEDIA_MAX_BYTES`", body = ErrorBody),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: not `multipart/form-data`, or a file type that is not allowed (an empty file too)", body = ErrorBody),
     ),
@@ -121,23 +122,12 @@ async fn upload(
         seen: 0,
         limit,
     };
-    let mut form = Multipart::new(req.headers(), body);
-    let mut staged: Option<Staged> = None;
-    while let Some(part) = form.next().await {
-        let mut part = part.map_err(|e| multipart_error(&state, e))?;
-        if part.name() == Some("file") {
-            if staged.is_some() {
-                return Err(invalid("file", "must be sent once"));
-            }
-            staged = Some(receive(&state, &mut part).await?);
-        } else {
-            while let Some(chunk) = part.next().await {
-                chunk.map_err(|e| multipart_error(&state, e))?;
-            }
-        }
-    }
-    let Some(staged) = staged else {
-        return Err(invalid("file", "is required"));
+    let form = Multipart::new(req.headers(), body);
+    let within = state.settings.media_upload_timeout;
+    let staged = match actix_web::rt::time::timeout(within, read_form(&state, form)).await {
+        Ok(staged) => staged?,
+        // The temporary object went with the abandoned future.
+        Err(_) => return Ok(ErrorCode::RequestTimeout.response()),
     };
     let Staged { temp, upload } = staged;
     let s = state.clone();
@@ -148,6 +138,26 @@ async fn upload(
         return Err(storage_failed(e));
     }
     Ok(created("Media uploaded", MediaData { media }))
+}
+
+/// Reads the form: its one `file` part into a temporary object, any other
+/// part drained.
+async fn read_form(state: &AppState, mut form: Multipart) -> Result<Staged, ApiError> {
+    let mut staged: Option<Staged> = None;
+    while let Some(part) = form.next().await {
+        let mut part = part.map_err(|e| multipart_error(state, e))?;
+        if part.name() == Some("file") {
+            if staged.is_some() {
+                return Err(invalid("file", "must be sent once"));
+            }
+            staged = Some(receive(state, &mut part).await?);
+        } else {
+            while let Some(chunk) = part.next().await {
+                chunk.map_err(|e| multipart_error(state, e))?;
+            }
+        }
+    }
+    staged.ok_or_else(|| invalid("file", "is required"))
 }
 
 /// A file part, written to a temporary object, hashed, counted and sniffed.
