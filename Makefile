@@ -18,6 +18,7 @@ run:
 ## test: the whole suite, on disposable PostgreSQL databases (testkit)
 test:
 	@scripts/pg.sh ensure-server
+	@scripts/moto.sh ensure >/dev/null
 	$(CARGO) build --bin dealroom
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=8; status=$$?; \
 	scripts/testkit-stop.sh; exit $$status

@@ -65,13 +65,19 @@ MESSAGES = int(env("BENCH_MESSAGES"))
 BCRYPT_ROUNDS = int(env("BENCH_BCRYPT_ROUNDS"))
 WORKERS = int(env("BENCH_WORKERS"))
 SERVER_LOG = env("BENCH_SERVER_LOG")
-SCENARIOS = [x.strip() for x in env("BENCH_SCENARIOS", "a,b,c,d,e,events,search").split(",") if x.strip()]
+# Which scenarios run: letters a-e (or "core" for all five), "media" (f-i),
+# "events" (j-l), "search".
+SCENARIOS = [x.strip() for x in env("BENCH_SCENARIOS", "core,media,events,search").split(",") if x.strip()]
+if "core" in SCENARIOS:
+    SCENARIOS += ["a", "b", "c", "d", "e"]
 SEARCH_CONNECTIONS = int(env("BENCH_SEARCH_CONNECTIONS", "16"))
 SEARCH_MESSAGES = int(env("BENCH_SEARCH_MESSAGES", "1000000"))
 SEARCH_SESSIONS = int(env("BENCH_SEARCH_SESSIONS", "10000"))
 SEARCH_USERS = int(env("BENCH_SEARCH_USERS", "1000"))
 SEARCH_USER_SESSIONS = int(env("BENCH_SEARCH_USER_SESSIONS", "100"))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+MEDIA_DIR = env("BENCH_MEDIA_DIR", "")
+MEDIA_MAX_BYTES = int(env("BENCH_MEDIA_MAX_BYTES", str(10 * 1024 * 1024)))
 
 EMAIL = "bench@example.com"
 PASSWORD = "bench password 1"
@@ -303,8 +309,8 @@ def wait_for_health(client, timeout=60):
     die(f"the server did not answer GET /health with 200 within {timeout} s (log: {SERVER_LOG})")
 
 
-def seed(client):
-    say(f"seeding: one user, one chat session, {MESSAGES} messages (over HTTP)")
+def seed(client, messages):
+    say(f"seeding: one user, one chat session, {messages} messages (over HTTP)")
     t0 = time.monotonic()
     _, reg = client.request(
         "POST", "/api/v1/auth/register",
@@ -317,13 +323,13 @@ def seed(client):
         "POST", "/api/v1/sessions", {"title": "Benchmark session"}, token=token, expect=201)
     session_id = created["data"]["session"]["id"]
     path = f"/api/v1/sessions/{session_id}/messages"
-    for i in range(MESSAGES):
+    for i in range(messages):
         client.request("POST", path, {"content": f"Seed message {i + 1}"}, token=token, expect=201)
     # Check what the scenarios will ask before driving them.
     _, page = client.request("GET", f"{path}?limit=50", token=token, expect=200)
     items = page["data"]["items"]
-    if len(items) != min(50, MESSAGES):
-        die(f"GET {path}?limit=50 returned {len(items)} messages, expected {min(50, MESSAGES)}")
+    if len(items) != min(50, messages):
+        die(f"GET {path}?limit=50 returned {len(items)} messages, expected {min(50, messages)}")
     client.request("POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD}, expect=200)
     say(f"seeded in {time.monotonic() - t0:.1f} s")
     return {"user_id": user_id, "login_session_id": login_session_id,
@@ -345,6 +351,8 @@ def wrk_env(req):
     e["BENCH_METHOD"] = req["method"]
     e["BENCH_BODY"] = json.dumps(req["body"]) if req.get("body") is not None else ""
     e["BENCH_TOKEN"] = req.get("token") or ""
+    e["BENCH_BODY_FILE"] = req.get("body_file") or ""
+    e["BENCH_CONTENT_TYPE"] = req.get("content_type") or ""
     return e
 
 
@@ -717,6 +725,11 @@ def print_table(result):
         print(line(r))
     print()
     print(f"server peak RSS over the whole run (VmHWM): {fmt_mib(result['server']['vmhwm_kib'])}")
+    if result.get("download"):
+        d = result["download"]
+        print(f"i. one {fmt_mib(d['size_bytes'] / 1024)} file, {d['runs']} downloads one after "
+              f"another with curl: GET /media/{{id}} {d['server_mib_s']:,.0f} MiB/s, the object "
+              f"read from disk (file://) {d['disk_mib_s']:,.0f} MiB/s: ratio {d['ratio'] * 100:.0f}%")
     print(f"raw wrk and pgbench outputs, the server log and results.json: {result['out_dir']}/")
     if result.get("search"):
         sr = result["search"]
@@ -784,19 +797,112 @@ def version(cmd):
         return "unknown"
 
 
+# ------------------------------------------------------------------ media
+
+BOUNDARY = "dealroom-bench-boundary"
+
+
+def multipart_file(name, size, seed_byte):
+    """A multipart upload of a PNG-signed file of `size` bytes, written to OUT."""
+    path = os.path.join(OUT, name)
+    head = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"
+    block = bytes((i * 31 + seed_byte) % 251 for i in range(65536))
+    with open(path, "wb") as f:
+        f.write(f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"{name}.png\"\r\nContent-Type: image/png\r\n\r\n".encode())
+        f.write(head)
+        left = size - len(head)
+        while left > 0:
+            f.write(block[:min(left, len(block))])
+            left -= min(left, len(block))
+        f.write(f"\r\n--{BOUNDARY}--\r\n".encode())
+    return path
+
+
+def upload_file(token, body_path):
+    """POSTs a prepared multipart body; the Media."""
+    u = urllib.parse.urlsplit(BASE_URL)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+    with open(body_path, "rb") as f:
+        conn.request("POST", "/api/v1/media", body=f, headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Content-Length": str(os.path.getsize(body_path))})
+        resp = conn.getresponse()
+        raw = resp.read()
+    conn.close()
+    if resp.status != 201:
+        die(f"POST /api/v1/media: expected 201, got {resp.status}: {raw[:300]!r}")
+    return json.loads(raw)["data"]["media"]
+
+
+def media_setup(client, token):
+    """The media scenarios: upload and download a 1 MiB file (f, g), 16
+    uploads of MEDIA_MAX_BYTES at once (h); and the large file of (i)."""
+    say(f"media: preparing upload bodies (1 MiB, and {MEDIA_MAX_BYTES:,} bytes)")
+    small = multipart_file("upload-1mib", 1024 * 1024, 1)
+    largest = multipart_file("upload-max", MEDIA_MAX_BYTES, 2)
+    one = upload_file(token, small)
+    big = upload_file(token, largest)
+    ctype = f"multipart/form-data; boundary={BOUNDARY}"
+    up_small = {"method": "POST", "path": "/api/v1/media", "token": token,
+                "body_file": small, "content_type": ctype, "tag": "upload"}
+    down_small = {"method": "GET", "path": f"/api/v1/media/{one['id']}", "token": token,
+                  "tag": "download"}
+    up_max = {"method": "POST", "path": "/api/v1/media", "token": token,
+              "body_file": largest, "content_type": ctype, "tag": "upload-max"}
+    # (h) first: its RSS peak is then its own, not what (f) and (g) left in
+    # the allocator.
+    plan = [
+        ("h", f"h. 16 x POST /media ({MEDIA_MAX_BYTES / 1048576:.0f} MiB)", [up_max], None, 16),
+        ("f", "f. POST /media (1 MiB)", [up_small], None, CONNECTIONS),
+        ("g", "g. GET /media/{id} (1 MiB)", [down_small], None, CONNECTIONS),
+    ]
+    return plan, big
+
+
+def download_throughput(token, media, runs=20):
+    """(i): one large file downloaded `runs` times one after another with
+    curl, through the server and straight from the object on disk."""
+    sha = media["sha256"]
+    path = os.path.join(MEDIA_DIR, "objects", sha[0:2], sha[2:4], sha)
+    if not os.path.exists(path):
+        say(f"no object at {path} (MEDIA_STORAGE is not disk?): skipping (i)")
+        return None
+    url = f"{BASE_URL}/api/v1/media/{media['id']}"
+
+    def timed(args):
+        t = time.monotonic()
+        for _ in range(runs):
+            subprocess.run(["curl", "-sf", "-o", "/dev/null", *args], check=True)
+        return time.monotonic() - t
+
+    say(f"i. {runs} downloads of {media['sizeBytes']:,} bytes with curl, server and disk")
+    settle()
+    timed(["-H", f"Authorization: Bearer {token}", url])  # warm the page cache
+    server_s = timed(["-H", f"Authorization: Bearer {token}", url])
+    disk_s = timed([f"file://{os.path.abspath(path)}"])
+    mib = media["sizeBytes"] * runs / 1048576
+    return {"size_bytes": media["sizeBytes"], "runs": runs,
+            "server_mib_s": mib / server_s, "disk_mib_s": mib / disk_s,
+            "ratio": disk_s / server_s}
+
+
 def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.monotonic()
     loadavg_before = os.getloadavg()
     client = Client(BASE_URL)
     wait_for_health(client)
-    unknown = [x for x in SCENARIOS if x not in ("a", "b", "c", "d", "e", "events", "search")]
+    known = ("a", "b", "c", "d", "e", "core", "media", "events", "search")
+    unknown = [x for x in SCENARIOS if x not in known]
     if unknown:
-        die(f"BENCH_SCENARIOS: unknown scenario(s) {', '.join(unknown)} (a, b, c, d, e, events, search)")
+        die(f"BENCH_SCENARIOS: unknown scenario(s) {', '.join(unknown)} ({', '.join(known)})")
     scenarios = []
     page = post = None
-    if any(x in SCENARIOS for x in ("a", "b", "c", "d", "e", "events")):
-        ids = seed(client)
+    download = None
+    if any(x in SCENARIOS for x in ("a", "b", "c", "d", "e", "events", "media")):
+        ids = seed(client, MESSAGES if any(x in SCENARIOS for x in "abcde") or "events" in SCENARIOS else 0)
         token = ids["token"]
         sid = ids["session_id"]
         health = {"method": "GET", "path": "/health", "tag": "health"}
@@ -810,27 +916,31 @@ def main():
         # Each scenario, then its database ceiling (if it has one), so that both
         # see the same data.
         plan = [
-            ("a", "a. GET /health", [health], None),
-            ("b", "b. GET messages?limit=50", [page], "pgbench-page.sql"),
-            ("c", "c. POST message", [post], "pgbench-post.sql"),
-            ("d", f"d. POST login (bcrypt {BCRYPT_ROUNDS})", [login], None),
-            ("e", "e. GET /health during logins", [health, login], None),
+            ("a", "a. GET /health", [health], None, CONNECTIONS),
+            ("b", "b. GET messages?limit=50", [page], "pgbench-page.sql", CONNECTIONS),
+            ("c", "c. POST message", [post], "pgbench-post.sql", CONNECTIONS),
+            ("d", f"d. POST login (bcrypt {BCRYPT_ROUNDS})", [login], None, CONNECTIONS),
+            ("e", "e. GET /health during logins", [health, login], None, CONNECTIONS),
         ]
-        for key, label, reqs, ceiling_script in plan:
-            if key not in SCENARIOS:
-                continue
-            results = run_scenario(key, label, reqs, CONNECTIONS)
+        plan = [p for p in plan if p[0] in SCENARIOS]
+        if "media" in SCENARIOS:
+            media_plan, big = media_setup(client, token)
+            plan += media_plan
+        for key, label, reqs, ceiling_script, connections in plan:
+            results = run_scenario(key, label, reqs, connections)
             ceiling = run_pgbench(key, ceiling_script, ids) if ceiling_script else None
             for i, (req, res) in enumerate(zip(reqs, results)):
                 res.update({
                     "key": key if i == 0 else f"{key}.{req['tag']}",
                     "label": label if i == 0 else "   the logins alongside (e)",
                     "method": req["method"], "path": req["path"].replace(sid, "{id}"),
-                    "connections": CONNECTIONS,
+                    "connections": connections,
                     "ceiling": ceiling if i == 0 else None,
                     "ratio": res["rps"] / ceiling["tps"] if ceiling and i == 0 else None,
                 })
                 scenarios.append(res)
+        if "media" in SCENARIOS:
+            download = download_throughput(token, big)
     search_summary = None
     if "search" in SCENARIOS:
         search_results, search_summary = run_search(client)
@@ -866,6 +976,7 @@ def main():
         "scenarios": scenarios,
         "events": events,
         "search": search_summary,
+        "download": download,
         "out_dir": os.path.relpath(OUT),
     }
     with open(os.path.join(OUT, "results.json"), "w") as f:
@@ -888,13 +999,13 @@ def sse_bench(streams, sessions, rate, seconds):
 
 
 def live_events(page, post):
-    """f: 1000 streams on one session, g: 1000 streams on 1000 sessions, both
-    while 200 messages a second are posted; h: (b) and (c) again while 1000
+    """j: 1000 streams on one session, k: 1000 streams on 1000 sessions, both
+    while 200 messages a second are posted; l: (b) and (c) again while 1000
     idle streams are open."""
     streams = int(env("BENCH_STREAMS", "1000"))
     rate = int(env("BENCH_EVENT_RATE", "200"))
     out = {}
-    for key, sessions in (("f", 1), ("g", streams)):
+    for key, sessions in (("j", 1), ("k", streams)):
         say(f"{key}. live events: {streams} streams on {sessions} session(s), {rate} posts/s for {DURATION} s")
         settle()
         with RssSampler() as rss, CpuMeter() as cpu:
@@ -903,10 +1014,10 @@ def live_events(page, post):
         res = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
         res.update({"rss_peak_kib": rss.peak, "cpu": cpu.result})
         out[key] = res
-    say(f"h. (b) and (c) with {streams} idle streams open")
+    say(f"l. (b) and (c) with {streams} idle streams open")
     hold = sse_bench(streams, 1, 0, 3 * (WARMUP + DURATION) + 60)
     time.sleep(5)
-    for key, req in (("h.b", page), ("h.c", post)):
+    for key, req in (("l.b", page), ("l.c", post)):
         res = run_scenario(key, key, [req], CONNECTIONS)[0]
         out[key] = res
     hold.kill()
@@ -916,9 +1027,9 @@ def live_events(page, post):
 
 def print_events(events):
     print()
-    print("live events (f: one session, g: a session each; 200 posts/s):")
+    print("live events (j: one session, k: a session each; 200 posts/s):")
     print(f"{'':3} {'streams':>8} {'delivered':>10} {'events/s':>9} {'p50':>8} {'p99':>8} {'RSS/stream':>11}")
-    for key in ("f", "g"):
+    for key in ("j", "k"):
         r = events.get(key) or {}
         if not r:
             continue
@@ -926,7 +1037,7 @@ def print_events(events):
               f"{r.get('events_delivered', 0):>5}/{r.get('events_expected', 0):<5}"
               f"{r.get('events_per_second', 0):>9.0f} {r.get('latency_ms_p50', 0):>6.1f}ms "
               f"{r.get('latency_ms_p99', 0):>6.1f}ms {r.get('rss_kib_per_stream', 0):>8.1f} KiB")
-    for key in ("h.b", "h.c"):
+    for key in ("l.b", "l.c"):
         r = events.get(key)
         if r:
             print(f"{key:3} with idle streams: {r['rps']:.0f} req/s, p99 {fmt_ms(r['latency_ms']['p99'])}")

@@ -23,21 +23,22 @@ pool=${BENCH_POOL:-$((2 * $(nproc)))}
 workers=${BENCH_WORKERS:-0}
 messages=${BENCH_MESSAGES:-1000}
 bcrypt_rounds=${BENCH_BCRYPT_ROUNDS:-10}
+media_max=${BENCH_MEDIA_MAX_BYTES:-10485760}
 db=${BENCH_DB:-dealroom_bench}
-scenarios=${BENCH_SCENARIOS:-a,b,c,d,e,search}
+scenarios=${BENCH_SCENARIOS:-core,media,events,search}
 out="$root/target/bench"
 
 say() { echo "==> $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
 
-for knob in duration warmup connections threads timeout pg_duration pool workers messages bcrypt_rounds; do
+for knob in duration warmup connections threads timeout pg_duration pool workers messages bcrypt_rounds media_max; do
   [[ ${!knob} =~ ^[0-9]+$ ]] || die "$knob must be a whole number, not '${!knob}'"
 done
 ((duration > 0 && connections > 0 && threads > 0 && pool > 0 && pg_duration > 0)) \
   || die "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_POOL and BENCH_PG_DURATION must be positive"
 [[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
-[[ $scenarios =~ ^(a|b|c|d|e|search)(,(a|b|c|d|e|search))*$ ]] \
-  || die "BENCH_SCENARIOS must be a comma-separated list of a, b, c, d, e, search"
+[[ $scenarios =~ ^(a|b|c|d|e|core|media|events|search)(,(a|b|c|d|e|core|media|events|search))*$ ]] \
+  || die "BENCH_SCENARIOS must be a comma-separated list of a, b, c, d, e, core, media, events, search"
 command -v python3 >/dev/null || die "python3 is required"
 
 # Runs a command as root: directly, or through sudo.
@@ -69,7 +70,8 @@ find_pgbench() {
 
 ensure_wrk
 mkdir -p "$out"
-rm -f "$out"/wrk-*.txt "$out"/pgbench-*.txt "$out"/results.json
+rm -f "$out"/wrk-*.txt "$out"/pgbench-*.txt "$out"/results.json "$out"/upload-*
+rm -rf "$out/media"
 
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   say "building the release binary ($CARGO build --release --bin dealroom)"
@@ -134,7 +136,7 @@ env -i PATH="$PATH" HOME="${HOME:-/}" \
   APP_ENV=development HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" \
   LOG_LEVEL="warn,server::cli=info,server::app=info" DB_POOL_SIZE="$pool" WORKERS="$workers" BCRYPT_ROUNDS="$bcrypt_rounds" \
   RATE_LIMIT_MAX=1000000000 AUTH_RATE_LIMIT_MAX=1000000000 RATE_LIMIT_WINDOW=1000 \
-  SHUTDOWN_GRACE=2s MEDIA_DIR="$out/media" \
+  SHUTDOWN_GRACE=2s MEDIA_DIR="$out/media" MEDIA_MAX_BYTES="$media_max" \
   "$bin" serve >"$out/server.log" 2>&1 &
 server_pid=$!
 
@@ -148,5 +150,6 @@ BENCH_DURATION="$duration" BENCH_WARMUP="$warmup" BENCH_CONNECTIONS="$connection
 BENCH_THREADS="$threads" BENCH_TIMEOUT="$timeout" BENCH_PG_DURATION="$pg_duration" \
 BENCH_POOL="$pool" BENCH_MESSAGES="$messages" BENCH_BCRYPT_ROUNDS="$bcrypt_rounds" \
 BENCH_WORKERS="$workers" BENCH_SSE="$sse" BENCH_SCENARIOS="$scenarios" \
+BENCH_MEDIA_DIR="$out/media" BENCH_MEDIA_MAX_BYTES="$media_max" \
   python3 scripts/bench/bench.py
 echo "benchmark took $((SECONDS - start)) s (build and database setup aside)"

@@ -1,6 +1,7 @@
 -- wrk script for scripts/bench/run.sh. The request comes from the environment:
 --   BENCH_METHOD (default GET), BENCH_BODY (a JSON body, optional),
---   BENCH_TOKEN (a bearer token, optional).
+--   BENCH_BODY_FILE and BENCH_CONTENT_TYPE (a body read from a file, e.g. a
+--   multipart upload, optional), BENCH_TOKEN (a bearer token, optional).
 -- done() prints one line, "BENCH_JSON {...}", that bench.py parses: request
 -- and error counts, and latency percentiles in microseconds.
 
@@ -9,6 +10,13 @@ local body = os.getenv("BENCH_BODY")
 if body and body ~= "" then
   wrk.body = body
   wrk.headers["Content-Type"] = "application/json"
+end
+local body_file = os.getenv("BENCH_BODY_FILE")
+if body_file and body_file ~= "" then
+  local f = assert(io.open(body_file, "rb"))
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.headers["Content-Type"] = os.getenv("BENCH_CONTENT_TYPE")
 end
 local token = os.getenv("BENCH_TOKEN")
 if token and token ~= "" then

@@ -54,6 +54,9 @@ pub fn test_settings(db_url: &str, overrides: &[(&str, &str)]) -> Settings {
     env.insert("WORKERS".into(), "2".into());
     env.insert("RATE_LIMIT_MAX".into(), "100000".into());
     env.insert("AUTH_RATE_LIMIT_MAX".into(), "100000".into());
+    // Uploads of each app in a directory of its own.
+    let media_dir = std::env::temp_dir().join(format!("dealroom-media-{}", uuid::Uuid::new_v4()));
+    env.insert("MEDIA_DIR".into(), media_dir.to_string_lossy().into_owned());
     for (k, v) in overrides {
         env.insert((*k).into(), (*v).into());
     }
@@ -92,6 +95,11 @@ impl TestApp {
             client,
             settings,
         }
+    }
+
+    /// Where this app keeps uploads (`MEDIA_DIR`).
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self.settings.media_dir.clone()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -278,7 +286,11 @@ impl ServerProcess {
             .env("DATABASE_URL", db.url())
             .env("HOST", "127.0.0.1")
             .env("PORT", "0")
-            .env("LOG_LEVEL", "info");
+            .env("LOG_LEVEL", "info")
+            .env(
+                "MEDIA_DIR",
+                std::env::temp_dir().join(format!("dealroom-media-{}", uuid::Uuid::new_v4())),
+            );
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -11,6 +11,7 @@ mod edge;
 mod events;
 mod foundation;
 mod market;
+mod media;
 mod openapi;
 mod rules;
 mod schema;

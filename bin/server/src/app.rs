@@ -171,8 +171,11 @@ impl Application {
             self.limits,
             Duration::from_secs(60),
         ));
+        let collector =
+            actix_web::rt::spawn(crate::media::collect_periodically(self.state.clone()));
         let served = self.server.await;
         limiter.abort();
+        collector.abort();
         // Streams end at once; the listener's connection closes before the pool's.
         self.state.events.close();
         let listener = self.listener;

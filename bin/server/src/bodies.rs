@@ -2,7 +2,7 @@
 //! OpenAPI document is generated from the same types, so the two cannot drift.
 
 use auth::Tokens;
-use domain::{ChatSession, LoginSession, Message, Seller, User, Vendor};
+use domain::{ChatSession, LoginSession, Media, Message, Seller, User, Vendor};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,6 +23,8 @@ data! {
     SessionData { session: ChatSession }
     /// `{message}`.
     MessageData { message: Message }
+    /// `{media}`.
+    MediaData { media: Media }
     /// `{vendor}`.
     VendorData { vendor: Vendor }
     /// `{seller}`.

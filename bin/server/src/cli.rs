@@ -15,6 +15,8 @@ dealroom — the Dealroom API server
 Usage:
   dealroom serve                               apply pending migrations, then serve on HOST:PORT
   dealroom migrate                             apply pending migrations and name each one
+  dealroom gc-media                            remove orphan uploads and unreferenced stored
+                                               objects once, and say what was removed
   dealroom create-admin --email E --name N     create an admin, or promote an existing user;
                                                the password comes from DEALROOM_ADMIN_PASSWORD
                                                or the first line of standard input
@@ -28,6 +30,7 @@ Settings: config/default.toml, config/{APP_ENV}.toml, then environment variables
 pub enum Command {
     Serve,
     Migrate,
+    GcMedia,
     CreateAdmin { email: String, name: String },
     Help,
     Version,
@@ -65,11 +68,12 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
     };
     let rest: Vec<&str> = it.collect();
     match cmd {
-        "serve" | "migrate" if !rest.is_empty() => {
+        "serve" | "migrate" | "gc-media" if !rest.is_empty() => {
             Err(Failure::usage(format!("{cmd} takes no arguments")))
         }
         "serve" => Ok(Command::Serve),
         "migrate" => Ok(Command::Migrate),
+        "gc-media" => Ok(Command::GcMedia),
         "create-admin" => {
             let (mut email, mut name) = (None, None);
             let mut i = 0;
@@ -131,6 +135,34 @@ pub fn run(
             for m in applied {
                 line(out, &format!("applied {m}"));
             }
+            Ok(())
+        }
+        Command::GcMedia => {
+            let settings = settings(env)?;
+            migrate(&settings)?;
+            let store = PgStore::connect(
+                settings.database_url.expose(),
+                &PoolSettings {
+                    max_size: 2,
+                    min_idle: 0,
+                    ..PoolSettings::default()
+                },
+            );
+            let closing = store.closing();
+            let state = AppState::new(settings, store).map_err(|e| Failure::new(e.to_string()))?;
+            let state = actix_web::web::Data::new(state);
+            let collected = actix_web::rt::System::new().block_on(crate::media::collect(&state));
+            // Every connection closed before the process may exit.
+            drop(state);
+            closing.wait(Duration::from_secs(10));
+            let c = collected.map_err(|e| Failure::new(format!("gc-media failed: {e:?}")))?;
+            line(
+                out,
+                &format!(
+                    "removed {} orphan uploads, {} stored objects, {} temporary files",
+                    c.orphan_rows, c.objects, c.temps
+                ),
+            );
             Ok(())
         }
         Command::CreateAdmin { email, name } => {

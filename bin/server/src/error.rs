@@ -18,7 +18,9 @@ pub struct ErrorBody<'a> {
     /// A stable machine string: `VALIDATION_ERROR`, `UNAUTHENTICATED`,
     /// `TOKEN_EXPIRED`, `SESSION_REVOKED`, `INVALID_CREDENTIALS`,
     /// `INVALID_REFRESH_TOKEN`, `FORBIDDEN`, `NOT_FOUND`, `METHOD_NOT_ALLOWED`,
-    /// `REQUEST_TIMEOUT`, `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`, `LIMIT_REACHED`,
+    /// `REQUEST_TIMEOUT`,
+    /// `CONFLICT`, `PAYLOAD_TOO_LARGE`, `UNSUPPORTED_MEDIA_TYPE`,
+    /// `RANGE_NOT_SATISFIABLE`, `LIMIT_REACHED`,
     /// `RATE_LIMITED`, `INTERNAL` or `UNAVAILABLE`.
     pub code: &'static str,
     /// Present only for `VALIDATION_ERROR`: one entry per failing field.
@@ -66,6 +68,7 @@ pub enum ErrorCode {
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RangeNotSatisfiable,
     LimitReached,
     RateLimited,
     Internal,
@@ -74,7 +77,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in the contract's order.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         Self::ValidationError,
         Self::Unauthenticated,
         Self::TokenExpired,
@@ -88,6 +91,7 @@ impl ErrorCode {
         Self::Conflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::RangeNotSatisfiable,
         Self::LimitReached,
         Self::RateLimited,
         Self::Internal,
@@ -153,6 +157,11 @@ impl ErrorCode {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
                 "Content-Type must be application/json",
+            ),
+            Self::RangeNotSatisfiable => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "RANGE_NOT_SATISFIABLE",
+                "Range not satisfiable",
             ),
             Self::LimitReached => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -255,6 +264,8 @@ impl ApiError {
             DomainError::NotFound(_) => ErrorCode::NotFound,
             DomainError::Conflict(_) => ErrorCode::Conflict,
             DomainError::LimitReached(_) => ErrorCode::LimitReached,
+            DomainError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            DomainError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             DomainError::Unavailable => ErrorCode::Unavailable,
             DomainError::Internal(_) => ErrorCode::Internal,
         }

@@ -10,6 +10,7 @@ mod edge;
 mod error;
 mod extract;
 pub mod logging;
+mod media;
 mod metrics;
 mod net;
 mod openapi;

@@ -10,7 +10,10 @@ fn main() -> ExitCode {
     };
     if matches!(
         command,
-        cli::Command::Serve | cli::Command::Migrate | cli::Command::CreateAdmin { .. }
+        cli::Command::Serve
+            | cli::Command::Migrate
+            | cli::Command::GcMedia
+            | cli::Command::CreateAdmin { .. }
     ) {
         server::logging::init(server::Settings::load(&env).ok().as_ref());
     }

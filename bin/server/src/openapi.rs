@@ -39,6 +39,7 @@ use utoipa::openapi::{
         (name = "messages", description = "Messages in chat sessions"),
         (name = "vendors", description = "The vendor a chat session is about"),
         (name = "sellers", description = "Sellers' product offers in a chat session"),
+        (name = "media", description = "Uploaded files: photos, PDFs, voice notes, short videos"),
         (name = "service", description = "Liveness, readiness, metrics, this document"),
     )
 )]
@@ -54,6 +55,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         routes::chat::Doc::openapi(),
         routes::market::Doc::openapi(),
         routes::events::Doc::openapi(),
+        routes::media::Doc::openapi(),
         routes::health::Doc::openapi(),
         routes::docs::Doc::openapi(),
     ] {

@@ -96,6 +96,30 @@ pub struct Settings {
     pub max_connections: usize,
     /// Largest page of messages in JSON bytes (at least one message).
     pub page_max_bytes: usize,
+    pub media_storage: MediaStorage,
+    pub media_dir: PathBuf,
+    pub media_max_bytes: u64,
+    #[serde(deserialize_with = "bare_seconds")]
+    pub media_url_ttl: Duration,
+    #[serde(deserialize_with = "bare_seconds")]
+    pub media_orphan_ttl: Duration,
+    #[serde(deserialize_with = "bare_seconds")]
+    pub media_upload_timeout: Duration,
+    #[serde(deserialize_with = "bare_seconds")]
+    pub media_gc_interval: Duration,
+    pub s3_endpoint: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: Secret,
+}
+
+/// Where uploads' bytes are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaStorage {
+    Disk,
+    S3,
 }
 
 /// A setting that cannot be used; the text is one line for the operator.
@@ -197,6 +221,14 @@ impl Settings {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
         {
             return bad("SEARCH_LANGUAGE must name a text search configuration, e.g. english");
+        }
+        if self.media_max_bytes == 0 {
+            return bad("MEDIA_MAX_BYTES must be at least 1");
+        }
+        if self.media_storage == MediaStorage::S3
+            && (self.s3_endpoint.is_empty() || self.s3_bucket.is_empty())
+        {
+            return bad("MEDIA_STORAGE=s3 needs S3_ENDPOINT and S3_BUCKET");
         }
         Ok(self)
     }

@@ -5,10 +5,13 @@ use accounts::AccountService;
 use auth::{AuthService, AuthSettings};
 use chat::ChatService;
 use domain::DomainError;
+use domain::blobs::BlobStore;
+use domain::media::MediaUrls;
 use domain::page::Cursors;
 use domain::ports::HealthStore;
 use events::Hub;
 use market::MarketService;
+use media::MediaService;
 use std::sync::Arc;
 use store::PgStore;
 
@@ -17,11 +20,16 @@ pub struct AppState {
     pub accounts: AccountService,
     pub chat: ChatService,
     pub market: MarketService,
+    pub media: MediaService,
+    /// Where uploads' bytes are (`MEDIA_STORAGE`).
+    pub blobs: Arc<dyn BlobStore>,
     pub health: Arc<dyn HealthStore>,
     /// The store itself, for the pool's state in `/metrics`.
     pub store: PgStore,
     /// The live events of this instance.
     pub events: Arc<Hub>,
+    /// Signs media links (every Message's medium carries one).
+    pub media_urls: MediaUrls,
     pub settings: Settings,
 }
 
@@ -36,6 +44,7 @@ impl AppState {
             events::Loader {
                 chats: store.clone(),
                 market: store,
+                media_urls: Some(self.media_urls.clone()),
             },
             events::ListenerSettings::default(),
         )
@@ -46,6 +55,11 @@ impl AppState {
         let store = store.with_search_language(&settings.search_language);
         let shared = store.clone();
         let cursors = Cursors::new(settings.jwt_secret.expose().as_bytes());
+        let media_urls = MediaUrls::new(
+            settings.jwt_secret.expose().as_bytes(),
+            settings.media_url_ttl,
+        );
+        let blobs = crate::media::open_blobs(&settings)?;
         let store = Arc::new(store);
         let auth = AuthService::new(
             store.clone(),
@@ -60,7 +74,14 @@ impl AppState {
         Ok(Self {
             auth,
             accounts: AccountService::new(store.clone(), cursors.clone()),
-            chat: ChatService::new(store.clone(), cursors),
+            chat: ChatService::new(store.clone(), cursors).with_media_urls(media_urls.clone()),
+            media: MediaService::new(
+                store.clone(),
+                media_urls.clone(),
+                settings.media_max_bytes,
+                settings.media_orphan_ttl,
+            ),
+            blobs,
             market: MarketService::new(
                 store.clone(),
                 store.clone(),
@@ -69,6 +90,7 @@ impl AppState {
             health: store,
             store: shared,
             events: Hub::new(settings.events_buffer),
+            media_urls,
             settings,
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod inputs;
 
+use domain::media::MediaUrls;
 use domain::page::{Cursors, bad_cursor, page_from};
 use domain::policy::{can_change_chat, can_read_chat};
 use domain::ports::{
@@ -29,11 +30,31 @@ const MEDIA: &str = "Media";
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
     cursors: Cursors,
+    media_urls: Option<MediaUrls>,
 }
 
 impl ChatService {
     pub fn new(store: Arc<dyn ChatStore>, cursors: Cursors) -> Self {
-        Self { store, cursors }
+        Self {
+            store,
+            cursors,
+            media_urls: None,
+        }
+    }
+
+    /// Signs a fresh `url` into the medium of every message handed back
+    /// (without it, `url` is empty).
+    pub fn with_media_urls(mut self, urls: MediaUrls) -> Self {
+        self.media_urls = Some(urls);
+        self
+    }
+
+    /// The message with a fresh signed `url` on its medium.
+    pub fn signed(&self, mut message: Message) -> Message {
+        if let (Some(urls), Some(media)) = (&self.media_urls, message.media.as_mut()) {
+            urls.sign(media);
+        }
+        message
     }
 
     // ------------------------------------------------------------ sessions
@@ -140,7 +161,7 @@ impl ChatService {
             PostBody::Text(content) => (MessageKind::Text, Some(content), None),
             PostBody::Media { media_id, caption } => {
                 match self.store.media(media_id)? {
-                    Some(m) if m.owner_id == actor.user_id => {}
+                    Some(m) if m.owner_id == Some(actor.user_id) => {}
                     _ => return Err(DomainError::NotFound(MEDIA)),
                 }
                 (MessageKind::Media, caption, Some(media_id))
@@ -158,7 +179,8 @@ impl ChatService {
             client_message_id: post.client_message_id,
         };
         match self.store.post_message(&message) {
-            Ok(Some(posted)) => Ok(posted),
+            Ok(Some(Posted::Created(m))) => Ok(Posted::Created(self.signed(m))),
+            Ok(Some(Posted::Existing(m))) => Ok(Posted::Existing(self.signed(m))),
             Ok(None) => Err(DomainError::NotFound(SESSION)),
             Err(StoreError::Conflict(Conflict::ClientMessageId)) => Err(DomainError::Conflict(
                 "A message with this clientMessageId is being posted",
@@ -199,16 +221,18 @@ impl ChatService {
             .store
             .message_page(session, owner, after, order, page.limit + 1)?
             .ok_or(DomainError::NotFound(SESSION))?;
-        Ok(page_from(rows, page.limit, |m| {
+        let mut page = page_from(rows, page.limit, |m| {
             self.cursors
                 .encode(MESSAGES_CURSOR, &scope, &m.seq.to_be_bytes())
-        }))
+        });
+        page.items = page.items.into_iter().map(|m| self.signed(m)).collect();
+        Ok(page)
     }
 
     /// `GET /messages/{id}`.
     pub fn message(&self, actor: &Actor, id: MessageId) -> Result<Message, DomainError> {
         match self.store.message(id)? {
-            Some((m, owner)) if can_read_chat(actor, owner) => Ok(m),
+            Some((m, owner)) if can_read_chat(actor, owner) => Ok(self.signed(m)),
             _ => Err(DomainError::NotFound(MESSAGE)),
         }
     }
@@ -244,9 +268,11 @@ impl ChatService {
         limit: i64,
     ) -> Result<Vec<Message>, DomainError> {
         let owner = (!actor.reads_any_chat()).then_some(actor.user_id);
-        self.store
+        let missed = self
+            .store
             .message_page(session, owner, Some(after), SortOrder::Asc, limit)?
-            .ok_or(DomainError::NotFound(SESSION))
+            .ok_or(DomainError::NotFound(SESSION))?;
+        Ok(missed.into_iter().map(|m| self.signed(m)).collect())
     }
 
     // ------------------------------------------------------------ helpers
@@ -370,7 +396,14 @@ impl ChatService {
                 .encode(SEARCH_CURSOR, &cursor_scope, &search_key_bytes(&f.key))
         });
         Ok(Page {
-            items: page.items.into_iter().map(|f| f.hit).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|f| SearchHit {
+                    message: self.signed(f.hit.message),
+                    ..f.hit
+                })
+                .collect(),
             next_cursor: page.next_cursor,
         })
     }

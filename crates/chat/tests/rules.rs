@@ -443,13 +443,14 @@ fn a_media_message_needs_a_medium_of_the_posters_own() {
     let w = world();
     let medium = |owner: UserId| {
         w.store
-            .insert_media(Media {
+            .seed_media(Media {
                 id: MediaId::new(),
-                owner_id: owner,
+                owner_id: Some(owner),
                 mime_type: "image/png".into(),
                 size_bytes: 1,
                 file_name: None,
                 sha256: "0".repeat(64),
+                url: String::new(),
                 created_at: OffsetDateTime::now_utc(),
             })
             .unwrap()

@@ -86,13 +86,28 @@ pub struct ChatSession {
 #[serde(rename_all = "camelCase")]
 pub struct Media {
     pub id: MediaId,
+    /// Who uploaded it; `None` once their account is deleted (a medium that
+    /// messages in other people's sessions carry stays with them).
     #[serde(skip)]
-    pub owner_id: UserId,
+    pub owner_id: Option<UserId>,
+    /// Sniffed from the bytes, never taken from the client.
     pub mime_type: String,
     pub size_bytes: i64,
+    /// The client's file name reduced to a safe base name.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub file_name: Option<String>,
+    /// Hex SHA-256 of the bytes; also the download's `ETag`.
     pub sha256: String,
+    /// A signed link to the bytes (`GET /media/{id}?expires=…&sig=…`, relative
+    /// to the API's origin) that works without a token until it expires
+    /// (`MEDIA_URL_TTL`); made fresh for every response.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "/api/v1/media/0190c1a2-7b7e-7c4e-9a51-3b0f6c2d9e10?expires=1790000000&sig=Qm9ndXNTaWduYXR1cmU"
+        )
+    )]
+    pub url: String,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,

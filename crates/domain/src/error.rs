@@ -48,6 +48,13 @@ pub enum DomainError {
     /// A per-parent cap.
     #[error("{0}")]
     LimitReached(String),
+    /// An upload of a type that is not allowed (or no type at all: empty);
+    /// the text says which.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// An upload larger than the configured limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// The database is unreachable or the pool is exhausted.
     #[error("Service temporarily unavailable")]
     Unavailable,

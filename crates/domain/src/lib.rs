@@ -6,10 +6,12 @@
 //! context crates) and get the same rules as a REST client.
 
 pub mod actor;
+pub mod blobs;
 pub mod entities;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod media;
 pub mod page;
 pub mod patch;
 pub mod policy;

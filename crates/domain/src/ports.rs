@@ -118,7 +118,9 @@ pub trait AccountStore: Send + Sync {
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Applies the patch; deactivating also revokes all the user's login sessions.
     fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<Option<User>>;
-    /// Deletes the user and, by cascade, everything they own.
+    /// Deletes the user with their chat sessions and the uploads only they
+    /// referenced; their messages and uploads in other people's sessions stay
+    /// (unattributed, unowned).
     fn delete_user(&self, id: UserId) -> StoreResult<bool>;
     /// Users newest first, after the id `after` (a keyset page).
     fn list_users(
@@ -162,7 +164,9 @@ pub enum Posted {
     Existing(Message),
 }
 
-pub trait ChatStore: Send + Sync {
+/// Chat sessions and messages; a media message's medium is read through
+/// [`MediaStore`].
+pub trait ChatStore: MediaStore + Send + Sync {
     fn create_chat_session(
         &self,
         id: ChatSessionId,
@@ -185,7 +189,8 @@ pub trait ChatStore: Send + Sync {
         id: ChatSessionId,
         title: &str,
     ) -> StoreResult<Option<ChatSession>>;
-    /// Deletes the session with its messages, vendor and sellers.
+    /// Deletes the session with its messages, vendor and sellers, and, in the
+    /// same transaction, the media that only its messages carried.
     fn delete_chat_session(&self, id: ChatSessionId) -> StoreResult<bool>;
     /// Appends a message under the session row's lock: the next `seq`, the session's
     /// `updatedAt`, `lastMessageAt` and count bumped in the same transaction. A
@@ -207,10 +212,56 @@ pub trait ChatStore: Send + Sync {
     fn message(&self, id: MessageId) -> StoreResult<Option<(Message, UserId)>>;
     /// Deletes a message and lowers its session's count.
     fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
-    fn media(&self, id: MediaId) -> StoreResult<Option<Media>>;
     /// Full-text search ([`MessageSearch`]): one page of hits, best first, with
     /// the access filter applied inside the query, before the limit.
     fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<Found>>;
+}
+
+// ---------------------------------------------------------------- media
+
+/// An upload's row; its bytes are already in blob storage under `sha256`.
+#[derive(Clone, Debug)]
+pub struct NewMedia {
+    pub id: MediaId,
+    pub owner_id: UserId,
+    pub mime_type: String,
+    pub size_bytes: i64,
+    pub file_name: Option<String>,
+    pub sha256: String,
+}
+
+/// A stored object that no media row refers to, locked against uploads of the
+/// same bytes until released: while it is held, an upload of these bytes
+/// waits to insert its row, so the object can be deleted without losing a
+/// racing upload's bytes (that upload stores its object after its row).
+pub trait ObjectClaim: Send {
+    /// The object was deleted: forget it and let uploads of it go on.
+    fn release(self: Box<Self>) -> StoreResult<()>;
+}
+
+/// Media rows and the bookkeeping of their stored objects. A deleted media
+/// row (however: orphan collection, a deleted chat session or user) leaves
+/// its hash in a list of objects to check, which [`MediaStore::claim_unreferenced`]
+/// works through.
+pub trait MediaStore: Send + Sync {
+    fn media(&self, id: MediaId) -> StoreResult<Option<Media>>;
+    /// Inserts the row under the lock of its hash (see [`ObjectClaim`]);
+    /// `media_owner_id_fkey` when the owner is gone.
+    fn insert_media(&self, media: &NewMedia) -> StoreResult<Media>;
+    /// Deletes one row (an upload whose bytes could not be stored).
+    fn delete_media(&self, id: MediaId) -> StoreResult<bool>;
+    /// Whether a message carries the medium, in a session owned by
+    /// `session_owner` if that is set.
+    fn media_carried(&self, id: MediaId, session_owner: Option<UserId>) -> StoreResult<bool>;
+    /// Deletes up to `limit` uploads created before `before` that no message
+    /// carries; how many.
+    fn delete_orphan_media(&self, before: Timestamp, limit: i64) -> StoreResult<u64>;
+    /// Hashes whose rows were deleted, to check (oldest first).
+    fn gone_objects(&self, limit: i64) -> StoreResult<Vec<String>>;
+    /// Locks `sha256` against uploads; if no row refers to it, the claim to
+    /// delete its object. If a row does, the hash is dropped from the list and
+    /// `None` comes back.
+    fn claim_unreferenced(&self, sha256: &str) -> StoreResult<Option<Box<dyn ObjectClaim>>>;
 }
 
 // ---------------------------------------------------------------- search

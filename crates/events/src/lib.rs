@@ -220,6 +220,8 @@ impl Drop for Subscription {
 pub struct Loader {
     pub chats: Arc<dyn ChatStore>,
     pub market: Arc<dyn MarketStore>,
+    /// Signs a fresh `url` into a message's medium, as every Message carries.
+    pub media_urls: Option<domain::media::MediaUrls>,
 }
 
 fn json<T: Serialize>(value: &T) -> String {
@@ -236,7 +238,12 @@ impl Loader {
                 json(&serde_json::json!({ "id": n.id }))
             }
             EventKind::MessageCreated => match self.chats.message(MessageId(n.id)) {
-                Ok(Some((m, _))) => json(&m),
+                Ok(Some((mut m, _))) => {
+                    if let (Some(urls), Some(media)) = (&self.media_urls, m.media.as_mut()) {
+                        urls.sign(media);
+                    }
+                    json(&m)
+                }
                 other => return self.gone(n, other.err()),
             },
             EventKind::SessionUpdated => match self.chats.chat_session(n.session) {

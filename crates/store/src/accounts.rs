@@ -63,8 +63,22 @@ impl AccountStore for PgStore {
         })
     }
 
+    /// In one transaction: the user's chat sessions (with their messages),
+    /// then their uploads that no message carries any more, then the user. An
+    /// upload that a message in someone else's session carries stays with that
+    /// message, unowned; no other session loses a message.
     fn delete_user(&self, id: UserId) -> StoreResult<bool> {
-        self.run(|c| Ok(diesel::delete(users::table.find(id.0)).execute(c)? > 0))
+        use crate::schema::{chat_sessions, media};
+        self.tx(|c| {
+            diesel::delete(chat_sessions::table.filter(chat_sessions::user_id.eq(id.0)))
+                .execute(c)?;
+            let owned: Vec<uuid::Uuid> = media::table
+                .filter(media::owner_id.eq(id.0))
+                .select(media::id)
+                .load(c)?;
+            crate::media::delete_uncarried(c, &owned)?;
+            Ok(diesel::delete(users::table.find(id.0)).execute(c)? > 0)
+        })
     }
 
     fn list_users(

@@ -109,9 +109,9 @@ struct NewSessionRow<'a> {
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = media, check_for_backend(diesel::pg::Pg))]
-struct MediaRow {
+pub(crate) struct MediaRow {
     id: Uuid,
-    owner_id: Uuid,
+    owner_id: Option<Uuid>,
     mime_type: String,
     size_bytes: i64,
     file_name: Option<String>,
@@ -120,14 +120,16 @@ struct MediaRow {
 }
 
 impl MediaRow {
-    fn into_domain(self) -> Media {
+    /// The medium without its `url` (the services sign one).
+    pub(crate) fn into_domain(self) -> Media {
         Media {
             id: MediaId(self.id),
-            owner_id: UserId(self.owner_id),
+            owner_id: self.owner_id.map(UserId),
             mime_type: self.mime_type,
             size_bytes: self.size_bytes,
             file_name: self.file_name,
             sha256: self.sha256,
+            url: String::new(),
             created_at: self.created_at,
         }
     }
@@ -225,19 +227,19 @@ impl PageRow {
         };
         let media = match (
             self.media_id,
-            self.media_owner_id,
             self.media_mime_type,
             self.media_size_bytes,
             self.media_sha256,
             self.media_created_at,
         ) {
-            (Some(id), Some(owner), Some(mime), Some(size), Some(sha), Some(at)) => Some(Media {
+            (Some(id), Some(mime), Some(size), Some(sha), Some(at)) => Some(Media {
                 id: MediaId(id),
-                owner_id: UserId(owner),
+                owner_id: self.media_owner_id.map(UserId),
                 mime_type: mime,
                 size_bytes: size,
                 file_name: self.media_file_name,
                 sha256: sha,
+                url: String::new(),
                 created_at: at,
             }),
             _ => None,
@@ -459,7 +461,13 @@ impl ChatStore for PgStore {
 
     fn delete_chat_session(&self, id: ChatSessionId) -> StoreResult<bool> {
         self.tx(|c| {
+            let carried: Vec<Uuid> = messages::table
+                .filter(messages::session_id.eq(id.0))
+                .filter(messages::media_id.is_not_null())
+                .select(messages::media_id.assume_not_null())
+                .load(c)?;
             let deleted = diesel::delete(chat_sessions::table.find(id.0)).execute(c)? > 0;
+            crate::media::delete_uncarried(c, &carried)?;
             if deleted {
                 let gone = Notice {
                     session: id,
@@ -551,17 +559,6 @@ impl ChatStore for PgStore {
                 .execute(c)?;
             notify(c, session, EventKind::MessageDeleted, id.0)?;
             Ok(true)
-        })
-    }
-
-    fn media(&self, id: MediaId) -> StoreResult<Option<Media>> {
-        self.run(|c| {
-            media::table
-                .find(id.0)
-                .select(MediaRow::as_select())
-                .first(c)
-                .optional()
-                .map(|r| r.map(MediaRow::into_domain))
         })
     }
 

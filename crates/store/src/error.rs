@@ -25,6 +25,8 @@ pub const UNIQUE_INDEXES: &[(&str, Conflict)] = &[
     ("chat_sessions_pkey", Conflict::Id(Entity::ChatSession)),
     ("messages_pkey", Conflict::Id(Entity::Message)),
     ("media_pkey", Conflict::Id(Entity::Media)),
+    // Written with ON CONFLICT DO NOTHING only: never violated.
+    ("media_gone_pkey", Conflict::Id(Entity::Media)),
     ("vendors_pkey", Conflict::Id(Entity::Vendor)),
     ("sellers_pkey", Conflict::Id(Entity::Seller)),
 ];

@@ -8,6 +8,7 @@ mod chat;
 mod error;
 mod events;
 mod market;
+mod media;
 pub mod migrations;
 mod pool;
 mod prepared;

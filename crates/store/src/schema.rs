@@ -39,12 +39,19 @@ diesel::table! {
 diesel::table! {
     media (id) {
         id -> Uuid,
-        owner_id -> Uuid,
+        owner_id -> Nullable<Uuid>,
         mime_type -> Text,
         size_bytes -> Int8,
         file_name -> Nullable<Text>,
         sha256 -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    media_gone (sha256) {
+        sha256 -> Text,
+        gone_at -> Timestamptz,
     }
 }
 
@@ -128,6 +135,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_sessions,
     login_sessions,
     media,
+    media_gone,
     messages,
     sellers,
     users,

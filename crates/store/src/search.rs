@@ -157,19 +157,20 @@ impl SearchRow {
     fn into_domain(self) -> QueryResult<Found> {
         let media = match (
             self.media_id,
-            self.media_owner_id,
             self.media_mime_type,
             self.media_size_bytes,
             self.media_sha256,
             self.media_created_at,
         ) {
-            (Some(id), Some(owner), Some(mime), Some(size), Some(sha), Some(at)) => Some(Media {
+            (Some(id), Some(mime), Some(size), Some(sha), Some(at)) => Some(Media {
                 id: MediaId(id),
-                owner_id: UserId(owner),
+                owner_id: self.media_owner_id.map(UserId),
                 mime_type: mime,
                 size_bytes: size,
                 file_name: self.media_file_name,
                 sha256: sha,
+                // Signed by the media service where the hit is answered.
+                url: String::new(),
                 created_at: at,
             }),
             _ => None,

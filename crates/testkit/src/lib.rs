@@ -14,6 +14,7 @@
 //! services' rules that need no database at all.
 
 pub mod memory;
+pub mod s3;
 
 /// Asserts that `result` is an `Err` matching `pattern`, printing what it was
 /// otherwise: `assert_err!(service.call(..), DomainError::NotFound(_))`.

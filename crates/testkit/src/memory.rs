@@ -13,13 +13,13 @@ use domain::ports::*;
 use domain::timefmt::Timestamp;
 use domain::*;
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use time::{Duration, OffsetDateTime};
 
 /// Every port of `domain`, in memory. See the [module docs](self).
 #[derive(Default)]
 pub struct MemoryStore {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl std::fmt::Debug for MemoryStore {
@@ -36,6 +36,8 @@ struct State {
     logins: BTreeMap<LoginSessionId, LoginRow>,
     sessions: BTreeMap<ChatSessionId, SessionRow>,
     media: BTreeMap<MediaId, Media>,
+    /// `media_gone`: hashes whose rows were deleted, with when.
+    gone: BTreeMap<String, Timestamp>,
     messages: BTreeMap<MessageId, MessageRow>,
     vendors: BTreeMap<VendorId, Vendor>,
     sellers: BTreeMap<SellerId, Seller>,
@@ -114,16 +116,16 @@ impl MemoryStore {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Stores an uploaded medium's row as given, as the upload path would
-    /// (no port writes media yet). The owner must exist; the `media` table's
-    /// CHECKs apply.
-    pub fn insert_media(&self, media: Media) -> StoreResult<Media> {
+    /// Stores a medium's row as given (its `createdAt` too, so that tests can
+    /// make an old upload). The owner must exist; the `media` table's CHECKs
+    /// apply.
+    pub fn seed_media(&self, media: Media) -> StoreResult<Media> {
         let mut st = self.lock();
         check_media(&media)?;
         if st.media.contains_key(&media.id) {
             return Err(StoreError::Conflict(Conflict::Id(Entity::Media)));
         }
-        if !st.users.contains_key(&media.owner_id) {
+        if media.owner_id.is_some_and(|o| !st.users.contains_key(&o)) {
             return Err(StoreError::MissingParent(Entity::User));
         }
         let media = Media {
@@ -223,7 +225,7 @@ fn check_title(title: &str) -> StoreResult<()> {
 }
 
 fn check_media(m: &Media) -> StoreResult<()> {
-    const TYPES: [&str; 8] = [
+    const TYPES: [&str; 11] = [
         "image/png",
         "image/jpeg",
         "image/gif",
@@ -231,7 +233,10 @@ fn check_media(m: &Media) -> StoreResult<()> {
         "application/pdf",
         "audio/mpeg",
         "audio/ogg",
+        "audio/mp4",
         "video/mp4",
+        "video/webm",
+        "video/quicktime",
     ];
     check(
         TYPES.contains(&m.mime_type.as_str()),
@@ -503,10 +508,34 @@ impl State {
         if self.sessions.remove(&id).is_none() {
             return false;
         }
+        let carried: Vec<MediaId> = self
+            .messages
+            .values()
+            .filter(|m| m.session_id == id)
+            .filter_map(|m| m.media_id)
+            .collect();
         self.messages.retain(|_, m| m.session_id != id);
+        self.delete_uncarried(&carried);
         self.vendors.retain(|_, v| v.session_id != id);
         self.sellers.retain(|_, s| s.session_id != id);
         true
+    }
+
+    /// Deletes the media of `ids` that no message carries, noting their hashes
+    /// in `gone` (the SQL's trigger).
+    fn delete_uncarried(&mut self, ids: &[MediaId]) -> usize {
+        let at = self.tick();
+        let mut n = 0;
+        for id in ids {
+            if self.messages.values().any(|m| m.media_id == Some(*id)) {
+                continue;
+            }
+            if let Some(m) = self.media.remove(id) {
+                self.gone.entry(m.sha256).or_insert(at);
+                n += 1;
+            }
+        }
+        n
     }
 
     /// The unique rule of sellers: `(session_id, lower(name), lower(product_name))`.
@@ -764,18 +793,20 @@ impl AccountStore for MemoryStore {
         for s in owned {
             st.delete_session(s);
         }
-        // `messages.media_id` cascades too: a message carrying a medium of the
-        // deleted user goes, in whichever session it was, and (as in the SQL,
-        // where no trigger does it) that session's `message_count` stays.
+        // Their uploads that no message carries any more go; one that a
+        // message in someone else's session carries stays there, unowned.
         let media: Vec<MediaId> = st
             .media
             .values()
-            .filter(|m| m.owner_id == id)
+            .filter(|m| m.owner_id == Some(id))
             .map(|m| m.id)
             .collect();
-        st.media.retain(|_, m| m.owner_id != id);
-        st.messages
-            .retain(|_, m| m.media_id.is_none_or(|md| !media.contains(&md)));
+        st.delete_uncarried(&media);
+        for m in st.media.values_mut() {
+            if m.owner_id == Some(id) {
+                m.owner_id = None;
+            }
+        }
         // The sender does not own a message: it stays, unattributed.
         for m in st.messages.values_mut() {
             if m.sender_id == Some(id) {
@@ -1018,10 +1049,6 @@ impl ChatStore for MemoryStore {
         Ok(true)
     }
 
-    fn media(&self, id: MediaId) -> StoreResult<Option<Media>> {
-        Ok(self.lock().media.get(&id).cloned())
-    }
-
     fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<Found>> {
         let st = self.lock();
         let query = search::Query::parse(&search.text);
@@ -1218,6 +1245,102 @@ mod search {
             out.push_str(&text[at..]);
             out
         }
+    }
+}
+
+// ---------------------------------------------------------------- media
+
+/// The memory store's claims: no upload of the hash can start a row while
+/// the check holds the one lock, and the claim forgets the hash once released.
+struct MemoryClaim {
+    state: Arc<Mutex<State>>,
+    sha256: String,
+}
+
+impl ObjectClaim for MemoryClaim {
+    fn release(self: Box<Self>) -> StoreResult<()> {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .gone
+            .remove(&self.sha256);
+        Ok(())
+    }
+}
+
+impl MediaStore for MemoryStore {
+    fn media(&self, id: MediaId) -> StoreResult<Option<Media>> {
+        Ok(self.lock().media.get(&id).cloned())
+    }
+
+    fn insert_media(&self, m: &NewMedia) -> StoreResult<Media> {
+        let at = self.lock().tick();
+        self.seed_media(Media {
+            id: m.id,
+            owner_id: Some(m.owner_id),
+            mime_type: m.mime_type.clone(),
+            size_bytes: m.size_bytes,
+            file_name: m.file_name.clone(),
+            sha256: m.sha256.clone(),
+            url: String::new(),
+            created_at: at,
+        })
+    }
+
+    fn delete_media(&self, id: MediaId) -> StoreResult<bool> {
+        let mut st = self.lock();
+        if st.messages.values().any(|m| m.media_id == Some(id)) {
+            return Err(StoreError::MissingParent(Entity::Media));
+        }
+        Ok(st.delete_uncarried(&[id]) > 0)
+    }
+
+    fn media_carried(&self, id: MediaId, session_owner: Option<UserId>) -> StoreResult<bool> {
+        let st = self.lock();
+        Ok(st.messages.values().any(|m| {
+            m.media_id == Some(id)
+                && session_owner.is_none_or(|o| st.owner_of(m.session_id) == Some(o))
+        }))
+    }
+
+    fn delete_orphan_media(&self, before: Timestamp, limit: i64) -> StoreResult<u64> {
+        let mut st = self.lock();
+        let mut old: Vec<(Timestamp, MediaId)> = st
+            .media
+            .values()
+            .filter(|m| m.created_at < before)
+            .map(|m| (m.created_at, m.id))
+            .collect();
+        old.sort();
+        let ids: Vec<MediaId> = old.into_iter().map(|(_, id)| id).collect();
+        let mut n = 0;
+        for id in ids {
+            if n >= limit {
+                break;
+            }
+            n += st.delete_uncarried(&[id]) as i64;
+        }
+        Ok(n as u64)
+    }
+
+    fn gone_objects(&self, limit: i64) -> StoreResult<Vec<String>> {
+        let st = self.lock();
+        let mut list: Vec<(Timestamp, String)> =
+            st.gone.iter().map(|(s, at)| (*at, s.clone())).collect();
+        list.sort();
+        Ok(list.into_iter().take(take(limit)).map(|(_, s)| s).collect())
+    }
+
+    fn claim_unreferenced(&self, sha256: &str) -> StoreResult<Option<Box<dyn ObjectClaim>>> {
+        let mut st = self.lock();
+        if st.media.values().any(|m| m.sha256 == sha256) {
+            st.gone.remove(sha256);
+            return Ok(None);
+        }
+        Ok(Some(Box::new(MemoryClaim {
+            state: self.state.clone(),
+            sha256: sha256.to_owned(),
+        })))
     }
 }
 

@@ -382,11 +382,12 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
     );
     let medium = Media {
         id: MediaId(id(31)),
-        owner_id: carl,
+        owner_id: Some(carl),
         mime_type: "image/png".to_owned(),
         size_bytes: 3,
         file_name: Some("a.png".to_owned()),
         sha256: "ab".repeat(32),
+        url: String::new(),
         created_at: OffsetDateTime::now_utc(),
     };
     step("carl's medium", show(add_media(&medium), dbg));
@@ -657,9 +658,24 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
         show(s.seller(SellerId(id(51))), |v| dbg(v.is_some())),
     );
     step("delete it again", show(s.delete_chat_session(sid(11)), dbg));
+    step(
+        "carl's medium is carried in bob's session",
+        show(s.media_carried(MediaId(id(31)), Some(bob)), dbg),
+    );
+    step(
+        "not in ann's",
+        show(s.media_carried(MediaId(id(31)), Some(ann)), dbg),
+    );
     step("delete carl", show(s.delete_user(carl), dbg));
-    // The message that carried carl's medium goes with it, and bob's session
-    // keeps counting it (no trigger lowers `message_count` on that cascade).
+    // The message that carries carl's medium stays in bob's session, and so
+    // does the medium, unowned; bob's session keeps its count.
+    step(
+        "carl's medium after",
+        show(s.media(MediaId(id(31))), |m| {
+            dbg(m.map(|m| (m.owner_id, m.sha256)))
+        }),
+    );
+    step("nothing gone yet", show(s.gone_objects(10), dbg));
     step(
         "bob's session after",
         show(
@@ -683,6 +699,45 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
     step("delete ann", show(s.delete_user(ann), dbg));
     step("ann's sessions", show(s.chat_session_owner(sid(13)), dbg));
     step("delete ann again", show(s.delete_user(ann), dbg));
+    step(
+        "an upload of bob",
+        show(
+            s.insert_media(&NewMedia {
+                id: MediaId(id(32)),
+                owner_id: bob,
+                mime_type: "image/png".into(),
+                size_bytes: 1,
+                file_name: None,
+                sha256: "cd".repeat(32),
+            }),
+            |m| dbg(m.owner_id),
+        ),
+    );
+    step(
+        "an orphan only once old enough",
+        show(s.delete_orphan_media(OffsetDateTime::UNIX_EPOCH, 10), dbg),
+    );
+    step(
+        "orphans",
+        show(
+            s.delete_orphan_media(OffsetDateTime::now_utc() + time::Duration::hours(1), 10),
+            dbg,
+        ),
+    );
+    step("gone", show(s.gone_objects(10), dbg));
+    step(
+        "claim a gone object",
+        show(s.claim_unreferenced(&"cd".repeat(32)), |c| {
+            let held = c.is_some();
+            let released = c.map(|c| c.release());
+            dbg((held, released))
+        }),
+    );
+    step("gone after", show(s.gone_objects(10), dbg));
+    step(
+        "claim an object still referred to",
+        show(s.claim_unreferenced(&"ab".repeat(32)), |c| dbg(c.is_some())),
+    );
     step("end bob's logins", show(s.end_login_sessions(bob), dbg));
     step("end nobody's logins", show(s.end_login_sessions(ann), dbg));
     step("ready", show(s.ready(), dbg));
@@ -692,7 +747,7 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
 #[test]
 fn memory_store_and_postgres_agree_on_one_scenario() {
     let memory = MemoryStore::new();
-    let in_memory = scenario(&memory, &|m| memory.insert_media(m.clone()).map(|_| ()));
+    let in_memory = scenario(&memory, &|m| memory.seed_media(m.clone()).map(|_| ()));
 
     let db = testkit::TestDb::new();
     let pg = store::PgStore::connect(db.url(), &store::PoolSettings::default());
@@ -702,7 +757,7 @@ fn memory_store_and_postgres_agree_on_one_scenario() {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind::<SqlUuid, _>(m.id.0)
-        .bind::<SqlUuid, _>(m.owner_id.0)
+        .bind::<diesel::sql_types::Nullable<SqlUuid>, _>(m.owner_id.map(|o| o.0))
         .bind::<Text, _>(&m.mime_type)
         .bind::<BigInt, _>(m.size_bytes)
         .bind::<diesel::sql_types::Nullable<Text>, _>(m.file_name.as_deref())

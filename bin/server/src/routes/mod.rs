@@ -10,6 +10,7 @@ pub mod docs;
 pub mod events;
 pub mod health;
 pub mod market;
+pub mod media;
 pub mod users;
 
 use crate::panics::CatchPanic;
@@ -26,6 +27,7 @@ pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
         .configure(market::configure)
         .configure(events::configure)
         .configure(chat::configure)
+        .configure(media::configure)
         .service(web::resource("/openapi.json").route(get(docs::openapi_json)));
 }
 
