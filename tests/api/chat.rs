@@ -1095,14 +1095,20 @@ async fn the_message_page_query_is_served_by_the_session_seq_index() {
         }
     }
 
-    // And the page it serves is right.
-    let r = app
-        .get(
-            &format!("{}?limit=3&order=desc", messages_path(&sessions[7])),
-            &u.token,
-        )
-        .await;
-    let contents: Vec<&str> = r.data()["items"]
+    // And the page it serves is right. (A client of its own: the seeding
+    // above held this thread long enough for the shared client's pooled
+    // connection to be closed under it.)
+    let mut res = awc::Client::default()
+        .get(app.url(&format!(
+            "{}?limit=3&order=desc",
+            messages_path(&sessions[7])
+        )))
+        .insert_header(("Authorization", format!("Bearer {}", u.token)))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = res.json().limit(1 << 20).await.unwrap();
+    let contents: Vec<&str> = body["data"]["items"]
         .as_array()
         .unwrap()
         .iter()
