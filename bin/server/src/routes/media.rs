@@ -42,7 +42,7 @@ pub struct Doc;
 
 /// The multipart body of an upload, for the document.
 #[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
+#[expect(dead_code, reason = "a schema only: the handler streams the part")]
 pub struct UploadForm {
     /// The file. Its type is sniffed from its bytes (the part's
     /// `Content-Type` and the file name are ignored); its `filename` is kept,
