@@ -562,10 +562,13 @@ def explain_search(name, q, owner):
     """EXPLAIN (ANALYZE, BUFFERS) of the search statement the server runs
     (crates/store/src/search.sql), as it runs it, into target/bench/."""
     with open(os.path.join(ROOT, "crates", "store", "src", "search.sql")) as f:
-        sql = f.read()
+        template = f.read()
+    # The statement of the scope, as crates/store/src/search.rs makes it.
+    scope = "m.owner_id = $3::uuid" if owner else "true"
+    sql = template.replace("/* scope */ true", scope)
     lit = lambda v: "NULL" if v is None else "'" + v.replace("'", "''") + "'"  # noqa: E731
     script = (
-        "SET plan_cache_mode = force_custom_plan;\nSET jit = off;\n"
+        "SET plan_cache_mode = force_generic_plan;\nSET jit = off;\n"
         "SET max_parallel_workers_per_gather = 0;\n"
         "PREPARE search(oid, text, uuid, uuid, float4, timestamptz, uuid, bigint) AS\n"
         + sql + ";\n"
