@@ -570,10 +570,13 @@ def explain_search(name, q, owner):
     """EXPLAIN (ANALYZE, BUFFERS) of the search statement the server runs
     (crates/store/src/search.sql), as it runs it, into target/bench/."""
     with open(os.path.join(ROOT, "crates", "store", "src", "search.sql")) as f:
-        sql = f.read()
+        template = f.read()
+    # The statement of the scope, as crates/store/src/search.rs makes it.
+    scope = "m.owner_id = $3::uuid" if owner else "true"
+    sql = template.replace("/* scope */ true", scope)
     lit = lambda v: "NULL" if v is None else "'" + v.replace("'", "''") + "'"  # noqa: E731
     script = (
-        "SET plan_cache_mode = force_custom_plan;\nSET jit = off;\n"
+        "SET plan_cache_mode = force_generic_plan;\nSET jit = off;\n"
         "SET max_parallel_workers_per_gather = 0;\n"
         "PREPARE search(oid, text, uuid, uuid, float4, timestamptz, uuid, bigint) AS\n"
         + sql + ";\n"
@@ -739,7 +742,7 @@ def print_table(result):
     steps = [(s["key"], s["cpu"]) for s in result["scenarios"] if "." not in s["key"]]
     steps += [(f"{s['key']} ceiling", s["ceiling"]["cpu"])
               for s in result["scenarios"] if s.get("ceiling")]
-    key, worst = max(steps, key=lambda kc: kc[1]["other_pct"])
+    key, worst = max(steps, key=lambda kc: kc[1]["other_pct"]) if steps else ("", {"other_pct": 0})
     if worst["other_pct"] >= 25:
         print(f"NOTE: other processes on this machine used up to {worst['other_pct']:.0f}% "
               f"of a core during a step ({key}): the numbers are noisy; "

@@ -505,9 +505,6 @@ async fn message_search_and_title_search_use_their_indexes() {
     .unwrap();
 
     let mut conn = app.db.conn();
-    diesel::sql_query("SET plan_cache_mode = force_custom_plan")
-        .execute(&mut conn)
-        .unwrap();
     #[derive(diesel::QueryableByName)]
     struct Config {
         #[diesel(sql_type = diesel::sql_types::Oid)]
@@ -517,19 +514,22 @@ async fn message_search_and_title_search_use_their_indexes() {
         .get_result::<Config>(&mut conn)
         .unwrap()
         .oid;
-    for who in [Some(owner), None] {
-        let plan: Vec<PlanLine> =
-            diesel::sql_query(format!("EXPLAIN {}", store::PgStore::SEARCH_SQL))
-                .bind::<diesel::sql_types::Oid, _>(english)
-                .bind::<Text, _>("zeppelin")
-                .bind::<Nullable<Uuid>, _>(who)
-                .bind::<Nullable<Uuid>, _>(None::<uuid::Uuid>)
-                .bind::<Float, _>(f32::INFINITY)
-                .bind::<Text, _>("1970-01-01T00:00:00Z")
-                .bind::<Uuid, _>(uuid::Uuid::nil())
-                .bind::<BigInt, _>(51_i64)
-                .load(&mut conn)
-                .unwrap();
+    diesel::sql_query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut conn)
+        .unwrap();
+    use store::search::{Scope, search_sql};
+    for (scope, who) in [(Scope::Owner, Some(owner)), (Scope::All, None)] {
+        let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", search_sql(scope)))
+            .bind::<diesel::sql_types::Oid, _>(english)
+            .bind::<Text, _>("zeppelin")
+            .bind::<Nullable<Uuid>, _>(who)
+            .bind::<Nullable<Uuid>, _>(None::<uuid::Uuid>)
+            .bind::<Float, _>(f32::INFINITY)
+            .bind::<Text, _>("1970-01-01T00:00:00Z")
+            .bind::<Uuid, _>(uuid::Uuid::nil())
+            .bind::<BigInt, _>(51_i64)
+            .load(&mut conn)
+            .unwrap();
         let text = plan_text(plan);
         assert!(
             text.contains("Bitmap Index Scan on messages_search_idx"),

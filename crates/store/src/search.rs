@@ -1,13 +1,14 @@
 //! Full-text search of messages ([`ChatStore::search_messages`]'s SQL).
 //!
-//! One hand-written statement (`search.sql`), prepared once per connection,
-//! run in a transaction of its own that first sets `plan_cache_mode =
-//! force_custom_plan` (the plan depends on the words and the scope: the
-//! index holds the owner and the words, a user's search intersects the two
-//! inside it, one session's may read that session's messages instead),
-//! `jit = off` (compiling costs more than it saves on a page of results) and
-//! no parallel workers (searches come many at a time on a pool sized to the
-//! cores: workers would only oversubscribe them).
+//! One hand-written statement per scope (`search.sql`: every session, an
+//! owner's, one session's), each prepared once per connection and run in a
+//! transaction of its own that first asks for `plan_cache_mode =
+//! force_generic_plan` (the plan of a scope does not depend on the words:
+//! the index holds the owner and the words, so it is planned once per
+//! connection instead of on every call), `jit = off` (compiling costs more
+//! than it saves on a page of results) and no parallel workers (searches come
+//! many at a time on a pool sized to the cores: workers would only
+//! oversubscribe them).
 //!
 //! `diesel_full_text_search` was considered: it offers `websearch_to_tsquery`,
 //! `ts_rank_cd` and `ts_headline` as DSL functions, but not the row
@@ -23,6 +24,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Float, Nullable, Oid, Text, Timestamptz};
 use domain::ports::{Found, MessageSearch, SearchKey, SearchScope, StoreResult};
 use domain::*;
+use std::sync::LazyLock;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -35,13 +37,40 @@ const LESS_THAN: char = '\u{E002}';
 /// Separates a bracket of the message from another bracket next to it.
 const ZERO_WIDTH_SPACE: char = '\u{200B}';
 
-impl PgStore {
-    /// The search statement; see `crates/store/src/search.sql` for its binds.
-    pub const SEARCH_SQL: &'static str = include_str!("search.sql");
+/// The search statement with `/* scope */ true` in place of its scope; see
+/// `search.sql` for its binds.
+pub const SEARCH_SQL_TEMPLATE: &str = include_str!("search.sql");
 
+/// Which statement a search runs: every session, one owner's, one session's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Owner,
+    Session,
+}
+
+/// The search statement of a scope.
+pub fn search_sql(scope: Scope) -> &'static str {
+    static ALL: LazyLock<String> = LazyLock::new(|| scoped("true"));
+    static OWNER: LazyLock<String> = LazyLock::new(|| scoped("m.owner_id = $3::uuid"));
+    static SESSION: LazyLock<String> = LazyLock::new(|| {
+        scoped("m.session_id = $4::uuid AND ($3::uuid IS NULL OR m.owner_id = $3::uuid)")
+    });
+    match scope {
+        Scope::All => ALL.as_str(),
+        Scope::Owner => OWNER.as_str(),
+        Scope::Session => SESSION.as_str(),
+    }
+}
+
+fn scoped(condition: &str) -> String {
+    SEARCH_SQL_TEMPLATE.replace("/* scope */ true", condition)
+}
+
+impl PgStore {
     /// Settings for the search's transaction only.
     const SEARCH_SETTINGS_SQL: &'static str = "SELECT set_config('plan_cache_mode', \
-'force_custom_plan', true), set_config('jit', 'off', true), \
+'force_generic_plan', true), set_config('jit', 'off', true), \
 set_config('max_parallel_workers_per_gather', '0', true)";
 
     /// The oid of the search's text search configuration, looked up once
@@ -62,10 +91,12 @@ set_config('max_parallel_workers_per_gather', '0', true)";
     }
 
     pub(crate) fn search(&self, search: &MessageSearch) -> StoreResult<Vec<Found>> {
-        let (owner, session) = match search.scope {
-            SearchScope::All => (None, None),
-            SearchScope::Owner(owner) => (Some(owner.0), None),
-            SearchScope::Session(session, owner) => (owner.map(|o| o.0), Some(session.0)),
+        let (scope, owner, session) = match search.scope {
+            SearchScope::All => (Scope::All, None, None),
+            SearchScope::Owner(owner) => (Scope::Owner, Some(owner.0), None),
+            SearchScope::Session(session, owner) => {
+                (Scope::Session, owner.map(|o| o.0), Some(session.0))
+            }
         };
         let after = search.after.unwrap_or(SearchKey {
             rank: f32::INFINITY,
@@ -77,7 +108,7 @@ set_config('max_parallel_workers_per_gather', '0', true)";
         self.tx(|c| {
             let config = self.search_config_oid(c)?;
             Prepared::new(Self::SEARCH_SETTINGS_SQL).execute(c)?;
-            let rows = Prepared::new(Self::SEARCH_SQL)
+            let rows = Prepared::new(search_sql(scope))
                 .bind::<Oid, _>(config)
                 .bind::<Text, _>(text)
                 .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner)

@@ -1,20 +1,19 @@
 -- Full-text search of messages: one page of hits, best first (ChatStore::search_messages).
 -- $1 the text search configuration's oid (an oid, not a name: the cast from a
--- name is not immutable, and the planner could not fold the query into a
--- constant whose words it can estimate), $2 the query text (web-search syntax),
--- $3 only sessions of this owner (NULL: any), $4 only this session (NULL: any),
--- $5 $6 $7 the key the page continues after: rank, createdAt, id (rank
--- +Infinity for the first page), $8 the row limit.
--- Runs with plan_cache_mode = force_custom_plan: the NULL filters fold away and
--- the planner sees the actual words and the scope (messages_search_idx holds
--- the owner and the words: a user's search intersects the two inside it; one
--- session's may be cheaper through that session's messages).
+-- name is not immutable, so a query could not be folded into a constant),
+-- $2 the query text (web-search syntax), $3 the owner, $4 the session (both
+-- named by the scope, which replaces `/* scope */ true`: nothing for every
+-- session, `m.owner_id = $3::uuid` for a user's, the session and optionally
+-- its owner for one session), $5 $6 $7 the key the page continues after:
+-- rank, createdAt, id (rank +Infinity for the first page), $8 the row limit.
+-- One statement per scope, so that its plan does not depend on the words
+-- (messages_search_idx holds the owner and the words: a user's search
+-- intersects the two inside it) and a generic plan is planned once.
 WITH hits AS (
     SELECT m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
     FROM websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
     JOIN messages m ON m.search @@ q.query
-    WHERE ($3::uuid IS NULL OR m.owner_id = $3::uuid)
-      AND ($4::uuid IS NULL OR m.session_id = $4::uuid)
+    WHERE /* scope */ true
       AND (ts_rank_cd(m.search, q.query), m.created_at, m.id)
           < ($5::float4, $6::timestamptz, $7::uuid)
     ORDER BY rank DESC, m.created_at DESC, m.id DESC
