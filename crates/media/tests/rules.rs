@@ -9,37 +9,14 @@ use chat::ChatService;
 use chat::inputs::{NewSessionInput, PostMessageInput};
 use domain::media::{MediaUrls, now};
 use domain::page::Cursors;
-use domain::ports::{AuthStore, MediaStore, NewLoginSession, NewUser, Posted};
+use domain::ports::{MediaStore, Posted};
 use domain::*;
 use std::sync::Arc;
 use std::time::Duration;
 use testkit::memory::MemoryStore;
-use time::OffsetDateTime;
 
 fn actor(store: &MemoryStore, name: &str, role: Role) -> Actor {
-    let user = NewUser {
-        id: UserId::new(),
-        email: format!("{name}@example.com"),
-        name: name.to_owned(),
-        password_hash: "not a real hash".to_owned(),
-        role,
-    };
-    let mut hash = vec![0u8; 16];
-    hash.extend_from_slice(user.id.0.as_bytes());
-    let session = NewLoginSession {
-        id: LoginSessionId::new(),
-        refresh_token_hash: hash,
-        device_name: None,
-        user_agent: None,
-        ip_address: None,
-        expires_at: OffsetDateTime::now_utc() + time::Duration::days(1),
-    };
-    let (user, session) = store.register(&user, &session).unwrap();
-    Actor {
-        user_id: user.id,
-        login_session_id: session.id,
-        role,
-    }
+    store.signed_in(name, role).unwrap()
 }
 
 fn upload(sha: char, name: &str) -> Upload {
