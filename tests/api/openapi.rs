@@ -36,7 +36,6 @@ const CONTRACT: &[(&str, &str, bool)] = &[
     ("get", "/api/v1/messages/search", true),
     ("get", "/api/v1/messages/{id}", true),
     ("delete", "/api/v1/messages/{id}", true),
-    ("get", "/api/v1/messages/search", true),
     ("post", "/api/v1/sessions/{id}/vendor", true),
     ("get", "/api/v1/sessions/{id}/vendor", true),
     ("get", "/api/v1/vendors/{id}", true),
