@@ -225,25 +225,16 @@ impl PageRow {
         else {
             return Ok(None);
         };
-        let media = match (
-            self.media_id,
-            self.media_mime_type,
-            self.media_size_bytes,
-            self.media_sha256,
-            self.media_created_at,
-        ) {
-            (Some(id), Some(mime), Some(size), Some(sha), Some(at)) => Some(Media {
-                id: MediaId(id),
-                owner_id: self.media_owner_id.map(UserId),
-                mime_type: mime,
-                size_bytes: size,
-                file_name: self.media_file_name,
-                sha256: sha,
-                url: String::new(),
-                created_at: at,
-            }),
-            _ => None,
-        };
+        let media = crate::rows::JoinedMedia {
+            id: self.media_id,
+            owner_id: self.media_owner_id,
+            mime_type: self.media_mime_type,
+            size_bytes: self.media_size_bytes,
+            file_name: self.media_file_name,
+            sha256: self.media_sha256,
+            created_at: self.media_created_at,
+        }
+        .into_domain();
         Ok(Some(Message {
             id: MessageId(id),
             session_id: session,

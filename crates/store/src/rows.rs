@@ -166,3 +166,40 @@ impl VendorRow {
         }
     }
 }
+
+/// The nullable columns of a LEFT JOIN on `media`.
+pub(crate) struct JoinedMedia {
+    pub id: Option<uuid::Uuid>,
+    pub owner_id: Option<uuid::Uuid>,
+    pub mime_type: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub file_name: Option<String>,
+    pub sha256: Option<String>,
+    pub created_at: Option<time::OffsetDateTime>,
+}
+
+impl JoinedMedia {
+    /// The medium, if the row joined one (its `url` is signed where the
+    /// message is answered).
+    pub(crate) fn into_domain(self) -> Option<domain::Media> {
+        match (
+            self.id,
+            self.mime_type,
+            self.size_bytes,
+            self.sha256,
+            self.created_at,
+        ) {
+            (Some(id), Some(mime), Some(size), Some(sha), Some(at)) => Some(domain::Media {
+                id: domain::MediaId(id),
+                owner_id: self.owner_id.map(domain::UserId),
+                mime_type: mime,
+                size_bytes: size,
+                file_name: self.file_name,
+                sha256: sha,
+                url: String::new(),
+                created_at: at,
+            }),
+            _ => None,
+        }
+    }
+}
