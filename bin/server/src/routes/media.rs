@@ -40,7 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[openapi(paths(upload, download))]
 pub struct Doc;
 
-/// The multipart body of an upload, for the document.
+/// The multipart body of an upload, for the document (other parts are read
+/// and ignored).
 #[derive(utoipa::ToSchema)]
 #[expect(dead_code, reason = "a schema only: the handler streams the part")]
 pub struct UploadForm {
@@ -268,14 +269,14 @@ fn storage_failed(e: BlobError) -> ApiError {
 /// One `Range` of bytes gives `206`; `If-None-Match` with the `ETag` gives `304`.
 #[utoipa::path(get, path = "/api/v1/media/{id}", tag = "media",
     params(
-        ("expires" = Option<i64>, Query, description = "Of a signed `url`: when it expires (unix seconds)"),
-        ("sig" = Option<String>, Query, description = "Of a signed `url`: its signature"),
+        ("expires" = Option<String>, Query, description = "Of a signed `url` (opaque: copy the `url` whole): when it expires"),
+        ("sig" = Option<String>, Query, description = "Of a signed `url` (opaque: copy the `url` whole): its signature"),
         ("Range" = Option<String>, Header, description = "One range of bytes, e.g. `bytes=0-1023`, `bytes=1024-` or `bytes=-500`"),
         ("If-None-Match" = Option<String>, Header, description = "An `ETag` seen before: `304` if it still matches"),
         ("If-Range" = Option<String>, Header, description = "Honour `Range` only if the `ETag` still matches"),
     ),
     responses(
-        (status = 200, description = "The bytes", content_type = "application/octet-stream", body = Binary,
+        (status = 200, description = "The bytes, of the stored type", content_type = "application/octet-stream", body = Binary,
             headers(
                 ("Content-Type" = String, description = "The stored type, sniffed at upload"),
                 ("Content-Length" = u64, description = "Bytes in the body"),
