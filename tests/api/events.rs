@@ -465,25 +465,12 @@ async fn a_listener_whose_connection_is_killed_comes_back_and_its_subscribers_mi
     burst.await.unwrap();
     let want: Vec<String> = (0..60).map(|i| format!("m{i}")).collect();
     assert_eq!(contents(&got), want, "every event, in order, once");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .body()
-        .await
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics);
-    assert!(
-        metrics.contains("events_listener_reconnects_total 1"),
-        "{}",
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("events_"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_events_metric(
+        &app,
+        "events_listener_reconnects_total 1",
+        "the events metrics",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -538,25 +525,12 @@ async fn a_subscriber_that_never_reads_is_dropped_and_nobody_else_slows() {
         got.extend(reader.messages(1, Duration::from_secs(10)).await);
     }
     assert_eq!(got.len(), 400, "the reading subscriber has every event");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .body()
-        .await
-        .unwrap();
-    let metrics = String::from_utf8_lossy(&metrics);
-    assert!(
-        metrics.contains("events_dropped_for_lag_total 1"),
-        "the stalled one was dropped: {}",
-        metrics
-            .lines()
-            .filter(|l| l.starts_with("events_"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_events_metric(
+        &app,
+        "events_dropped_for_lag_total 1",
+        "the stalled one was dropped",
+    )
+    .await;
     // Every post was answered while the stalled stream sat full: no writer
     // waited for it (speed is `make bench`'s to measure, not a test's).
     drop(stalled);
@@ -584,4 +558,21 @@ async fn the_access_token_of_a_stream_url_is_never_logged() {
     );
     assert!(!log.contains(&ann.token), "the token is in the log:\n{log}");
     assert!(!log.contains("access_token"), "{log}");
+}
+
+/// Asserts that `/metrics` has the line `expected` (e.g. `events_sent_total 1`),
+/// showing the events series otherwise.
+async fn assert_events_metric(app: &TestApp, expected: &str, what: &str) {
+    let body = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .body()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&body);
+    let events: Vec<&str> = text.lines().filter(|l| l.starts_with("events_")).collect();
+    assert!(events.contains(&expected), "{what}: {}", events.join("\n"));
 }

@@ -92,18 +92,16 @@ pub async fn session_events(
         last_seq: 0,
         pending: None,
     };
-    let mut first = String::from("retry: 2000\n: connected\n\n");
+    let mut first = b"retry: 2000\n: connected\n\n".to_vec();
     match resume.map(|r| r.parse::<i64>()) {
-        None => {
-            // Access is checked even with nothing to replay.
+        // The replay checks access; without one it is checked here.
+        Some(Ok(after)) if after >= 0 => first.extend(live.catch_up(after).await?),
+        resume => {
             let (state, actor) = (live.state.clone(), live.actor);
             blocking(move || state.chat.session(&actor, session)).await?;
-        }
-        Some(Ok(after)) if after >= 0 => first.push_str(&live.catch_up(after).await?),
-        Some(_) => {
-            let (state, actor) = (live.state.clone(), live.actor);
-            blocking(move || state.chat.session(&actor, session)).await?;
-            first.push_str(RESET);
+            if resume.is_some() {
+                first.extend_from_slice(RESET);
+            }
         }
     }
     live.pending = Some(Bytes::from(first));
@@ -152,7 +150,7 @@ pub async fn session_events(
 const QUEUE: usize = 64;
 
 /// Tells the client to reload: too much was missed to replay.
-const RESET: &str = "event: reset\ndata: {}\n\n";
+const RESET: &[u8] = b"event: reset\ndata: {}\n\n";
 
 impl Stream {
     /// The next frames to write; `None` ends the stream.
@@ -189,17 +187,17 @@ impl Stream {
 
     /// The `message.created` events after `after`, from the database; a
     /// `reset` instead when there are more than `EVENTS_REPLAY_MAX`.
-    async fn catch_up(&mut self, after: i64) -> Result<String, ApiError> {
+    async fn catch_up(&mut self, after: i64) -> Result<Vec<u8>, ApiError> {
         let max = i64::from(self.state.settings.events_replay_max);
         let (state, actor, session) = (self.state.clone(), self.actor, self.session);
         let missed: Vec<Message> =
             blocking(move || state.chat.messages_after(&actor, session, after, max + 1)).await?;
-        let mut out = String::new();
+        let mut out = Vec::new();
         if missed.len() as i64 > max {
-            out.push_str(RESET);
+            out.extend_from_slice(RESET);
         } else {
             for m in &missed {
-                out.push_str(&String::from_utf8_lossy(&Event::message_created(m).frame));
+                out.extend_from_slice(&Event::message_created(m).frame);
             }
             self.sub.sent(missed.len() as u64);
         }
