@@ -85,7 +85,13 @@ impl TestApp {
         };
         let addr = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
+        // The server closes a keep-alive connection idle for 5 s (actix's
+        // default). A test that blocks its thread for a while (synchronous
+        // SQL) must not then reuse a pooled connection the server is closing:
+        // the client forgets idle connections well before that.
+        let connector = awc::Connector::new().conn_keep_alive(std::time::Duration::from_secs(2));
         let client = Client::builder()
+            .connector(connector)
             .disable_redirects()
             .timeout(std::time::Duration::from_secs(30))
             .finish();
