@@ -76,6 +76,11 @@ if "core" in SCENARIOS:
 SCALE_MESSAGES = int(env("BENCH_SCALE_MESSAGES", "1000000"))
 SCALE_SESSIONS = int(env("BENCH_SCALE_SESSIONS", "1000"))
 BCRYPT_BOUND = env("BENCH_BCRYPT_BOUND", "")
+# "1": profile the server with `perf record -g` during the measured runs of
+# (b) and (c) (and at scale); the top entries go to OUT/perf-<key>.txt. perf
+# costs the server some CPU: the numbers of a profiled run are not the ones to
+# report.
+PERF = env("BENCH_PERF", "") == "1"
 SEARCH_CONNECTIONS = int(env("BENCH_SEARCH_CONNECTIONS", "16"))
 SEARCH_MESSAGES = int(env("BENCH_SEARCH_MESSAGES", "1000000"))
 SEARCH_SESSIONS = int(env("BENCH_SEARCH_SESSIONS", "10000"))
@@ -439,15 +444,39 @@ def run_scenario(key, label, reqs, connections):
             finish_wrk(p, raw, cmd, f"{key} warm-up", warmup=True)
         settle()
     vacuum()
+    profiler = start_perf(key)
     with RssSampler() as rss, CpuMeter() as cpu:
         ps = [start_wrk(r, DURATION, connections,
                         f"wrk-{key}{'' if i == 0 else '-' + r['tag']}.txt")
               for i, r in enumerate(reqs)]
         results = [finish_wrk(p, raw, cmd, key) for p, raw, cmd in ps]
+    finish_perf(key, profiler)
     for res in results:
         res["rss_peak_kib"] = rss.peak
         res["cpu"] = cpu.result
     return results
+
+
+def start_perf(key):
+    if not PERF or key.split("@")[0] not in ("b", "c"):
+        return None
+    data = os.path.join(OUT, f"perf-{key}.data")
+    return subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(SERVER_PID),
+                             "-o", data, "--", "sleep", str(DURATION)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), data
+
+
+def finish_perf(key, profiler):
+    if profiler is None:
+        return
+    p, data = profiler
+    p.wait()
+    report = subprocess.run(["perf", "report", "-i", data, "--no-children", "--stdio",
+                             "--percent-limit", "0.7", "--sort", "dso,symbol", "-g", "none"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    with open(os.path.join(OUT, f"perf-{key}.txt"), "w") as f:
+        f.write(report.stdout)
+    say(f"profile of ({key}): {os.path.relpath(os.path.join(OUT, f'perf-{key}.txt'))}")
 
 
 # ------------------------------------------------------------------ pgbench
@@ -515,8 +544,12 @@ def scale_seed(ids):
     say(f"seeding at scale: {SCALE_MESSAGES:,} messages in {SCALE_SESSIONS:,} sessions (INSERT ... SELECT)")
     t0 = time.monotonic()
     per = max(1, SCALE_MESSAGES // SCALE_SESSIONS)
+    # Triggers and foreign-key checks off for the bulk insert (the owner of
+    # each message is written directly; every row is consistent by
+    # construction): the bench's own superuser connection only.
     psql("-c", f"""
 BEGIN;
+SET LOCAL session_replication_role = replica;
 INSERT INTO users (id, email, name, password_hash, role)
 VALUES ('00000000-0000-7000-8000-00000000b16b', 'scale@example.com', 'Scale', 'x', 'user');
 CREATE TEMP TABLE scale_sessions ON COMMIT DROP AS
@@ -524,8 +557,9 @@ CREATE TEMP TABLE scale_sessions ON COMMIT DROP AS
 INSERT INTO chat_sessions (id, user_id, title, message_seq, message_count, created_at, updated_at)
   SELECT id, '00000000-0000-7000-8000-00000000b16b', 'Scale session ' || n, {per}, {per}, now(), now()
   FROM scale_sessions;
-INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, created_at)
-  SELECT gen_random_uuid(), s.id, g, '00000000-0000-7000-8000-00000000b16b', 'user', 'text',
+INSERT INTO messages (id, session_id, owner_id, seq, sender_id, role, kind, content, created_at)
+  SELECT gen_random_uuid(), s.id, '00000000-0000-7000-8000-00000000b16b', g,
+         '00000000-0000-7000-8000-00000000b16b', 'user', 'text',
          'Scale message ' || g || ' of session ' || s.n, now() - interval '1 day' + g * interval '1 ms'
   FROM scale_sessions s CROSS JOIN generate_series(1, {per}) g;
 COMMIT;

@@ -33,12 +33,26 @@ SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client
  ORDER BY m.seq ASC;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE page(:'session', :'uid', 0, 51);
 
-\echo '== the post: the bump under the row lock (PgStore::BUMP_SESSION_SQL), rolled back'
+\echo '== the post in one statement (PgStore::POST_MESSAGE_SQL), rolled back'
 BEGIN;
-PREPARE bump(uuid) AS
-UPDATE chat_sessions SET message_seq = message_seq + 1, message_count = message_count + 1,
-       updated_at = clock_timestamp(), last_message_at = clock_timestamp()
- WHERE id = $1
-RETURNING message_seq, last_message_at AS at;
-EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE bump(:'session');
+PREPARE post(uuid, uuid, uuid, text, text, text, uuid, text) AS
+WITH bumped AS (
+  UPDATE chat_sessions SET message_seq = message_seq + 1, message_count = message_count + 1,
+         updated_at = clock_timestamp(), last_message_at = clock_timestamp()
+   WHERE id = $1
+  RETURNING id, message_seq, last_message_at
+), m AS (
+  INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, media_id,
+                        client_message_id, created_at)
+  SELECT $2, b.id, b.message_seq, $3, $4, $5, $6, $7, $8, b.last_message_at FROM bumped b
+  RETURNING id, session_id, seq, sender_id, role, kind, content, media_id, client_message_id, created_at
+)
+SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id,
+       m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type,
+       md.size_bytes AS media_size_bytes, md.file_name AS media_file_name,
+       md.sha256 AS media_sha256, md.created_at AS media_created_at,
+       pg_notify('dealroom_events', m.session_id::text || ' ' || m.seq::text || ' m ' || m.id::text) AS notified
+  FROM m LEFT JOIN media md ON md.id = m.media_id;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+  EXECUTE post(:'session', gen_random_uuid(), :'uid', 'user', 'text', 'Explained post', NULL, NULL);
 ROLLBACK;

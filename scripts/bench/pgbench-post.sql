@@ -3,28 +3,34 @@
 -- pgbench -M prepared; :uid, :sid and :session are the seeded user, its login
 -- session and its chat session (pgbench -D).
 --
--- Minimal, so not quite what the server runs: the ownership check is folded
--- into the bump's WHERE (the server reads the owner in a statement of its
--- own first), and the insert returns nothing (the server takes the new row
--- back from its INSERT … RETURNING). Ids are gen_random_uuid() (the server
--- makes v7 ids).
-
 -- The login-session check of every authenticated request is answered from
 -- the instance's cache (AUTH_CACHE_SIZE, domain::CallerCache) once a token
--- has been seen, so a steady stream of requests needs no query for it; it is
--- not part of the ceiling (before the cache, it was).
+-- has been seen; it is not part of the ceiling.
+--
+-- 1. The access check: the session's owner (the chat service reads it before
+--    posting, crates/store/src/chat.rs, session_owner).
+SELECT user_id FROM chat_sessions WHERE id = :session;
 
--- The post: bump the session under its row lock for the next seq, insert
---    (crates/store/src/chat.rs, PgStore::BUMP_SESSION_SQL and append()).
-BEGIN;
-UPDATE chat_sessions
-   SET message_seq = message_seq + 1, message_count = message_count + 1,
-       updated_at = clock_timestamp(), last_message_at = clock_timestamp()
- WHERE id = :session AND user_id = :uid
-RETURNING message_seq AS seq, last_message_at AS at
-\gset
-INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, media_id,
-                      client_message_id, created_at)
-VALUES (gen_random_uuid(), :session, :seq, :uid, 'user', 'text',
-        'Benchmark message: is the price still 120 EUR per unit?', NULL, NULL, :at);
-COMMIT;
+-- 2. The post in one statement, as the store runs it
+--    (crates/store/src/chat.rs, PgStore::POST_MESSAGE_SQL): the session bump
+--    under its row lock, the insert, the live-events notice, the message read
+--    back. Ids are gen_random_uuid() (the server makes v7 ids).
+WITH bumped AS (
+  UPDATE chat_sessions SET message_seq = message_seq + 1, message_count = message_count + 1,
+         updated_at = clock_timestamp(), last_message_at = clock_timestamp()
+   WHERE id = :session
+  RETURNING id, message_seq, last_message_at
+), m AS (
+  INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, media_id,
+                        client_message_id, created_at)
+  SELECT gen_random_uuid(), b.id, b.message_seq, :uid, 'user', 'text',
+         'Benchmark message: is the price still 120 EUR per unit?', NULL, NULL, b.last_message_at
+    FROM bumped b
+  RETURNING id, session_id, seq, sender_id, role, kind, content, media_id, client_message_id, created_at
+)
+SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id,
+       m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type,
+       md.size_bytes AS media_size_bytes, md.file_name AS media_file_name,
+       md.sha256 AS media_sha256, md.created_at AS media_created_at,
+       pg_notify('dealroom_events', m.session_id::text || ' ' || m.seq::text || ' m ' || m.id::text)
+  FROM m LEFT JOIN media md ON md.id = m.media_id;

@@ -13,7 +13,6 @@ use crate::prepared::Prepared;
 use crate::rows::VendorRow;
 use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
-use diesel::result::Error;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use domain::events::{EventKind, Notice};
 use domain::ports::{ChatStore, NewMessage, Posted, SortOrder, StoreResult};
@@ -58,16 +57,39 @@ LEFT JOIN media md ON md.id = m.media_id \
 WHERE s.id = $1 AND ($2::uuid IS NULL OR s.user_id = $2::uuid) \
 ORDER BY m.seq DESC";
 
-    /// Bumps the session under its row lock: the next `seq`, the count,
-    /// `updatedAt` and `lastMessageAt`. Bind: `$1` session id. The times are
-    /// `clock_timestamp()` in the `SET` list, so that a post that waited for the
-    /// lock takes its time after the wait (PostgreSQL re-evaluates the list for
-    /// the row it finally locks): `createdAt` never goes down as `seq` goes up.
-    pub const BUMP_SESSION_SQL: &'static str = "\
+    /// A post in one statement (so one round trip holds the session's row
+    /// lock, and no transaction is opened around it): the bump of the session
+    /// under its row lock (the next `seq`, the count, `updatedAt` and
+    /// `lastMessageAt`), the insert with the new `seq` and time, its
+    /// live-events notice (`"<session> <seq> m <id>"`, sent at commit), and
+    /// the new message read back with its medium, as a page row. Binds: `$1`
+    /// session, `$2` message id, `$3` sender, `$4` role, `$5` kind, `$6`
+    /// content, `$7` media id, `$8` client message id. No row: the session is
+    /// gone. A `clientMessageId` already used fails the unique index, which
+    /// undoes the whole statement, bump included. The times are
+    /// `clock_timestamp()` in the `SET` list, so that a post that waited for
+    /// the lock takes its time after the wait (PostgreSQL re-evaluates the
+    /// list for the row it finally locks): `createdAt` never goes down as `seq`
+    /// goes up.
+    pub const POST_MESSAGE_SQL: &'static str = "\
+WITH bumped AS (\
 UPDATE chat_sessions SET message_seq = message_seq + 1, message_count = message_count + 1, \
 updated_at = clock_timestamp(), last_message_at = clock_timestamp() \
 WHERE id = $1 \
-RETURNING message_seq, last_message_at AS at";
+RETURNING id, message_seq, last_message_at\
+), m AS (\
+INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, media_id, \
+client_message_id, created_at) \
+SELECT $2, b.id, b.message_seq, $3, $4, $5, $6, $7, $8, b.last_message_at FROM bumped b \
+RETURNING id, session_id, seq, sender_id, role, kind, content, media_id, client_message_id, created_at\
+) \
+SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id, \
+m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type, \
+md.size_bytes AS media_size_bytes, md.file_name AS media_file_name, md.sha256 AS media_sha256, \
+md.created_at AS media_created_at, \
+pg_notify('dealroom_events', m.session_id::text || ' ' || m.seq::text || ' m ' || m.id::text) \
+AS notified \
+FROM m LEFT JOIN media md ON md.id = m.media_id";
 }
 
 // ---------------------------------------------------------------- rows
@@ -250,14 +272,6 @@ impl PageRow {
     }
 }
 
-#[derive(QueryableByName)]
-struct Bumped {
-    #[diesel(sql_type = BigInt)]
-    message_seq: i64,
-    #[diesel(sql_type = Timestamptz)]
-    at: OffsetDateTime,
-}
-
 // ---------------------------------------------------------------- helpers
 
 fn session_by_id(c: &mut PgConnection, id: ChatSessionId) -> QueryResult<Option<ChatSession>> {
@@ -301,61 +315,24 @@ fn message_by_client_id(
     row.map(|(m, md)| m.into_domain(md)).transpose()
 }
 
-/// Inserts the message under the session's lock; `Ok(None)` when the session is
-/// gone. A `clientMessageId` already used puts that message in `existing` and
-/// rolls back (the bump included).
-fn append(
-    c: &mut PgConnection,
-    m: &NewMessage,
-    existing: &mut Option<Message>,
-) -> QueryResult<Option<Message>> {
-    let Some(bumped) = Prepared::new(PgStore::BUMP_SESSION_SQL)
+/// Posts the message in one statement ([`PgStore::POST_MESSAGE_SQL`]);
+/// `Ok(None)` when the session is gone.
+fn append(c: &mut PgConnection, m: &NewMessage) -> QueryResult<Option<Message>> {
+    let row = Prepared::new(PgStore::POST_MESSAGE_SQL)
         .bind::<diesel::sql_types::Uuid, _>(m.session_id.0)
-        .get_result::<Bumped>(c)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    if let Some(cid) = m.client_message_id.as_deref()
-        && let Some(found) = message_by_client_id(c, m.session_id, cid)?
-    {
-        *existing = Some(found);
-        return Err(Error::RollbackTransaction);
+        .bind::<diesel::sql_types::Uuid, _>(m.id.0)
+        .bind::<diesel::sql_types::Uuid, _>(m.sender_id.0)
+        .bind::<Text, _>(m.role.as_str())
+        .bind::<Text, _>(m.kind.as_str())
+        .bind::<Nullable<Text>, _>(m.content.clone())
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(m.media_id.map(|id| id.0))
+        .bind::<Nullable<Text>, _>(m.client_message_id.clone())
+        .get_result::<PageRow>(c)
+        .optional()?;
+    match row {
+        Some(row) => row.into_domain(m.session_id),
+        None => Ok(None),
     }
-    let row = diesel::insert_into(messages::table)
-        .values(NewMessageRow {
-            id: m.id.0,
-            session_id: m.session_id.0,
-            seq: bumped.message_seq,
-            sender_id: m.sender_id.0,
-            role: m.role.as_str(),
-            kind: m.kind.as_str(),
-            content: m.content.as_deref(),
-            media_id: m.media_id.map(|id| id.0),
-            client_message_id: m.client_message_id.as_deref(),
-            created_at: bumped.at,
-        })
-        .returning(MessageRow::as_returning())
-        .get_result::<MessageRow>(c)?;
-    notify_at(
-        c,
-        &Notice {
-            session: m.session_id,
-            seq: bumped.message_seq,
-            kind: EventKind::MessageCreated,
-            id: m.id.0,
-        },
-    )?;
-    // A text message has no medium to read back; a media message reads its own.
-    let media = match m.media_id {
-        None => None,
-        Some(id) => media::table
-            .find(id.0)
-            .select(MediaRow::as_select())
-            .first(c)
-            .optional()?,
-    };
-    row.into_domain(media).map(Some)
 }
 
 // ---------------------------------------------------------------- the port
@@ -480,14 +457,10 @@ impl ChatStore for PgStore {
             {
                 return Ok(Some(Posted::Existing(found)));
             }
-            let mut existing = None;
-            let result = c.transaction(|c| append(c, message, &mut existing));
-            match result {
+            match append(c, message) {
                 Ok(created) => Ok(created.map(Posted::Created)),
-                Err(Error::RollbackTransaction) if existing.is_some() => {
-                    Ok(existing.map(Posted::Existing))
-                }
-                // The backstop: a racing post with the same client id won.
+                // A post with the same client id came first (a retry racing
+                // the original): its message is the answer.
                 Err(e) if is_conflict(&e, Conflict::ClientMessageId) => {
                     let cid = message.client_message_id.as_deref().unwrap_or_default();
                     match message_by_client_id(c, message.session_id, cid)? {
