@@ -225,7 +225,7 @@ fn deactivating_a_user_ends_their_login_sessions_at_once() {
     let u = w.user;
     assert!(
         w.store
-            .actor(u.user_id, u.login_session_id)
+            .actor(u.user_id, u.login_session_id().unwrap())
             .unwrap()
             .is_some()
     );
@@ -234,7 +234,12 @@ fn deactivating_a_user_ends_their_login_sessions_at_once() {
         .update_user(&w.admin, u.user_id, patch(None, Some(false)))
         .unwrap();
     assert!(!user.is_active);
-    assert_eq!(w.store.actor(u.user_id, u.login_session_id).unwrap(), None);
+    assert_eq!(
+        w.store
+            .actor(u.user_id, u.login_session_id().unwrap())
+            .unwrap(),
+        None
+    );
     assert!(w.store.active_login_sessions(u.user_id).unwrap().is_empty());
 }
 
@@ -247,7 +252,7 @@ fn a_role_change_applies_to_the_login_session_already_open() {
         .unwrap();
     let now = w
         .store
-        .actor(u.user_id, u.login_session_id)
+        .actor(u.user_id, u.login_session_id().unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(now.role, Role::Agent);
@@ -280,7 +285,9 @@ fn deleting_a_user_deletes_what_they_own() {
     w.accounts.delete_user(&w.admin, w.user.user_id).unwrap();
     assert_eq!(w.store.chat_session(session.id).unwrap(), None);
     assert_eq!(
-        w.store.login_session(w.user.login_session_id).unwrap(),
+        w.store
+            .login_session(w.user.login_session_id().unwrap())
+            .unwrap(),
         None
     );
     assert_err!(

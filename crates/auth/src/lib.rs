@@ -220,10 +220,11 @@ impl AuthService {
             .ok_or(DomainError::SessionRevoked)
     }
 
-    /// `POST /auth/logout`: ends the caller's login session.
+    /// `POST /auth/logout`: ends the caller's login session. A program acting
+    /// without a login ([`Via::Service`]) has none to end: `Forbidden`.
     pub fn logout(&self, actor: &Actor) -> Result<(), DomainError> {
-        self.store
-            .revoke_login_session(actor.user_id, actor.login_session_id)?;
+        let session = actor.login_session_id().ok_or(DomainError::Forbidden)?;
+        self.store.revoke_login_session(actor.user_id, session)?;
         Ok(())
     }
 
@@ -232,11 +233,13 @@ impl AuthService {
         Ok(self.store.revoke_login_sessions(actor.user_id, None)?)
     }
 
-    /// `GET /auth/sessions`: the caller's live login sessions, newest first.
+    /// `GET /auth/sessions`: the caller's live login sessions, newest first
+    /// (for a program acting without a login, none is `current`).
     pub fn login_sessions(&self, actor: &Actor) -> Result<Vec<LoginSession>, DomainError> {
         let mut list = self.store.active_login_sessions(actor.user_id)?;
+        let current = actor.login_session_id();
         for s in &mut list {
-            s.current = s.id == actor.login_session_id;
+            s.current = Some(s.id) == current;
         }
         Ok(list)
     }
@@ -254,12 +257,14 @@ impl AuthService {
         }
     }
 
-    /// `PUT /users/me/password`: ends every other login session.
+    /// `PUT /users/me/password`: ends every other login session. Only at a
+    /// login: a program acting without one ([`Via::Service`]) gets `Forbidden`.
     pub fn change_password(
         &self,
         actor: &Actor,
         input: ChangePasswordInput,
     ) -> Result<(), DomainError> {
+        let keep = actor.login_session_id().ok_or(DomainError::Forbidden)?;
         let change = input.parse()?;
         let creds = self
             .store
@@ -271,8 +276,7 @@ impl AuthService {
             return Err(DomainError::invalid("currentPassword", "is incorrect"));
         }
         let hash = self.hash(&change.new)?;
-        self.store
-            .change_password(actor.user_id, &hash, actor.login_session_id)?;
+        self.store.change_password(actor.user_id, &hash, keep)?;
         Ok(())
     }
 

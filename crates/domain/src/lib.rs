@@ -21,7 +21,7 @@ pub mod text;
 pub mod timefmt;
 pub mod validation;
 
-pub use actor::Actor;
+pub use actor::{Actor, Via};
 pub use entities::*;
 pub use error::{Conflict, DomainError, Entity, FieldError, StoreError};
 pub use ids::*;

@@ -111,14 +111,8 @@ impl AuthStore for PgStore {
                 .select(users::role)
                 .first(c)
                 .optional()?;
-            role.map(|r| {
-                Ok(Actor {
-                    user_id: user,
-                    login_session_id: session,
-                    role: r.parse().map_err(bad_value)?,
-                })
-            })
-            .transpose()
+            role.map(|r| Ok(Actor::login(user, session, r.parse().map_err(bad_value)?)))
+                .transpose()
         })
     }
 

@@ -105,11 +105,7 @@ impl MemoryStore {
             expires_at: time::OffsetDateTime::now_utc() + time::Duration::days(1),
         };
         let (user, session) = self.register(&user, &session)?;
-        Ok(Actor {
-            user_id: user.id,
-            login_session_id: session.id,
-            role,
-        })
+        Ok(Actor::login(user.id, session.id, role))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -618,11 +614,7 @@ impl AuthStore for MemoryStore {
             .users
             .get(&user)
             .filter(|u| u.user.is_active)
-            .map(|u| Actor {
-                user_id: user,
-                login_session_id: session,
-                role: u.user.role,
-            }))
+            .map(|u| Actor::login(user, session, u.user.role)))
     }
 
     fn rotate_refresh_token(
