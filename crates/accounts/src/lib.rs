@@ -1,5 +1,5 @@
-//! Profiles and user administration: [`AccountService`]. Every method takes the
-//! acting [`Actor`]; the role rules of the contract live here.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod inputs;
 

@@ -1,15 +1,14 @@
-//! Passwords (bcrypt), access tokens (HS256 JWTs), refresh tokens and login
-//! sessions: [`AuthService`]. Blocking (bcrypt, the database): call it from a
-//! blocking thread, never from an async executor's worker.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod inputs;
 mod passwords;
 mod secret;
 mod tokens;
 
-pub use passwords::{HashGate, hash_password, verify_password};
+use passwords::{HashGate, hash_password, verify_password};
 pub use secret::Secret;
-pub use tokens::{Claims, TokenKeys};
+use tokens::TokenKeys;
 
 use domain::ports::{AuthStore, NewLoginSession, NewUser};
 use domain::*;
@@ -24,9 +23,13 @@ use time::OffsetDateTime;
 /// Settings of the auth context.
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
+    /// Signs and checks access tokens (HS256).
     pub jwt_secret: Secret,
+    /// Lifetime of an access token.
     pub access_token_ttl: Duration,
+    /// Lifetime of a login session's refresh token, from login (rotation never extends it).
     pub refresh_token_ttl: Duration,
+    /// bcrypt's cost factor for new password hashes.
     pub bcrypt_cost: u32,
     /// How many bcrypt computations may run at once (0: no bound).
     pub hash_concurrency: usize,
@@ -35,7 +38,9 @@ pub struct AuthSettings {
 /// Where a login comes from, recorded on its login session.
 #[derive(Clone, Debug, Default)]
 pub struct ClientInfo {
+    /// The client's `User-Agent`.
     pub user_agent: Option<String>,
+    /// The client's IP address.
     pub ip_address: Option<String>,
 }
 
@@ -44,7 +49,9 @@ pub struct ClientInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Tokens {
+    /// An HS256 JWT for `Authorization: Bearer`.
     pub access_token: String,
+    /// Exchanges for a new pair once, at `POST /auth/refresh`.
     pub refresh_token: String,
     /// Always `Bearer`.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Bearer"))]
@@ -65,7 +72,9 @@ impl std::fmt::Debug for Tokens {
 /// session is still live is [`AuthService::caller`]'s question.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VerifiedToken {
+    /// The token's user (`sub`).
     pub user: UserId,
+    /// The token's login session (`sid`).
     pub session: LoginSessionId,
 }
 
@@ -74,11 +83,15 @@ pub struct VerifiedToken {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignedIn {
+    /// The user, as they are now.
     pub user: User,
+    /// Their new token pair.
     pub tokens: Tokens,
+    /// The login session the tokens belong to.
     pub login_session: LoginSession,
 }
 
+/// Registration, login, tokens and login sessions. Blocking: bcrypt and the database.
 pub struct AuthService {
     store: Arc<dyn AuthStore>,
     settings: AuthSettings,
@@ -90,6 +103,7 @@ pub struct AuthService {
 }
 
 impl AuthService {
+    /// The service on `store`; hashes a dummy password once (at the configured cost) for logins with an unknown email.
     pub fn new(store: Arc<dyn AuthStore>, settings: AuthSettings) -> Result<Self, DomainError> {
         let keys = TokenKeys::new(&settings.jwt_secret);
         let dummy_hash = hash_password("dealroom-dummy-password", settings.bcrypt_cost)?;

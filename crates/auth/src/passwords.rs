@@ -4,12 +4,12 @@ use domain::DomainError;
 use std::sync::{Condvar, Mutex, PoisonError};
 
 /// Hashes a password at `cost` (4..=31).
-pub fn hash_password(password: &str, cost: u32) -> Result<String, DomainError> {
+pub(crate) fn hash_password(password: &str, cost: u32) -> Result<String, DomainError> {
     bcrypt::hash(password, cost).map_err(|e| DomainError::Internal(format!("bcrypt: {e}")))
 }
 
 /// True if `password` matches `hash`; a malformed hash never matches.
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     bcrypt::verify(password, hash).unwrap_or(false)
 }
 
@@ -17,7 +17,7 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 /// A hash takes tens of milliseconds of one core: without a bound, a burst of
 /// logins takes every core and every other request waits behind it.
 #[derive(Debug)]
-pub struct HashGate {
+pub(crate) struct HashGate {
     limit: usize,
     running: Mutex<usize>,
     freed: Condvar,
@@ -25,7 +25,7 @@ pub struct HashGate {
 
 impl HashGate {
     /// `limit` 0 means no bound.
-    pub fn new(limit: usize) -> Self {
+    pub(crate) fn new(limit: usize) -> Self {
         Self {
             limit: if limit == 0 { usize::MAX } else { limit },
             running: Mutex::new(0),
@@ -34,7 +34,7 @@ impl HashGate {
     }
 
     /// Runs `f` once fewer than `limit` others are running.
-    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+    pub(crate) fn run<T>(&self, f: impl FnOnce() -> T) -> T {
         {
             let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
             while *running >= self.limit {

@@ -80,6 +80,7 @@ struct MessageRow {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
