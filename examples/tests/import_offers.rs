@@ -45,7 +45,7 @@ fn import_offers(db: &testkit::TestDb, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_import-offers"))
         .args(args)
         .env("DATABASE_URL", db.url())
-        .env("RUST_LOG", "off")
+        .env_remove("RUST_LOG")
         .output()
         .unwrap()
 }
@@ -78,7 +78,14 @@ fn an_admin_imports_offers_and_a_duplicate_is_the_markets_conflict() {
         ],
     );
 
-    assert_eq!(text(&out.stderr), "");
+    // The job's acting as the admin is recorded, on the `security` target.
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "[INFO  security] user {} (admin) via service import-offers acts without a login\n",
+            ops.id
+        )
+    );
     assert_eq!(out.status.code(), Some(0));
     let sessions = dr
         .chat
@@ -162,7 +169,7 @@ fn a_plain_user_cannot_import_into_someone_elses_session() {
     let db = testkit::TestDb::new();
     let dr = Dealroom::connect(db.url()).unwrap();
     let ann = user(&dr, "ann@example.com", Role::User);
-    user(&dr, "bob@example.com", Role::User);
+    let bob = user(&dr, "bob@example.com", Role::User);
     let anns = dr
         .chat
         .create_session(
@@ -192,7 +199,11 @@ fn a_plain_user_cannot_import_into_someone_elses_session() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr),
-        "import-offers: chat session: Chat session not found\n"
+        format!(
+            "[INFO  security] user {} (user) via service import-offers acts without a login\n\
+             import-offers: chat session: Chat session not found\n",
+            bob.id
+        )
     );
 }
 
@@ -235,4 +246,23 @@ fn an_unknown_or_deactivated_user_cannot_be_acted_as() {
         dr.act_as(gone.id, "test"),
         Err(dealroom::DomainError::Forbidden)
     ));
+    let out = import_offers(
+        &db,
+        &[
+            "--as",
+            "gone@example.com",
+            "--title",
+            "T",
+            csv.0.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "[WARN  security] service import-offers refused: user {} is inactive\n\
+             import-offers: cannot act as gone@example.com: You do not have permission to do this\n",
+            gone.id
+        )
+    );
 }

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Exit status: 0 when every line went in or was already there, 2 when some
-//! line was invalid, 1 when the import could not run.
+//! line was invalid, 1 when the import could not run. What it did goes to
+//! stdout; logs (`RUST_LOG`, default `info`) and errors to stderr.
 
 use dealroom::chat::inputs::NewSessionInput;
 use dealroom::domain::ChatSessionId;
@@ -96,6 +97,9 @@ fn explain(e: &DomainError) -> String {
 }
 
 fn main() -> ExitCode {
+    // On stderr, `info` unless RUST_LOG says otherwise: among it the
+    // `security` line recording that this job acts as the user.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     match run() {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(2),
