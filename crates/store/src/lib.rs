@@ -16,7 +16,7 @@ mod schema;
 pub mod search;
 
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
-pub use events::{CHANNEL, PgNotices};
+pub use events::CHANNEL;
 pub use pool::{PoolSettings, PoolStats};
 
 use diesel::PgConnection;
