@@ -2,7 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use accounts::{self, AccountService};
 pub use auth::{self, AuthService, Secret};
@@ -118,7 +118,8 @@ pub struct Dealroom {
 
 impl Dealroom {
     /// Opens a pool on `url` with [`Options::default`], checks that the
-    /// database answers and is migrated, and builds every service.
+    /// database answers (within the pool's checkout timeout, 3 s by default)
+    /// and is migrated, and builds every service.
     pub fn connect(url: &str) -> Result<Self, ConnectError> {
         Self::connect_with(url, Options::default())
     }
@@ -126,10 +127,18 @@ impl Dealroom {
     /// [`Dealroom::connect`] with options of your own.
     pub fn connect_with(url: &str, options: Options) -> Result<Self, ConnectError> {
         let store = PgStore::connect(url, &options.pool);
-        match store.ready() {
-            Ok(true) => {}
-            Ok(false) => return Err(ConnectError::NotMigrated),
-            Err(e) => return Err(ConnectError::Unreachable(e.to_string())),
+        // A readiness check waits at most 800 ms for a connection: try again
+        // until the pool's own checkout timeout has passed.
+        let deadline = Instant::now() + options.pool.connection_timeout;
+        loop {
+            match store.ready() {
+                Ok(true) => break,
+                Ok(false) => return Err(ConnectError::NotMigrated),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(ConnectError::Unreachable(e.to_string()));
+                }
+                Err(_) => {}
+            }
         }
         Ok(Self::from_store(store, &options)?)
     }
