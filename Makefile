@@ -7,7 +7,7 @@ CARGO ?= cargo
 TESTKIT_DIR ?= $(shell echo $${TMPDIR:-/tmp})/dealroom-testkit-$(shell id -u)
 export TESTKIT_DIR
 
-.PHONY: run test test-newcomer lint openapi-lint fmt check-deps check-schema db db-stop build release bench abuse fuzz-api clean
+.PHONY: run test test-newcomer docs lint openapi-lint fmt check-deps check-schema db db-stop build release bench abuse fuzz-api clean
 
 ## run: serve the API on 127.0.0.1:3000 (this checkout's local PostgreSQL unless DATABASE_URL is set)
 run:
@@ -22,6 +22,10 @@ test:
 	$(CARGO) build --bin dealroom
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=8; status=$$?; \
 	scripts/testkit-stop.sh; exit $$status
+
+## docs: every crate's API docs (each crate's README is its front page), warnings are errors; target/doc/dealroom/index.html
+docs:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 ## lint: formatting, clippy -D warnings, the dependency rule, schema drift, the OpenAPI document
 lint: check-deps check-schema openapi-lint

@@ -2,11 +2,10 @@
 
 use crate::settings::Settings;
 use accounts::AccountService;
-use auth::{AuthService, AuthSettings};
+use auth::AuthService;
 use chat::ChatService;
 use domain::blobs::BlobStore;
 use domain::media::MediaUrls;
-use domain::page::Cursors;
 use domain::ports::HealthStore;
 use domain::{CallerCache, DomainError};
 use events::Hub;
@@ -53,48 +52,47 @@ impl AppState {
         )
     }
 
-    /// The services on one PostgreSQL store.
+    /// The services on one PostgreSQL store, built by the `dealroom` facade
+    /// (the wiring lives there, shared with library users).
     pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
-        let store = store.with_search_language(&settings.search_language);
-        let shared = store.clone();
-        let cursors = Cursors::new(settings.jwt_secret.expose().as_bytes());
-        let media_urls = MediaUrls::new(
-            settings.jwt_secret.expose().as_bytes(),
-            settings.media_url_ttl,
-        );
-        let blobs = crate::media::open_blobs(&settings)?;
-        let store = Arc::new(store);
-        let callers = Arc::new(CallerCache::new(settings.auth_cache_size));
-        let auth = AuthService::new(
-            store.clone(),
-            AuthSettings {
+        let dealroom::Dealroom {
+            auth,
+            accounts,
+            chat,
+            market,
+            media,
+            store,
+        } = dealroom::Dealroom::from_store(
+            store,
+            &dealroom::Options {
+                // Not used: the store's pool is already built.
+                pool: store::PoolSettings::default(),
                 jwt_secret: settings.jwt_secret.clone(),
                 access_token_ttl: settings.jwt_expires_in,
                 refresh_token_ttl: settings.refresh_token_ttl,
                 bcrypt_cost: settings.bcrypt_rounds,
                 hash_concurrency: settings.bcrypt_concurrency,
+                max_sellers_per_session: settings.max_sellers_per_session,
+                media_max_bytes: settings.media_max_bytes,
+                media_url_ttl: settings.media_url_ttl,
+                media_orphan_ttl: settings.media_orphan_ttl,
+                search_language: settings.search_language.clone(),
             },
-        )?
-        .with_caller_cache(callers.clone());
+        )?;
+        let media_urls = media.urls().clone();
+        let blobs = crate::media::open_blobs(&settings)?;
+        // The per-request check's cache: only the server has the listener
+        // that keeps it true (a library user's never answers; see CallerCache).
+        let callers = Arc::new(CallerCache::new(settings.auth_cache_size));
         Ok(Self {
-            auth,
-            accounts: AccountService::new(store.clone(), cursors.clone())
-                .with_caller_cache(callers.clone()),
-            chat: ChatService::new(store.clone(), cursors).with_media_urls(media_urls.clone()),
-            media: MediaService::new(
-                store.clone(),
-                media_urls.clone(),
-                settings.media_max_bytes,
-                settings.media_orphan_ttl,
-            ),
+            auth: auth.with_caller_cache(callers.clone()),
+            accounts: accounts.with_caller_cache(callers.clone()),
+            chat,
+            market,
+            media,
             blobs,
-            market: MarketService::new(
-                store.clone(),
-                store.clone(),
-                settings.max_sellers_per_session,
-            ),
-            health: store,
-            store: shared,
+            health: Arc::new(store.clone()),
+            store,
             events: Hub::new(settings.events_buffer),
             callers,
             media_urls,

@@ -14,12 +14,13 @@ use serde::Deserialize;
 pub struct ProfileInput {
     #[garde(length(chars, min = 1, max = 100), custom(no_nul), custom(not_blank))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    /// The new display name, 1 to 100 characters (trimmed).
     pub name: Option<String>,
 }
 
 impl ProfileInput {
     /// The change a user may make to their own profile.
-    pub fn parse(mut self) -> Result<UserPatch, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<UserPatch, DomainError> {
         if let Some(n) = &mut self.name {
             trim(n);
         }
@@ -37,16 +38,19 @@ impl ProfileInput {
 pub struct AdminUserInput {
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
+    /// A new display name, 1 to 100 characters (trimmed).
     pub name: Option<String>,
     #[garde(skip)]
+    /// A new role.
     pub role: Option<Role>,
     #[garde(skip)]
+    /// `false` deactivates the user and ends their login sessions; `true` reactivates them.
     pub is_active: Option<bool>,
 }
 
 impl AdminUserInput {
     /// The change an admin makes to a user.
-    pub fn parse(mut self) -> Result<UserPatch, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<UserPatch, DomainError> {
         if let Some(n) = &mut self.name {
             trim(n);
         }
@@ -69,17 +73,20 @@ pub struct UserListQuery {
     pub limit: Option<i64>,
     #[garde(length(max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 512))]
+    /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
     #[garde(skip)]
+    /// Only users with this role.
     pub role: Option<Role>,
     #[garde(length(chars, min = 1, max = 200), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(min_length = 1, max_length = 200))]
+    /// Only users whose email or name contains this text (case-insensitively).
     pub q: Option<String>,
 }
 
 impl UserListQuery {
     /// The page asked for and the filter; the cursor is checked by the service.
-    pub fn parse(self) -> Result<(PageRequest, UserFilter), DomainError> {
+    pub(crate) fn parse(self) -> Result<(PageRequest, UserFilter), DomainError> {
         let mut p = Parse::new(&self);
         let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
         let filter = UserFilter {

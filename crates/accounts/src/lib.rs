@@ -1,5 +1,5 @@
-//! Profiles and user administration: [`AccountService`]. Every method takes the
-//! acting [`Actor`]; the role rules of the contract live here.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod inputs;
 
@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 const CURSOR_LIST: &str = "users";
 
+/// Profiles and user administration, and acting as a user without a login
+/// ([`AccountService::act_as`]).
 pub struct AccountService {
     store: Arc<dyn AccountStore>,
     cursors: Cursors,
@@ -19,6 +21,7 @@ pub struct AccountService {
 }
 
 impl AccountService {
+    /// The service on `store`; `cursors` signs the user list's page cursors.
     pub fn new(store: Arc<dyn AccountStore>, cursors: Cursors) -> Self {
         Self {
             store,
@@ -33,6 +36,28 @@ impl AccountService {
     pub fn with_caller_cache(mut self, cache: Arc<CallerCache>) -> Self {
         self.callers = cache;
         self
+    }
+
+    /// The [`Actor`] a program (a back-office job, a bot) acts as, to call any
+    /// service without a login: the user's row as the database holds it now
+    /// gives the role, so the rules treat the program exactly as they treat that
+    /// user over HTTP. An unknown user is `NotFound("User")`; an inactive one
+    /// `Forbidden`. Logged at `info` on the `security` target, naming
+    /// `purpose`; every log line that shows the actor says `via service <purpose>`.
+    ///
+    /// Act as the user the work is for; maintenance that needs admin rights
+    /// acts as an admin account (its role is checked again on each call of
+    /// `act_as`, so demoting or deactivating it stops the job).
+    pub fn act_as(&self, user: UserId, purpose: &'static str) -> Result<Actor, DomainError> {
+        let row = self
+            .store
+            .user(user)?
+            .ok_or(DomainError::NotFound("User"))?;
+        let actor = Actor::service(&row, purpose).inspect_err(|_| {
+            log::warn!(target: "security", "service {purpose} refused: user {user} is inactive");
+        })?;
+        log::info!(target: "security", "{actor} acts without a login");
+        Ok(actor)
     }
 
     /// `GET /users/me`, `GET /auth/me`.

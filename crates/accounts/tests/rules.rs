@@ -225,7 +225,7 @@ fn deactivating_a_user_ends_their_login_sessions_at_once() {
     let u = w.user;
     assert!(
         w.store
-            .actor(u.user_id, u.login_session_id)
+            .actor(u.user_id, u.login_session_id().unwrap())
             .unwrap()
             .is_some()
     );
@@ -234,7 +234,12 @@ fn deactivating_a_user_ends_their_login_sessions_at_once() {
         .update_user(&w.admin, u.user_id, patch(None, Some(false)))
         .unwrap();
     assert!(!user.is_active);
-    assert_eq!(w.store.actor(u.user_id, u.login_session_id).unwrap(), None);
+    assert_eq!(
+        w.store
+            .actor(u.user_id, u.login_session_id().unwrap())
+            .unwrap(),
+        None
+    );
     assert!(w.store.active_login_sessions(u.user_id).unwrap().is_empty());
 }
 
@@ -247,7 +252,7 @@ fn a_role_change_applies_to_the_login_session_already_open() {
         .unwrap();
     let now = w
         .store
-        .actor(u.user_id, u.login_session_id)
+        .actor(u.user_id, u.login_session_id().unwrap())
         .unwrap()
         .unwrap();
     assert_eq!(now.actor.role, Role::Agent);
@@ -280,7 +285,9 @@ fn deleting_a_user_deletes_what_they_own() {
     w.accounts.delete_user(&w.admin, w.user.user_id).unwrap();
     assert_eq!(w.store.chat_session(session.id).unwrap(), None);
     assert_eq!(
-        w.store.login_session(w.user.login_session_id).unwrap(),
+        w.store
+            .login_session(w.user.login_session_id().unwrap())
+            .unwrap(),
         None
     );
     assert_err!(
@@ -377,4 +384,71 @@ fn users_filter_by_role_and_text() {
     assert_eq!(ids(query(Some(Role::Agent), None)), vec![w.agent.user_id]);
     assert_eq!(ids(query(None, Some("ANN@"))), vec![w.user.user_id]);
     assert_eq!(ids(query(Some(Role::Admin), Some("ann"))), vec![]);
+}
+
+// ------------------------------------------------------------ act_as
+
+#[test]
+fn a_program_acts_as_a_user_with_the_role_their_row_holds() {
+    let w = world();
+    let job = w.accounts.act_as(w.admin.user_id, "import-offers").unwrap();
+    assert_eq!(job.user_id, w.admin.user_id);
+    assert_eq!(job.role, Role::Admin);
+    assert_eq!(job.via, Via::Service("import-offers"));
+    assert_eq!(job.login_session_id(), None);
+    assert_eq!(
+        job.to_string(),
+        format!("user {} (admin) via service import-offers", w.admin.user_id)
+    );
+    // The same admin rules as the admin's login.
+    assert_eq!(
+        w.accounts
+            .list_users(&job, list(None, None))
+            .unwrap()
+            .items
+            .len(),
+        3
+    );
+    assert_err!(
+        w.accounts.delete_user(&job, w.admin.user_id),
+        DomainError::Conflict("An admin cannot delete themself")
+    );
+}
+
+#[test]
+fn a_program_acting_as_a_plain_user_gets_the_plain_users_forbidden() {
+    let w = world();
+    let job = w.accounts.act_as(w.user.user_id, "bot").unwrap();
+    assert_eq!(job.role, Role::User);
+    assert_err!(
+        w.accounts.list_users(&job, list(None, None)),
+        DomainError::Forbidden
+    );
+    assert_err!(
+        w.accounts.user(&job, w.admin.user_id),
+        DomainError::Forbidden
+    );
+}
+
+#[test]
+fn acting_as_follows_a_role_change_and_refuses_an_unknown_or_inactive_user() {
+    let w = world();
+    w.accounts
+        .update_user(&w.admin, w.agent.user_id, patch(Some(Role::User), None))
+        .unwrap();
+    assert_eq!(
+        w.accounts.act_as(w.agent.user_id, "bot").unwrap().role,
+        Role::User
+    );
+    assert_err!(
+        w.accounts.act_as(UserId::new(), "bot"),
+        DomainError::NotFound("User")
+    );
+    w.accounts
+        .update_user(&w.admin, w.user.user_id, patch(None, Some(false)))
+        .unwrap();
+    assert_err!(
+        w.accounts.act_as(w.user.user_id, "bot"),
+        DomainError::Forbidden
+    );
 }

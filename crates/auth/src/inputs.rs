@@ -1,7 +1,7 @@
 //! The auth context's request bodies, as clients send them (garde rules on the
-//! wire types), and what each parses into: [`RegisterInput::parse`] and the
-//! others give types without `Option`s for required fields. Unknown fields are
-//! refused by serde.
+//! wire types). The service parses each into a type without `Option`s for
+//! required fields, checking every rule and answering every broken one at
+//! once (`DomainError::Validation`). Unknown fields are refused by serde.
 
 use domain::DomainError;
 use domain::text::{normalize_email, trim, trim_opt};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 pub const PASSWORD_MAX_BYTES: usize = 72;
 
 /// bcrypt reads at most 72 bytes; a longer password is refused, never truncated.
-pub fn password_bytes(value: &Option<String>, _: &()) -> garde::Result {
+pub(crate) fn password_bytes(value: &Option<String>, _: &()) -> garde::Result {
     if value.as_ref().is_some_and(|v| v.len() > PASSWORD_MAX_BYTES) {
         return Err(garde::Error::new("must be at most 72 bytes in UTF-8"));
     }
@@ -22,9 +22,11 @@ pub fn password_bytes(value: &Option<String>, _: &()) -> garde::Result {
 #[derive(Clone, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// `POST /auth/register`'s body; also what `create-admin` takes.
 pub struct RegisterInput {
     #[garde(required, length(chars, max = 254), email)]
     #[cfg_attr(feature = "openapi", schema(format = Email, value_type = String, required = true, max_length = 254))]
+    /// A valid email, up to 254 characters; trimmed and lower-cased.
     pub email: Option<String>,
     /// 8 to 128 characters, and at most 72 bytes in UTF-8 (bcrypt's limit;
     /// longer is refused, never truncated).
@@ -33,6 +35,7 @@ pub struct RegisterInput {
     pub password: Option<String>,
     #[garde(required, length(chars, min = 1, max = 100), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 100))]
+    /// The display name, 1 to 100 characters (trimmed).
     pub name: Option<String>,
     /// A name for this device, up to 100 characters; blank is the same as absent.
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
@@ -43,7 +46,7 @@ pub struct RegisterInput {
 /// A registration (or `create-admin`), parsed: email normalised, name trimmed,
 /// password within bcrypt's limit.
 #[derive(Clone)]
-pub struct Registration {
+pub(crate) struct Registration {
     pub email: String,
     pub password: String,
     pub name: String,
@@ -53,7 +56,7 @@ pub struct Registration {
 impl RegisterInput {
     /// Normalises (email trimmed and lower-cased, name and device trimmed) and
     /// checks every rule.
-    pub fn parse(mut self) -> Result<Registration, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<Registration, DomainError> {
         if let Some(e) = &mut self.email {
             normalize_email(e);
         }
@@ -75,9 +78,11 @@ impl RegisterInput {
 #[derive(Clone, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// `POST /auth/login`'s body.
 pub struct LoginInput {
     #[garde(required, length(chars, min = 1, max = 254), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 254))]
+    /// The account's email (any case).
     pub email: Option<String>,
     /// Only presence is checked at login: a wrong password is a wrong password.
     #[garde(required, length(min = 1, max = 1024), custom(no_nul))]
@@ -92,14 +97,14 @@ pub struct LoginInput {
 /// A login attempt, parsed. The password is as sent: a password over
 /// bcrypt's limit is a wrong password, found out in the same time as any.
 #[derive(Clone)]
-pub struct Login {
+pub(crate) struct Login {
     pub email: String,
     pub password: String,
     pub device_name: Option<String>,
 }
 
 impl LoginInput {
-    pub fn parse(mut self) -> Result<Login, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<Login, DomainError> {
         if let Some(e) = &mut self.email {
             normalize_email(e);
         }
@@ -117,15 +122,17 @@ impl LoginInput {
 #[derive(Clone, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// `POST /auth/refresh`'s body.
 pub struct RefreshInput {
     #[garde(required, length(min = 1, max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 512))]
+    /// The refresh token of the last pair issued.
     pub refresh_token: Option<String>,
 }
 
 impl RefreshInput {
     /// The refresh token as presented.
-    pub fn parse(self) -> Result<String, DomainError> {
+    pub(crate) fn parse(self) -> Result<String, DomainError> {
         let mut p = Parse::new(&self);
         let token = p.required("refreshToken", self.refresh_token);
         p.finish(token)
@@ -135,9 +142,11 @@ impl RefreshInput {
 #[derive(Clone, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+/// `PUT /users/me/password`'s body.
 pub struct ChangePasswordInput {
     #[garde(required, length(min = 1, max = 1024), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 1024))]
+    /// The password now.
     pub current_password: Option<String>,
     /// 8 to 128 characters, and at most 72 bytes in UTF-8 (bcrypt's limit).
     #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
@@ -147,13 +156,13 @@ pub struct ChangePasswordInput {
 
 /// A password change, parsed.
 #[derive(Clone)]
-pub struct PasswordChange {
+pub(crate) struct PasswordChange {
     pub current: String,
     pub new: String,
 }
 
 impl ChangePasswordInput {
-    pub fn parse(self) -> Result<PasswordChange, DomainError> {
+    pub(crate) fn parse(self) -> Result<PasswordChange, DomainError> {
         let mut p = Parse::new(&self);
         let parsed = PasswordChange {
             current: p.required("currentPassword", self.current_password),

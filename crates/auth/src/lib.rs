@@ -1,15 +1,14 @@
-//! Passwords (bcrypt), access tokens (HS256 JWTs), refresh tokens and login
-//! sessions: [`AuthService`]. Blocking (bcrypt, the database): call it from a
-//! blocking thread, never from an async executor's worker.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod inputs;
 mod passwords;
 mod secret;
 mod tokens;
 
-pub use passwords::{HashPool, hash_password, verify_password};
+use passwords::{HashPool, hash_password, verify_password};
 pub use secret::Secret;
-pub use tokens::{Claims, TokenKeys};
+use tokens::TokenKeys;
 
 use domain::ports::{AuthStore, NewLoginSession, NewUser};
 use domain::*;
@@ -24,9 +23,13 @@ use time::OffsetDateTime;
 /// Settings of the auth context.
 #[derive(Clone, Debug)]
 pub struct AuthSettings {
+    /// Signs and checks access tokens (HS256).
     pub jwt_secret: Secret,
+    /// Lifetime of an access token.
     pub access_token_ttl: Duration,
+    /// Lifetime of a login session's refresh token, from login (rotation never extends it).
     pub refresh_token_ttl: Duration,
+    /// bcrypt's cost factor for new password hashes.
     pub bcrypt_cost: u32,
     /// How many threads run bcrypt, at the lowest priority (0: one per core).
     pub hash_concurrency: usize,
@@ -35,7 +38,9 @@ pub struct AuthSettings {
 /// Where a login comes from, recorded on its login session.
 #[derive(Clone, Debug, Default)]
 pub struct ClientInfo {
+    /// The client's `User-Agent`.
     pub user_agent: Option<String>,
+    /// The client's IP address.
     pub ip_address: Option<String>,
 }
 
@@ -44,7 +49,9 @@ pub struct ClientInfo {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Tokens {
+    /// An HS256 JWT for `Authorization: Bearer`.
     pub access_token: String,
+    /// Exchanges for a new pair once, at `POST /auth/refresh`.
     pub refresh_token: String,
     /// Always `Bearer`.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "Bearer"))]
@@ -65,7 +72,9 @@ impl std::fmt::Debug for Tokens {
 /// session is still live is [`AuthService::caller`]'s question.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VerifiedToken {
+    /// The token's user (`sub`).
     pub user: UserId,
+    /// The token's login session (`sid`).
     pub session: LoginSessionId,
 }
 
@@ -74,11 +83,15 @@ pub struct VerifiedToken {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SignedIn {
+    /// The user, as they are now.
     pub user: User,
+    /// Their new token pair.
     pub tokens: Tokens,
+    /// The login session the tokens belong to.
     pub login_session: LoginSession,
 }
 
+/// Registration, login, tokens and login sessions. Blocking: bcrypt and the database.
 pub struct AuthService {
     store: Arc<dyn AuthStore>,
     settings: AuthSettings,
@@ -92,6 +105,7 @@ pub struct AuthService {
 }
 
 impl AuthService {
+    /// The service on `store`; hashes a dummy password once (at the configured cost) for logins with an unknown email.
     pub fn new(store: Arc<dyn AuthStore>, settings: AuthSettings) -> Result<Self, DomainError> {
         let keys = TokenKeys::new(&settings.jwt_secret);
         let dummy_hash = hash_password("dealroom-dummy-password", settings.bcrypt_cost)?;
@@ -254,10 +268,11 @@ impl AuthService {
         self.callers.get(token.user, token.session)
     }
 
-    /// `POST /auth/logout`: ends the caller's login session.
+    /// `POST /auth/logout`: ends the caller's login session. A program acting
+    /// without a login ([`Via::Service`]) has none to end: `Forbidden`.
     pub fn logout(&self, actor: &Actor) -> Result<(), DomainError> {
-        self.store
-            .revoke_login_session(actor.user_id, actor.login_session_id)?;
+        let session = actor.login_session_id().ok_or(DomainError::Forbidden)?;
+        self.store.revoke_login_session(actor.user_id, session)?;
         self.callers.forget_user(actor.user_id);
         Ok(())
     }
@@ -269,11 +284,13 @@ impl AuthService {
         Ok(ended)
     }
 
-    /// `GET /auth/sessions`: the caller's live login sessions, newest first.
+    /// `GET /auth/sessions`: the caller's live login sessions, newest first
+    /// (for a program acting without a login, none is `current`).
     pub fn login_sessions(&self, actor: &Actor) -> Result<Vec<LoginSession>, DomainError> {
         let mut list = self.store.active_login_sessions(actor.user_id)?;
+        let current = actor.login_session_id();
         for s in &mut list {
-            s.current = s.id == actor.login_session_id;
+            s.current = Some(s.id) == current;
         }
         Ok(list)
     }
@@ -292,12 +309,14 @@ impl AuthService {
         }
     }
 
-    /// `PUT /users/me/password`: ends every other login session.
+    /// `PUT /users/me/password`: ends every other login session. Only at a
+    /// login: a program acting without one ([`Via::Service`]) gets `Forbidden`.
     pub fn change_password(
         &self,
         actor: &Actor,
         input: ChangePasswordInput,
     ) -> Result<(), DomainError> {
+        let keep = actor.login_session_id().ok_or(DomainError::Forbidden)?;
         let change = input.parse()?;
         let creds = self
             .store
@@ -309,8 +328,7 @@ impl AuthService {
             return Err(DomainError::invalid("currentPassword", "is incorrect"));
         }
         let hash = self.hash(&change.new)?;
-        self.store
-            .change_password(actor.user_id, &hash, actor.login_session_id)?;
+        self.store.change_password(actor.user_id, &hash, keep)?;
         self.callers.forget_user(actor.user_id);
         Ok(())
     }

@@ -4,12 +4,12 @@ use domain::DomainError;
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 /// Hashes a password at `cost` (4..=31).
-pub fn hash_password(password: &str, cost: u32) -> Result<String, DomainError> {
+pub(crate) fn hash_password(password: &str, cost: u32) -> Result<String, DomainError> {
     bcrypt::hash(password, cost).map_err(|e| DomainError::Internal(format!("bcrypt: {e}")))
 }
 
 /// True if `password` matches `hash`; a malformed hash never matches.
-pub fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     bcrypt::verify(password, hash).unwrap_or(false)
 }
 
@@ -24,7 +24,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// was tried: its share of a busy core is five times smaller, and on a machine
 /// saturated by other processes a login took over ten seconds.) The callers
 /// wait (on the blocking pool) for their turn.
-pub struct HashPool {
+pub(crate) struct HashPool {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     size: usize,
@@ -40,7 +40,7 @@ impl std::fmt::Debug for HashPool {
 
 impl HashPool {
     /// `size` threads; 0 means one per core.
-    pub fn new(size: usize) -> Result<Self, DomainError> {
+    pub(crate) fn new(size: usize) -> Result<Self, DomainError> {
         let size = if size == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
         } else {
@@ -74,12 +74,13 @@ impl HashPool {
     }
 
     /// How many threads hash.
-    pub fn size(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn size(&self) -> usize {
         self.size
     }
 
     /// Runs `f` on one of the pool's threads and waits for its result.
-    pub fn run<T: Send + 'static>(
+    pub(crate) fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, DomainError> {

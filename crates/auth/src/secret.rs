@@ -3,9 +3,11 @@
 use std::fmt;
 
 #[derive(Clone, PartialEq, Eq)]
+/// A secret (a JWT key, a password) whose `Debug` and `Display` print `[redacted]`.
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret.
     pub fn new(s: impl Into<String>) -> Self {
         Self(s.into())
     }

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 /// The claims of an access token.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Claims {
+pub(crate) struct Claims {
     pub sub: String,
     pub sid: String,
     pub role: String,
@@ -29,14 +29,14 @@ pub struct Claims {
 }
 
 /// Signing and verification keys, HS256 only.
-pub struct TokenKeys {
+pub(crate) struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
 }
 
 impl TokenKeys {
-    pub fn new(secret: &Secret) -> Self {
+    pub(crate) fn new(secret: &Secret) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
@@ -48,7 +48,7 @@ impl TokenKeys {
     }
 
     /// A signed access token for the user in the login session; with its lifetime in seconds.
-    pub fn issue(
+    pub(crate) fn issue(
         &self,
         user: &User,
         sid: LoginSessionId,
@@ -70,7 +70,7 @@ impl TokenKeys {
     }
 
     /// Verifies signature, algorithm and expiry.
-    pub fn verify(&self, token: &str) -> Result<Claims, DomainError> {
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, DomainError> {
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             Ok(data) => Ok(data.claims),
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => {
@@ -83,7 +83,10 @@ impl TokenKeys {
 
 /// A new refresh token for the session at `generation`; fails closed if the
 /// operating system has no randomness to give.
-pub fn new_refresh_token(sid: LoginSessionId, generation: u32) -> Result<String, DomainError> {
+pub(crate) fn new_refresh_token(
+    sid: LoginSessionId,
+    generation: u32,
+) -> Result<String, DomainError> {
     let mut raw = [0u8; 52];
     raw[..16].copy_from_slice(sid.0.as_bytes());
     raw[16..20].copy_from_slice(&generation.to_be_bytes());
@@ -93,7 +96,7 @@ pub fn new_refresh_token(sid: LoginSessionId, generation: u32) -> Result<String,
 }
 
 /// The session and generation a refresh token names, if it has the right shape.
-pub fn parse_refresh_token(token: &str) -> Option<(LoginSessionId, u32)> {
+pub(crate) fn parse_refresh_token(token: &str) -> Option<(LoginSessionId, u32)> {
     let raw = URL_SAFE_NO_PAD.decode(token).ok()?;
     if raw.len() != 52 {
         return None;
@@ -104,7 +107,7 @@ pub fn parse_refresh_token(token: &str) -> Option<(LoginSessionId, u32)> {
 }
 
 /// SHA-256 of a token: what is stored.
-pub fn hash_token(token: &str) -> [u8; 32] {
+pub(crate) fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 

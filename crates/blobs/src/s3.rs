@@ -31,9 +31,13 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 pub struct S3Config {
     /// `http://host:port` (path-style requests go to `{endpoint}/{bucket}/…`).
     pub endpoint: String,
+    /// The bucket, which must exist (see [`S3Blobs::create_bucket`]).
     pub bucket: String,
+    /// The region requests are signed for (`us-east-1` for most local servers).
     pub region: String,
+    /// The access key's id.
     pub access_key_id: String,
+    /// The access key's secret.
     pub secret_access_key: String,
 }
 

@@ -18,12 +18,13 @@ pub const DEFAULT_SESSION_TITLE: &str = "New chat";
 pub struct NewSessionInput {
     #[garde(length(chars, min = 1, max = 200), custom(no_nul), custom(not_blank))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    /// 1 to 200 characters (trimmed); absent: "New chat".
     pub title: Option<String>,
 }
 
 impl NewSessionInput {
     /// The title, trimmed; [`DEFAULT_SESSION_TITLE`] when absent.
-    pub fn parse(mut self) -> Result<String, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<String, DomainError> {
         if let Some(t) = &mut self.title {
             trim(t);
         }
@@ -49,12 +50,13 @@ pub struct RenameSessionInput {
         feature = "openapi",
         schema(value_type = String, required = true, min_length = 1, max_length = 200)
     )]
+    /// The new title, 1 to 200 characters (trimmed).
     pub title: Option<String>,
 }
 
 impl RenameSessionInput {
     /// The new title, trimmed.
-    pub fn parse(mut self) -> Result<String, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<String, DomainError> {
         if let Some(t) = &mut self.title {
             trim(t);
         }
@@ -75,6 +77,7 @@ pub struct SessionListQuery {
     pub limit: Option<i64>,
     #[garde(length(max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 512))]
+    /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// Matches the title, case-insensitively, as a substring.
     #[garde(length(chars, max = 200), custom(no_nul))]
@@ -87,7 +90,7 @@ pub struct SessionListQuery {
 
 /// A session list request, parsed.
 #[derive(Clone, Debug, Default)]
-pub struct SessionList {
+pub(crate) struct SessionList {
     pub page: PageRequest,
     /// Whose sessions; `None` for the caller's own.
     pub user_id: Option<UserId>,
@@ -96,7 +99,7 @@ pub struct SessionList {
 }
 
 impl SessionListQuery {
-    pub fn parse(self) -> Result<SessionList, DomainError> {
+    pub(crate) fn parse(self) -> Result<SessionList, DomainError> {
         let mut p = Parse::new(&self);
         let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
         let q = self
@@ -112,7 +115,7 @@ impl SessionListQuery {
 }
 
 /// `POST /sessions/{id}/messages`. Its OpenAPI schema is the `oneOf` of the
-/// two kinds of message ([`openapi`]), which says what fields go together.
+/// two kinds of message (module `openapi`, feature `openapi`), which says what fields go together.
 #[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PostMessageInput {
@@ -127,6 +130,7 @@ pub struct PostMessageInput {
     #[garde(length(chars, min = 1, max = 32000), custom(no_nul), custom(not_blank))]
     pub content: Option<String>,
     #[garde(skip)]
+    /// A media message's medium (uploaded by the caller with `POST /media`).
     pub media_id: Option<MediaId>,
     /// Makes the post idempotent within the session.
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
@@ -144,6 +148,7 @@ pub struct MessageListQuery {
     pub limit: Option<i64>,
     #[garde(length(max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 512))]
+    /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
     /// `asc` (default) or `desc`; anything else is a validation error on `order`.
     #[garde(length(max = 16), custom(no_nul))]
@@ -153,7 +158,7 @@ pub struct MessageListQuery {
 
 /// What a message carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PostBody {
+pub(crate) enum PostBody {
     Text(String),
     /// A medium, with an optional caption.
     Media {
@@ -170,7 +175,7 @@ impl Default for PostBody {
 
 /// A message to post, parsed.
 #[derive(Clone, Debug, Default)]
-pub struct NewPost {
+pub(crate) struct NewPost {
     pub role: MessageRole,
     pub body: PostBody,
     pub client_message_id: Option<String>,
@@ -179,7 +184,7 @@ pub struct NewPost {
 impl PostMessageInput {
     /// `type` defaults to `text`, `role` to `user`; a text message needs
     /// `content` and no `mediaId`, a media message a `mediaId`.
-    pub fn parse(self) -> Result<NewPost, DomainError> {
+    pub(crate) fn parse(self) -> Result<NewPost, DomainError> {
         let mut p = Parse::new(&self);
         let body = match self.kind.unwrap_or(MessageKind::Text) {
             MessageKind::Text => {
@@ -203,7 +208,7 @@ impl PostMessageInput {
 
 impl MessageListQuery {
     /// The page asked for and its order (`asc` by default).
-    pub fn parse(self) -> Result<(PageRequest, SortOrder), DomainError> {
+    pub(crate) fn parse(self) -> Result<(PageRequest, SortOrder), DomainError> {
         let mut p = Parse::new(&self);
         let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
         let order = p.parsed(
@@ -231,6 +236,7 @@ pub mod openapi {
     /// Only `text`.
     #[derive(Deserialize, ToSchema)]
     #[serde(rename_all = "lowercase")]
+    #[expect(missing_docs, reason = "a schema only: its one value is its doc")]
     pub enum TextKind {
         Text,
     }
@@ -238,6 +244,7 @@ pub mod openapi {
     /// Only `media`.
     #[derive(Deserialize, ToSchema)]
     #[serde(rename_all = "lowercase")]
+    #[expect(missing_docs, reason = "a schema only: its one value is its doc")]
     pub enum MediaKind {
         Media,
     }
@@ -330,12 +337,13 @@ pub struct MessageSearchQuery {
     pub limit: Option<i64>,
     #[garde(length(max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 512))]
+    /// The `nextCursor` of the previous page.
     pub cursor: Option<String>,
 }
 
 /// A message search request, parsed.
 #[derive(Clone, Debug, Default)]
-pub struct MessageSearchRequest {
+pub(crate) struct MessageSearchRequest {
     /// The query text as sent.
     pub q: String,
     pub session_id: Option<ChatSessionId>,
@@ -343,7 +351,7 @@ pub struct MessageSearchRequest {
 }
 
 impl MessageSearchQuery {
-    pub fn parse(self) -> Result<MessageSearchRequest, DomainError> {
+    pub(crate) fn parse(self) -> Result<MessageSearchRequest, DomainError> {
         let mut p = Parse::new(&self);
         let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
         let q = p.required("q", self.q);

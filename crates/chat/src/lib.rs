@@ -1,9 +1,5 @@
-//! Chat sessions and messages: [`ChatService`]. Every method takes the acting
-//! [`Actor`]; validation and the contract's role rules live here, SQL in `store`.
-//!
-//! Visibility is [`domain::policy`]'s: the owner, agents and admins read a
-//! session and its messages; the owner and admins change it. A caller who may
-//! not read a session gets `NotFound` on everything in it.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod inputs;
 
@@ -27,6 +23,7 @@ const SESSION: &str = "Chat session";
 const MESSAGE: &str = "Message";
 const MEDIA: &str = "Media";
 
+/// Chat sessions, messages and message search.
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
     cursors: Cursors,
@@ -34,6 +31,7 @@ pub struct ChatService {
 }
 
 impl ChatService {
+    /// The service on `store`; `cursors` signs its page cursors.
     pub fn new(store: Arc<dyn ChatStore>, cursors: Cursors) -> Self {
         Self {
             store,

@@ -23,20 +23,25 @@ pub enum BlobError {
     Failed(String),
 }
 
+/// What every blob-store method returns.
 pub type BlobResult<T> = Result<T, BlobError>;
 
 /// An inclusive byte range `first..=last` of an object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ByteRange {
+    /// The first byte's offset.
     pub first: u64,
+    /// The last byte's offset (inclusive).
     pub last: u64,
 }
 
 impl ByteRange {
+    /// How many bytes the range holds.
     pub fn len(&self) -> u64 {
         self.last - self.first + 1
     }
 
+    /// Never: a range holds at least one byte.
     pub fn is_empty(&self) -> bool {
         false
     }

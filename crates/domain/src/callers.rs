@@ -33,7 +33,9 @@ use time::OffsetDateTime;
 /// the user's current role, and when the login session expires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LiveActor {
+    /// The actor, with the user's current role.
     pub actor: Actor,
+    /// When the login session expires (its refresh lifetime from login).
     pub session_expires_at: OffsetDateTime,
 }
 
@@ -91,11 +93,8 @@ impl CallerCache {
         }
         let entries = self.entries.read().ok()?;
         let e = entries.get(&session)?;
-        (e.user == user && e.expires_at > OffsetDateTime::now_utc()).then_some(Actor {
-            user_id: user,
-            login_session_id: session,
-            role: e.role,
-        })
+        (e.user == user && e.expires_at > OffsetDateTime::now_utc())
+            .then(|| Actor::login(user, session, e.role))
     }
 
     /// Read before a database check; hand it back to [`CallerCache::put`].
@@ -106,6 +105,9 @@ impl CallerCache {
     /// Remembers what a database check found, unless anything was forgotten
     /// since `ticket` was read (the check may have raced with a revocation).
     pub fn put(&self, ticket: u64, live: &LiveActor) {
+        let Some(session) = live.actor.login_session_id() else {
+            return;
+        };
         if self.capacity == 0 || !self.answers() {
             return;
         }
@@ -119,7 +121,7 @@ impl CallerCache {
             entries.clear();
         }
         entries.insert(
-            live.actor.login_session_id,
+            session,
             Entry {
                 user: live.actor.user_id,
                 role: live.actor.role,
@@ -177,13 +179,13 @@ mod tests {
 
     fn live(user: UserId, role: Role, ttl: time::Duration) -> LiveActor {
         LiveActor {
-            actor: Actor {
-                user_id: user,
-                login_session_id: LoginSessionId::new(),
-                role,
-            },
+            actor: Actor::login(user, LoginSessionId::new(), role),
             session_expires_at: OffsetDateTime::now_utc() + ttl,
         }
+    }
+
+    fn sid(l: &LiveActor) -> LoginSessionId {
+        l.actor.login_session_id().unwrap_or_default()
     }
 
     fn confirmed_cache() -> CallerCache {
@@ -200,12 +202,9 @@ mod tests {
         assert!(c.is_empty());
         c.confirmed(Instant::now());
         c.put(c.ticket(), &l);
-        assert_eq!(
-            c.get(l.actor.user_id, l.actor.login_session_id),
-            Some(l.actor)
-        );
+        assert_eq!(c.get(l.actor.user_id, sid(&l)), Some(l.actor));
         c.lost();
-        assert_eq!(c.get(l.actor.user_id, l.actor.login_session_id), None);
+        assert_eq!(c.get(l.actor.user_id, sid(&l)), None);
         assert!(c.is_empty());
     }
 
@@ -215,7 +214,7 @@ mod tests {
         c.confirmed(Instant::now() - CallerCache::FRESH_FOR);
         let l = live(UserId::new(), Role::User, time::Duration::hours(1));
         c.put(c.ticket(), &l);
-        assert_eq!(c.get(l.actor.user_id, l.actor.login_session_id), None);
+        assert_eq!(c.get(l.actor.user_id, sid(&l)), None);
     }
 
     #[test]
@@ -226,11 +225,8 @@ mod tests {
         c.put(c.ticket(), &a);
         c.put(c.ticket(), &b);
         c.forget_user(a.actor.user_id);
-        assert_eq!(c.get(a.actor.user_id, a.actor.login_session_id), None);
-        assert_eq!(
-            c.get(b.actor.user_id, b.actor.login_session_id),
-            Some(b.actor)
-        );
+        assert_eq!(c.get(a.actor.user_id, sid(&a)), None);
+        assert_eq!(c.get(b.actor.user_id, sid(&b)), Some(b.actor));
     }
 
     #[test]
@@ -248,10 +244,10 @@ mod tests {
         let c = confirmed_cache();
         let a = live(UserId::new(), Role::User, time::Duration::milliseconds(-1));
         c.put(c.ticket(), &a);
-        assert_eq!(c.get(a.actor.user_id, a.actor.login_session_id), None);
+        assert_eq!(c.get(a.actor.user_id, sid(&a)), None);
         let b = live(UserId::new(), Role::User, time::Duration::hours(1));
         c.put(c.ticket(), &b);
-        assert_eq!(c.get(UserId::new(), b.actor.login_session_id), None);
+        assert_eq!(c.get(UserId::new(), sid(&b)), None);
     }
 
     #[test]

@@ -10,19 +10,27 @@ use serde::Serialize;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    /// The user's id.
     pub id: UserId,
+    /// Their email, lower-cased; unique (case-insensitively).
     pub email: String,
+    /// Their display name.
     pub name: String,
+    /// What they may do.
     pub role: Role,
+    /// A deactivated user cannot log in, and their tokens stop working.
     pub is_active: bool,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When the account was created.
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When the account was last changed.
     pub updated_at: Timestamp,
     #[serde(serialize_with = "timefmt::option::serialize")]
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
+    /// When they last logged in, if ever.
     pub last_login_at: Option<Timestamp>,
 }
 
@@ -31,27 +39,37 @@ pub struct User {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct LoginSession {
+    /// The login session's id (an access token's `sid`).
     pub id: LoginSessionId,
     #[serde(skip)]
+    /// Whose login session it is.
     pub user_id: UserId,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The name the client gave its device at login.
     pub device_name: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The `User-Agent` of the login, up to 512 characters.
     pub user_agent: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The client's IP address at login.
     pub ip_address: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When the user logged in.
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When its refresh token was last used.
     pub last_used_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When its refresh token stops working (rotation never extends it).
     pub expires_at: Timestamp,
     #[serde(skip)]
+    /// When it was ended (logout, revocation, a password change), if it was.
     pub revoked_at: Option<Timestamp>,
     #[serde(skip)]
+    /// How many times its refresh token was rotated.
     pub refresh_generation: i32,
     /// True for the login session the caller's token belongs to.
     pub current: bool,
@@ -62,21 +80,30 @@ pub struct LoginSession {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ChatSession {
+    /// The chat session's id.
     pub id: ChatSessionId,
+    /// Its owner.
     pub user_id: UserId,
+    /// Its title.
     pub title: String,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it was created.
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it last changed.
     pub updated_at: Timestamp,
     #[serde(serialize_with = "timefmt::option::serialize")]
     #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
+    /// When its latest message was posted, if any was.
     pub last_message_at: Option<Timestamp>,
+    /// How many messages it holds.
     pub message_count: i32,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The vendor the session is about, if one is recorded.
     pub vendor: Option<Vendor>,
+    /// How many sellers' offers it holds.
     pub seller_count: i32,
 }
 
@@ -85,6 +112,7 @@ pub struct ChatSession {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Media {
+    /// The medium's id.
     pub id: MediaId,
     /// Who uploaded it; `None` once their account is deleted (a medium that
     /// messages in other people's sessions carry stays with them).
@@ -92,6 +120,7 @@ pub struct Media {
     pub owner_id: Option<UserId>,
     /// Sniffed from the bytes, never taken from the client.
     pub mime_type: String,
+    /// Its size in bytes.
     pub size_bytes: i64,
     /// The client's file name reduced to a safe base name.
     #[cfg_attr(feature = "openapi", schema(required = true))]
@@ -110,6 +139,7 @@ pub struct Media {
     pub url: String,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it was uploaded.
     pub created_at: Timestamp,
 }
 
@@ -118,7 +148,9 @@ pub struct Media {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
+    /// The message's id.
     pub id: MessageId,
+    /// The chat session it is in.
     pub session_id: ChatSessionId,
     /// Position in the session; the key of message pages.
     #[serde(skip)]
@@ -126,17 +158,23 @@ pub struct Message {
     /// `None` once the sender's account is deleted.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub sender_id: Option<UserId>,
+    /// Who it speaks for.
     pub role: MessageRole,
     #[serde(rename = "type")]
+    /// What it carries: text, or a medium.
     pub kind: MessageKind,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The text (a media message's caption, if any).
     pub content: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The medium a media message carries.
     pub media: Option<Media>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The client's id for the message, unique per session: posting it again answers the first message.
     pub client_message_id: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it was posted.
     pub created_at: Timestamp,
 }
 
@@ -145,24 +183,34 @@ pub struct Message {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Vendor {
+    /// The vendor's id.
     pub id: VendorId,
+    /// The chat session it belongs to (one vendor per session).
     pub session_id: ChatSessionId,
+    /// Its name.
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Its email address.
     pub email: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Its phone number.
     pub phone: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Its website (an `http` or `https` URL).
     pub website: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Its postal address.
     pub address: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// Free notes about it.
     pub notes: Option<String>,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it was recorded.
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
@@ -171,14 +219,20 @@ pub struct Vendor {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
+    /// The product's name.
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// A description of it.
     pub description: Option<String>,
+    /// Its price in minor units of `currency` (cents for EUR).
     pub price_minor: i64,
+    /// An ISO 4217 code, upper case.
     pub currency: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// How many are offered.
     pub quantity: Option<i64>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// What one of `quantity` is (`piece`, `kg`, …).
     pub unit: Option<String>,
 }
 
@@ -187,19 +241,27 @@ pub struct Product {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Seller {
+    /// The seller's id.
     pub id: SellerId,
+    /// The chat session the offer is collected in.
     pub session_id: ChatSessionId,
+    /// The seller's name.
     pub name: String,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The seller's email address.
     pub email: Option<String>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The seller's phone number.
     pub phone: Option<String>,
+    /// What the seller offers, at what price.
     pub product: Product,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When the offer was added.
     pub created_at: Timestamp,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    /// When it last changed.
     pub updated_at: Timestamp,
 }
 
@@ -209,7 +271,9 @@ pub struct Seller {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SearchHit {
+    /// The message found.
     pub message: Message,
+    /// The title of its chat session.
     pub session_title: String,
     /// Plain text (never HTML): a part of the message around its hits, each
     /// hit between `[[` and `]]`. A `[` or `]` of the message that stands next

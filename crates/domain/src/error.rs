@@ -9,10 +9,12 @@ use serde::Serialize;
 pub struct FieldError {
     /// camelCase path of the field, e.g. `email` or `product.priceMinor`.
     pub field: String,
+    /// What is wrong with it, for a person.
     pub message: String,
 }
 
 impl FieldError {
+    /// An error on `field` (camelCase path).
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -26,18 +28,25 @@ impl FieldError {
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
     #[error("Validation failed")]
+    /// The input broke these rules, one per field.
     Validation(Vec<FieldError>),
     #[error("Authentication required")]
+    /// No credentials, or credentials that are not a valid token.
     Unauthenticated,
     #[error("Access token expired")]
+    /// The access token has expired: refresh it.
     TokenExpired,
     #[error("Session has been revoked")]
+    /// The token's login session has ended, or its user was deactivated.
     SessionRevoked,
     #[error("Invalid email or password")]
+    /// Login failed: unknown email, wrong password or inactive account (one answer for all three).
     InvalidCredentials,
     #[error("Invalid refresh token")]
+    /// The refresh token is unknown, expired, revoked or already used.
     InvalidRefreshToken,
     #[error("You do not have permission to do this")]
+    /// The caller may see the resource but not do this (a role rule).
     Forbidden,
     /// The resource does not exist, or the caller may not see it.
     #[error("{0} not found")]
@@ -95,12 +104,19 @@ pub enum Conflict {
 /// The kinds of rows, for errors that name one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Entity {
+    /// A user.
     User,
+    /// A login session.
     LoginSession,
+    /// A chat session.
     ChatSession,
+    /// A message.
     Message,
+    /// An uploaded medium.
     Media,
+    /// A vendor.
     Vendor,
+    /// A seller.
     Seller,
 }
 
@@ -108,6 +124,7 @@ pub enum Entity {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("row not found")]
+    /// The row the write or read needed is not there.
     NotFound,
     /// A unique index refused the write.
     #[error("conflict: {0:?}")]
@@ -123,6 +140,7 @@ pub enum StoreError {
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("database error: {0}")]
+    /// Anything else; the text is for the log.
     Other(String),
 }
 

@@ -12,13 +12,19 @@ use uuid::Uuid;
 /// What happened in a chat session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EventKind {
+    /// A message was posted.
     MessageCreated,
+    /// A message was deleted.
     MessageDeleted,
+    /// The session was renamed, or its counts moved.
     SessionUpdated,
     /// The session is gone: its streams end.
     SessionDeleted,
+    /// The session's vendor was recorded, changed or removed.
     VendorChanged,
+    /// A seller was added or changed.
     SellerChanged,
+    /// A seller was removed.
     SellerDeleted,
 }
 
@@ -70,6 +76,7 @@ impl EventKind {
 /// One committed change, as `NOTIFY` carries it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Notice {
+    /// The chat session it happened in.
     pub session: ChatSessionId,
     /// The session's event position at the change: a message's `seq` for
     /// `message.created`; for any other kind, the `seq` of the newest message
@@ -77,6 +84,7 @@ pub struct Notice {
     /// write holds the session's row lock), so "every message after `seq`" is
     /// exactly what a client that saw this event may have missed.
     pub seq: i64,
+    /// What happened.
     pub kind: EventKind,
     /// The message, session, vendor or seller concerned.
     pub id: Uuid,
@@ -136,6 +144,7 @@ pub trait Notices: Send {
 
 /// Opens listening connections (never through a transaction pooler).
 pub trait NoticeSource: Send + Sync {
+    /// Opens a connection of its own and listens on the events channel.
     fn listen(&self) -> StoreResult<Box<dyn Notices>>;
 }
 

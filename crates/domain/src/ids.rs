@@ -11,6 +11,7 @@ macro_rules! id_type {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String, format = Uuid))]
         #[serde(transparent)]
+        /// An id: a UUID (time-ordered, v7, when Dealroom makes it).
         pub struct $name(pub Uuid);
 
         impl $name {

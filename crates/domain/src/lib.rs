@@ -1,9 +1,5 @@
-//! Dealroom's shared vocabulary: ids, entities, roles, the acting [`Actor`], the
-//! [`DomainError`] every context returns, page/cursor types, validated inputs and
-//! the repository traits ([`ports`]) that `store` implements.
-//!
-//! This crate knows nothing of HTTP or SQL; a Rust service can link it (with the
-//! context crates) and get the same rules as a REST client.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod actor;
 pub mod blobs;
@@ -22,7 +18,7 @@ pub mod text;
 pub mod timefmt;
 pub mod validation;
 
-pub use actor::Actor;
+pub use actor::{Actor, Via};
 pub use callers::{CallerCache, LiveActor};
 pub use entities::*;
 pub use error::{Conflict, DomainError, Entity, FieldError, StoreError};

@@ -7,7 +7,9 @@ use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
+/// The page size when a request names none.
 pub const DEFAULT_LIMIT: i64 = 50;
+/// The largest page a request may ask for.
 pub const MAX_LIMIT: i64 = 200;
 
 /// One page of a list.
@@ -15,15 +17,19 @@ pub const MAX_LIMIT: i64 = 200;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
+    /// This page's items.
     pub items: Vec<T>,
     #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The cursor of the next page; `null` on the last one.
     pub next_cursor: Option<String>,
 }
 
 /// A validated page request: `limit` in 1..=200 (default 50) and an optional cursor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageRequest {
+    /// How many items, at most.
     pub limit: i64,
+    /// Where the page starts: an opaque cursor a previous page handed out.
     pub cursor: Option<String>,
 }
 

@@ -9,6 +9,7 @@ use crate::ids::*;
 use crate::roles::{MessageKind, MessageRole, Role};
 use crate::timefmt::Timestamp;
 
+/// What every port method returns: a value, or a classified [`StoreError`].
 pub type StoreResult<T> = Result<T, StoreError>;
 
 // ---------------------------------------------------------------- auth, accounts
@@ -16,28 +17,41 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// A user to insert; the password is already hashed.
 #[derive(Clone, Debug)]
 pub struct NewUser {
+    /// The new user's id.
     pub id: UserId,
+    /// Their email, normalised.
     pub email: String,
+    /// Their name.
     pub name: String,
+    /// Their password's bcrypt hash.
     pub password_hash: String,
+    /// Their role.
     pub role: Role,
 }
 
 /// A login session to open; only the refresh token's hash is stored.
 #[derive(Clone, Debug)]
 pub struct NewLoginSession {
+    /// The login session's id.
     pub id: LoginSessionId,
+    /// SHA-256 of its first refresh token.
     pub refresh_token_hash: Vec<u8>,
+    /// The client's name for its device.
     pub device_name: Option<String>,
+    /// The login's `User-Agent`.
     pub user_agent: Option<String>,
+    /// The login's client IP address.
     pub ip_address: Option<String>,
+    /// When its refresh token stops working.
     pub expires_at: Timestamp,
 }
 
 /// A user with the hash their password is checked against.
 #[derive(Clone)]
 pub struct Credentials {
+    /// The user.
     pub user: User,
+    /// Their password's bcrypt hash.
     pub password_hash: String,
 }
 
@@ -50,6 +64,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// Users' credentials and login sessions: what the auth context needs.
 pub trait AuthStore: Send + Sync {
     /// Inserts the user and their first login session. `users_email_key` on a taken email.
     fn register(
@@ -57,7 +72,9 @@ pub trait AuthStore: Send + Sync {
         user: &NewUser,
         session: &NewLoginSession,
     ) -> StoreResult<(User, LoginSession)>;
+    /// The user with this email (already normalised), with their password hash.
     fn credentials_by_email(&self, email: &str) -> StoreResult<Option<Credentials>>;
+    /// The user with this id, with their password hash.
     fn credentials_by_id(&self, id: UserId) -> StoreResult<Option<Credentials>>;
     /// Opens a login session and stamps the user's `lastLoginAt`.
     fn open_login_session(
@@ -78,6 +95,7 @@ pub trait AuthStore: Send + Sync {
         current_hash: &[u8],
         next_hash: &[u8],
     ) -> StoreResult<Option<(LoginSession, User)>>;
+    /// A login session, live or not.
     fn login_session(&self, id: LoginSessionId) -> StoreResult<Option<LoginSession>>;
     /// The user's live login sessions, newest first.
     fn active_login_sessions(&self, user: UserId) -> StoreResult<Vec<LoginSession>>;
@@ -101,20 +119,26 @@ pub trait AuthStore: Send + Sync {
 /// A partial update of a user; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default)]
 pub struct UserPatch {
+    /// A new name.
     pub name: Option<String>,
+    /// A new role.
     pub role: Option<Role>,
+    /// Activate or deactivate.
     pub is_active: Option<bool>,
 }
 
 /// Filters of the admin user list.
 #[derive(Clone, Debug, Default)]
 pub struct UserFilter {
+    /// Only users with this role.
     pub role: Option<Role>,
     /// Matches email or name, case-insensitively, as a substring.
     pub q: Option<String>,
 }
 
+/// Users, for profiles and administration: what the accounts context needs.
 pub trait AccountStore: Send + Sync {
+    /// The user with this id.
     fn user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Applies the patch; deactivating also revokes all the user's login sessions.
     fn update_user(&self, id: UserId, patch: &UserPatch) -> StoreResult<Option<User>>;
@@ -139,26 +163,37 @@ pub trait AccountStore: Send + Sync {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SortOrder {
     #[default]
+    /// Oldest first.
     Asc,
+    /// Newest first.
     Desc,
 }
 
 /// A message to post; `seq` and `createdAt` are given by the store.
 #[derive(Clone, Debug)]
 pub struct NewMessage {
+    /// The message's id.
     pub id: MessageId,
+    /// The chat session it goes into.
     pub session_id: ChatSessionId,
+    /// Who posts it.
     pub sender_id: UserId,
+    /// Who it speaks for.
     pub role: MessageRole,
+    /// Text or media.
     pub kind: MessageKind,
+    /// The text, or a media message's caption.
     pub content: Option<String>,
+    /// A media message's medium.
     pub media_id: Option<MediaId>,
+    /// The client's id for it, unique per session.
     pub client_message_id: Option<String>,
 }
 
 /// What posting did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Posted {
+    /// The message was posted.
     Created(Message),
     /// A message with the same `clientMessageId` was already in the session.
     Existing(Message),
@@ -167,12 +202,14 @@ pub enum Posted {
 /// Chat sessions and messages; a media message's medium is read through
 /// [`MediaStore`].
 pub trait ChatStore: MediaStore + Send + Sync {
+    /// A new chat session owned by `owner`.
     fn create_chat_session(
         &self,
         id: ChatSessionId,
         owner: UserId,
         title: &str,
     ) -> StoreResult<ChatSession>;
+    /// A chat session with its vendor.
     fn chat_session(&self, id: ChatSessionId) -> StoreResult<Option<ChatSession>>;
     /// Who owns the session, if it exists.
     fn chat_session_owner(&self, id: ChatSessionId) -> StoreResult<Option<UserId>>;
@@ -184,6 +221,7 @@ pub trait ChatStore: MediaStore + Send + Sync {
         after: Option<(Timestamp, ChatSessionId)>,
         limit: i64,
     ) -> StoreResult<Vec<ChatSession>>;
+    /// Gives a chat session a new title; `None` if it does not exist.
     fn rename_chat_session(
         &self,
         id: ChatSessionId,
@@ -222,11 +260,17 @@ pub trait ChatStore: MediaStore + Send + Sync {
 /// An upload's row; its bytes are already in blob storage under `sha256`.
 #[derive(Clone, Debug)]
 pub struct NewMedia {
+    /// The medium's id.
     pub id: MediaId,
+    /// Who uploads it.
     pub owner_id: UserId,
+    /// Its sniffed type.
     pub mime_type: String,
+    /// Its size in bytes.
     pub size_bytes: i64,
+    /// The client's file name, made safe.
     pub file_name: Option<String>,
+    /// Hex SHA-256 of its bytes (the blob's name).
     pub sha256: String,
 }
 
@@ -244,6 +288,7 @@ pub trait ObjectClaim: Send {
 /// its hash in a list of objects to check, which [`MediaStore::claim_unreferenced`]
 /// works through.
 pub trait MediaStore: Send + Sync {
+    /// A medium's row.
     fn media(&self, id: MediaId) -> StoreResult<Option<Media>>;
     /// Inserts the row under the lock of its hash (see [`ObjectClaim`]);
     /// `media_owner_id_fkey` when the owner is gone.
@@ -283,7 +328,9 @@ pub enum SearchScope {
 pub struct SearchKey {
     /// `ts_rank_cd`'s `float4`, exactly.
     pub rank: f32,
+    /// The message's `createdAt`.
     pub created_at: Timestamp,
+    /// The message's id.
     pub id: MessageId,
 }
 
@@ -292,15 +339,20 @@ pub struct SearchKey {
 pub struct MessageSearch {
     /// Web-search syntax: words, `"phrases"`, `or`, `-word`.
     pub text: String,
+    /// Where to search.
     pub scope: SearchScope,
+    /// Continue after this hit (the page cursor's content).
     pub after: Option<SearchKey>,
+    /// At most this many hits.
     pub limit: i64,
 }
 
 /// A hit with its position, from which the next page's cursor is made.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Found {
+    /// The hit.
     pub hit: SearchHit,
+    /// Its position in the search's order.
     pub key: SearchKey,
 }
 
@@ -309,45 +361,70 @@ pub struct Found {
 /// Every field of a vendor, validated.
 #[derive(Clone, Debug, Default)]
 pub struct VendorFields {
+    /// The vendor's name.
     pub name: String,
+    /// Its email.
     pub email: Option<String>,
+    /// Its phone number.
     pub phone: Option<String>,
+    /// Its website.
     pub website: Option<String>,
+    /// Its address.
     pub address: Option<String>,
+    /// Notes.
     pub notes: Option<String>,
 }
 
 /// A partial update of a vendor: outer `None` leaves a field, `Some(None)` clears it.
 #[derive(Clone, Debug, Default)]
 pub struct VendorChanges {
+    /// A new name.
     pub name: Option<String>,
+    /// A new email, or `Some(None)` to clear it.
     pub email: Option<Option<String>>,
+    /// A new phone number, or `Some(None)` to clear it.
     pub phone: Option<Option<String>>,
+    /// A new website, or `Some(None)` to clear it.
     pub website: Option<Option<String>>,
+    /// A new address, or `Some(None)` to clear it.
     pub address: Option<Option<String>>,
+    /// New notes, or `Some(None)` to clear them.
     pub notes: Option<Option<String>>,
 }
 
 /// Every field of a seller's offer, validated.
 #[derive(Clone, Debug)]
 pub struct SellerFields {
+    /// The seller's name.
     pub name: String,
+    /// Their email.
     pub email: Option<String>,
+    /// Their phone number.
     pub phone: Option<String>,
+    /// What they offer.
     pub product: Product,
 }
 
 /// A partial update of a seller's offer.
 #[derive(Clone, Debug, Default)]
 pub struct SellerChanges {
+    /// A new name.
     pub name: Option<String>,
+    /// A new email, or `Some(None)` to clear it.
     pub email: Option<Option<String>>,
+    /// A new phone number, or `Some(None)` to clear it.
     pub phone: Option<Option<String>>,
+    /// A new product name.
     pub product_name: Option<String>,
+    /// A new description, or `Some(None)` to clear it.
     pub description: Option<Option<String>>,
+    /// A new price in minor units.
     pub price_minor: Option<i64>,
+    /// A new currency.
     pub currency: Option<String>,
+    /// A new quantity, or `Some(None)` to clear it.
     pub quantity: Option<Option<i64>>,
+    /// A new unit, or `Some(None)` to clear it.
     pub unit: Option<Option<String>>,
 }
 
@@ -355,15 +432,20 @@ pub struct SellerChanges {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SellerSort {
     #[default]
+    /// Oldest first (the default).
     CreatedAt,
+    /// Cheapest first.
     PriceAsc,
+    /// Dearest first.
     PriceDesc,
+    /// By seller name, case-insensitively.
     Name,
 }
 
 /// Result of adding a seller under the per-session cap.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SellerAdded {
+    /// The seller as stored.
     Added(Box<Seller>),
     /// The session already holds `cap` sellers.
     CapReached,
@@ -371,6 +453,7 @@ pub enum SellerAdded {
     NoSession,
 }
 
+/// Vendors and sellers: what the market context needs.
 pub trait MarketStore: Send + Sync {
     /// Inserts the session's vendor and bumps the session; `vendors_session_id_key`
     /// when it already has one.
@@ -380,10 +463,13 @@ pub trait MarketStore: Send + Sync {
         session: ChatSessionId,
         fields: &VendorFields,
     ) -> StoreResult<Vendor>;
+    /// The vendor of a chat session, if it has one.
     fn vendor_of_session(&self, session: ChatSessionId) -> StoreResult<Option<Vendor>>;
     /// A vendor with its session's owner.
     fn vendor(&self, id: VendorId) -> StoreResult<Option<(Vendor, UserId)>>;
+    /// Changes a vendor; `None` if it does not exist.
     fn update_vendor(&self, id: VendorId, changes: &VendorChanges) -> StoreResult<Option<Vendor>>;
+    /// Deletes a vendor; false if it did not exist.
     fn delete_vendor(&self, id: VendorId) -> StoreResult<bool>;
     /// Inserts a seller if the session holds fewer than `cap`, counting under the
     /// session row's lock; `sellers_session_name_product_key` on a duplicate offer.
@@ -394,10 +480,13 @@ pub trait MarketStore: Send + Sync {
         fields: &SellerFields,
         cap: i32,
     ) -> StoreResult<SellerAdded>;
+    /// A chat session's sellers, in this order (ties by id).
     fn sellers(&self, session: ChatSessionId, sort: SellerSort) -> StoreResult<Vec<Seller>>;
     /// A seller with its session's owner.
     fn seller(&self, id: SellerId) -> StoreResult<Option<(Seller, UserId)>>;
+    /// Changes a seller; `None` if it does not exist. A change that makes it a duplicate is `Conflict::DuplicateOffer`.
     fn update_seller(&self, id: SellerId, changes: &SellerChanges) -> StoreResult<Option<Seller>>;
+    /// Deletes a seller; false if it did not exist.
     fn delete_seller(&self, id: SellerId) -> StoreResult<bool>;
 }
 

@@ -9,8 +9,11 @@ use std::str::FromStr;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
+    /// Works in their own chat sessions.
     User,
+    /// Also reads every user's chat sessions and their children.
     Agent,
+    /// Also changes any chat session, and administers users.
     Admin,
 }
 
@@ -20,8 +23,11 @@ pub enum Role {
 #[serde(rename_all = "lowercase")]
 pub enum MessageRole {
     #[default]
+    /// The user who owns the session.
     User,
+    /// An assistant taking part in the session.
     Assistant,
+    /// The system.
     System,
 }
 
@@ -30,7 +36,9 @@ pub enum MessageRole {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
+    /// Text only.
     Text,
+    /// A medium, with an optional caption.
     Media,
 }
 
@@ -38,15 +46,19 @@ pub enum MessageKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} {value:?}")]
 pub struct UnknownVariant {
+    /// What was being read (`role`, `message role`, ...).
     pub kind: &'static str,
+    /// The text found.
     pub value: String,
 }
 
 macro_rules! text_enum {
     ($ty:ident, $kind:literal, $($variant:ident => $text:literal),*) => {
         impl $ty {
+            /// Every variant.
             pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
 
+            /// The stored (and JSON) text.
             pub fn as_str(self) -> &'static str {
                 match self { $($ty::$variant => $text),* }
             }

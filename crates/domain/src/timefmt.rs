@@ -4,6 +4,7 @@ use serde::Serializer;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+/// A point in time; serialised as RFC 3339 in UTC with milliseconds.
 pub type Timestamp = OffsetDateTime;
 
 /// `2026-11-24T00:13:22.123Z`.
@@ -77,6 +78,7 @@ pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Er
 pub mod option {
     use super::*;
 
+    /// Writes `Some` as a timestamp text and `None` as `null`.
     pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => serialize_with(t, s),

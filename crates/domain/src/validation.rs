@@ -117,6 +117,7 @@ pub fn not_blank<T: TextField + ?Sized>(value: &T, _: &()) -> garde::Result {
 
 /// A text field, set or not: what the custom rules look at.
 pub trait TextField {
+    /// The text, if the field is set.
     fn text(&self) -> Option<&str>;
 }
 

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
 use domain::CallerCache;
@@ -16,6 +17,7 @@ use tokio::sync::{broadcast, watch};
 /// frame, rendered once and shared by every subscriber.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// What happened.
     pub kind: EventKind,
     /// The session's event position (see [`Notice::seq`]): the SSE `id`.
     pub seq: i64,
@@ -43,6 +45,7 @@ impl Event {
 /// What a subscriber receives.
 #[derive(Clone, Debug)]
 pub enum Delivery {
+    /// An event to send.
     Event(Arc<Event>),
     /// The listener was away: notices may have been missed, so catch up from
     /// the database.
@@ -70,6 +73,7 @@ pub struct Hub {
     channels: Mutex<HashMap<ChatSessionId, broadcast::Sender<Delivery>>>,
     capacity: usize,
     closed: watch::Sender<bool>,
+    /// Counters, for `/metrics`.
     pub stats: Stats,
 }
 
@@ -138,6 +142,7 @@ impl Hub {
         }
     }
 
+    /// Whether [`Hub::close`] was called.
     pub fn is_closed(&self) -> bool {
         *self.closed.borrow()
     }
@@ -219,7 +224,9 @@ impl Drop for Subscription {
 
 /// Reads what a notice is about, once per event.
 pub struct Loader {
+    /// Reads messages and sessions.
     pub chats: Arc<dyn ChatStore>,
+    /// Reads vendors and sellers.
     pub market: Arc<dyn MarketStore>,
     /// Signs a fresh `url` into a message's medium, as every Message carries.
     pub media_urls: Option<domain::media::MediaUrls>,

@@ -41,7 +41,7 @@ pub fn is_currency(code: &str) -> bool {
 
 /// A value a rule looks at, whether the field is `T`, `Option<T>` or a patch's
 /// `Option<Option<T>>`.
-pub trait Given<T> {
+pub(crate) trait Given<T> {
     fn given(&self) -> Option<&T>;
 }
 
@@ -58,7 +58,7 @@ impl<T> Given<T> for Option<Option<T>> {
 }
 
 /// A patch may not set a required field to `null`.
-pub fn not_null<T>(value: &Option<Option<T>>, _: &()) -> garde::Result {
+pub(crate) fn not_null<T>(value: &Option<Option<T>>, _: &()) -> garde::Result {
     if matches!(value, Some(None)) {
         return Err(garde::Error::new("must not be null"));
     }
@@ -66,7 +66,7 @@ pub fn not_null<T>(value: &Option<Option<T>>, _: &()) -> garde::Result {
 }
 
 /// `3..32` characters, only digits, spaces and `+-()`.
-pub fn phone_number<V: Given<String>>(value: &V, _: &()) -> garde::Result {
+pub(crate) fn phone_number<V: Given<String>>(value: &V, _: &()) -> garde::Result {
     let Some(v) = value.given() else {
         return Ok(());
     };
@@ -86,7 +86,7 @@ pub fn phone_number<V: Given<String>>(value: &V, _: &()) -> garde::Result {
 }
 
 /// A valid URL whose scheme is `http` or `https`.
-pub fn http_url<V: Given<String>>(value: &V, _: &()) -> garde::Result {
+pub(crate) fn http_url<V: Given<String>>(value: &V, _: &()) -> garde::Result {
     use garde::rules::url::Url;
     let Some(v) = value.given() else {
         return Ok(());
@@ -102,7 +102,7 @@ pub fn http_url<V: Given<String>>(value: &V, _: &()) -> garde::Result {
 }
 
 /// A three-letter upper-case ISO 4217 code.
-pub fn currency_code<V: Given<String>>(value: &V, _: &()) -> garde::Result {
+pub(crate) fn currency_code<V: Given<String>>(value: &V, _: &()) -> garde::Result {
     match value.given() {
         Some(v) if !is_currency(v) => Err(garde::Error::new(
             "must be an upper-case ISO 4217 currency code",
@@ -147,26 +147,32 @@ fn normalize_email_patch(value: &mut Option<Option<String>>) {
 pub struct VendorInput {
     #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
+    /// The vendor's name, 1 to 200 characters.
     pub name: Option<String>,
     #[garde(length(chars, max = 254), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
+    /// A valid email.
     pub email: Option<String>,
     #[garde(custom(phone_number))]
+    /// A phone number, 3 to 32 characters: digits, spaces and `+-()`.
     pub phone: Option<String>,
     #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    /// An `http` or `https` URL.
     pub website: Option<String>,
     #[garde(length(chars, max = 500), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    /// A postal address.
     pub address: Option<String>,
     #[garde(length(chars, max = 2000), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
+    /// Free notes.
     pub notes: Option<String>,
 }
 
 impl VendorInput {
     /// Trimmed (blank optional fields become absent), email lower-cased.
-    pub fn parse(mut self) -> Result<VendorFields, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<VendorFields, DomainError> {
         if let Some(n) = &mut self.name {
             trim(n);
         }
@@ -196,31 +202,37 @@ pub struct VendorPatchInput {
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    /// A new name (not `null`).
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 254), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
+    /// A new email; `null` clears it.
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(phone_number))]
+    /// A new phone number; `null` clears it.
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    /// A new website; `null` clears it.
     pub website: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 500), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    /// A new address; `null` clears it.
     pub address: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 2000), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
+    /// New notes; `null` clears them.
     pub notes: Option<Option<String>>,
 }
 
 impl VendorPatchInput {
     /// Absent stays, `null` clears; `name` may not be `null`.
-    pub fn parse(mut self) -> Result<VendorChanges, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<VendorChanges, DomainError> {
         trim_required_patch(&mut self.name);
         normalize_email_patch(&mut self.email);
         trim_patch(&mut self.phone);
@@ -247,23 +259,29 @@ impl VendorPatchInput {
 pub struct ProductInput {
     #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
+    /// The product's name.
     pub name: Option<String>,
     #[garde(length(chars, max = 2000), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
+    /// A description.
     pub description: Option<String>,
     #[garde(required, range(min = 0, max = MAX_PRICE_MINOR))]
     #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true, minimum = 0, maximum = 1000000000000.0))]
     #[serde(default, deserialize_with = "integer")]
+    /// The price in minor units of `currency` (cents for EUR), 0 or more.
     pub price_minor: Option<i64>,
     #[garde(required, custom(currency_code))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true))]
+    /// An upper-case ISO 4217 currency code, e.g. `EUR`.
     pub currency: Option<String>,
     #[garde(range(min = 1, max = MAX_QUANTITY))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     #[serde(default, deserialize_with = "integer")]
+    /// How many are offered, 1 or more.
     pub quantity: Option<i64>,
     #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
+    /// What one of `quantity` is (`piece`, `kg`, ...).
     pub unit: Option<String>,
 }
 
@@ -274,20 +292,24 @@ pub struct ProductInput {
 pub struct SellerInput {
     #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
+    /// The seller's name, 1 to 200 characters.
     pub name: Option<String>,
     #[garde(length(chars, max = 254), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
+    /// The seller's email.
     pub email: Option<String>,
     #[garde(custom(phone_number))]
+    /// The seller's phone number.
     pub phone: Option<String>,
     #[garde(required, dive)]
     #[cfg_attr(feature = "openapi", schema(value_type = ProductInput, required = true))]
+    /// What they offer (required).
     pub product: Option<ProductInput>,
 }
 
 impl SellerInput {
     /// Trimmed (blank optional fields become absent), email lower-cased.
-    pub fn parse(mut self) -> Result<SellerFields, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<SellerFields, DomainError> {
         if let Some(n) = &mut self.name {
             trim(n);
         }
@@ -337,25 +359,31 @@ pub struct ProductPatchInput {
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    /// A new product name (not `null`).
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 2000), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
+    /// A new description; `null` clears it.
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable_integer")]
     #[garde(custom(not_null), range(min = 0, max = MAX_PRICE_MINOR))]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000000.0))]
+    /// A new price in minor units (not `null`).
     pub price_minor: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), custom(currency_code))]
+    /// A new currency (not `null`).
     pub currency: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable_integer")]
     #[garde(range(min = 1, max = MAX_QUANTITY))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
+    /// A new quantity; `null` clears it.
     pub quantity: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
+    /// A new unit; `null` clears it.
     pub unit: Option<Option<String>>,
 }
 
@@ -367,21 +395,25 @@ pub struct SellerPatchInput {
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
+    /// A new seller name (not `null`).
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(length(chars, max = 254), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
+    /// A new email; `null` clears it.
     pub email: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[garde(custom(phone_number))]
+    /// A new phone number; `null` clears it.
     pub phone: Option<Option<String>>,
     #[garde(dive)]
+    /// Changes to the product; absent fields stay.
     pub product: Option<ProductPatchInput>,
 }
 
 impl SellerPatchInput {
     /// Absent stays, `null` clears; required fields may not be `null`.
-    pub fn parse(mut self) -> Result<SellerChanges, DomainError> {
+    pub(crate) fn parse(mut self) -> Result<SellerChanges, DomainError> {
         trim_required_patch(&mut self.name);
         normalize_email_patch(&mut self.email);
         trim_patch(&mut self.phone);
@@ -414,12 +446,13 @@ impl SellerPatchInput {
 pub struct SellerListQuery {
     #[garde(length(max = 20), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 20))]
+    /// `createdAt` (default), `price`, `-price` or `name`.
     pub sort: Option<String>,
 }
 
 impl SellerListQuery {
     /// `createdAt` (default), `price`, `-price` or `name`.
-    pub fn parse(self) -> Result<SellerSort, DomainError> {
+    pub(crate) fn parse(self) -> Result<SellerSort, DomainError> {
         let mut p = Parse::new(&self);
         let sort = p.parsed(
             "sort",

@@ -1,9 +1,5 @@
-//! Vendors and sellers: [`MarketService`]. Every method takes the acting
-//! [`Actor`]. Access to a vendor or seller follows access to its chat session
-//! ([`domain::policy`]): who cannot read the session gets `NotFound`, who can
-//! read but not change it gets `Forbidden`. Uniqueness and the per-session
-//! seller cap are decided by the database; this crate turns the outcome into
-//! the contract's errors.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod inputs;
 
@@ -20,6 +16,7 @@ const SELLER: &str = "Seller";
 const VENDOR_TAKEN: &str = "This chat session already has a vendor";
 const OFFER_TAKEN: &str = "This seller already offers this product in this chat session";
 
+/// Vendors and sellers' offers, with the access of their chat session.
 pub struct MarketService {
     store: Arc<dyn MarketStore>,
     /// The chat context's port, for who owns a chat session (what access to its
@@ -29,6 +26,7 @@ pub struct MarketService {
 }
 
 impl MarketService {
+    /// The service on its port and the chat port (for sessions' owners), with the per-session seller cap.
     pub fn new(
         store: Arc<dyn MarketStore>,
         chats: Arc<dyn ChatStore>,

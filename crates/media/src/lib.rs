@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
 use domain::blobs::is_object_name;
@@ -96,8 +97,11 @@ pub fn safe_file_name(raw: &str) -> Option<String> {
 /// An upload whose bytes sit in temporary storage, hashed and sniffed.
 #[derive(Clone, Debug)]
 pub struct Upload {
+    /// Hex SHA-256 of the bytes.
     pub sha256: String,
+    /// Their length.
     pub size_bytes: u64,
+    /// The type sniffed from the first bytes ([`sniff`]).
     pub mime_type: &'static str,
     /// The client's file name as sent.
     pub file_name: Option<String>,
@@ -123,6 +127,7 @@ pub struct MediaService {
 }
 
 impl MediaService {
+    /// The service on `store`; `urls` signs links, uploads past `max_bytes` are refused, and an upload no message carries is collected after `orphan_ttl`.
     pub fn new(
         store: Arc<dyn MediaStore>,
         urls: MediaUrls,
@@ -150,6 +155,7 @@ impl MediaService {
         ))
     }
 
+    /// What signs and checks media links.
     pub fn urls(&self) -> &MediaUrls {
         &self.urls
     }

@@ -115,11 +115,7 @@ impl AuthStore for PgStore {
             found
                 .map(|(r, expires_at)| {
                     Ok(LiveActor {
-                        actor: Actor {
-                            user_id: user,
-                            login_session_id: session,
-                            role: r.parse().map_err(bad_value)?,
-                        },
+                        actor: Actor::login(user, session, r.parse().map_err(bad_value)?),
                         session_expires_at: expires_at,
                     })
                 })

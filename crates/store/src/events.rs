@@ -63,7 +63,7 @@ pub(crate) fn notify_at(c: &mut PgConnection, notice: &Notice) -> QueryResult<()
 }
 
 /// The listening connection of one instance.
-pub struct PgNotices {
+pub(crate) struct PgNotices {
     conn: PgConnection,
 }
 

@@ -1,6 +1,5 @@
-//! PostgreSQL through Diesel: the schema, row structs, the r2d2 pool, embedded
-//! migrations, Diesel error classification, and [`PgStore`], which implements
-//! every port of `domain`. The only crate that knows SQL.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 mod accounts;
 mod auth;
@@ -13,11 +12,11 @@ pub mod migrations;
 mod pool;
 mod prepared;
 mod rows;
-pub mod schema;
+mod schema;
 pub mod search;
 
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
-pub use events::{CHANNEL, PgNotices};
+pub use events::CHANNEL;
 pub use pool::{PoolSettings, PoolStats};
 
 use diesel::PgConnection;

@@ -29,7 +29,7 @@ impl PgStore {
     /// delete of an object.
     pub const LOCK_HASH_SQL: &'static str =
         "SELECT pg_advisory_lock(1835361385, hashtext($1)) IS NOT NULL AS ok";
-    pub const UNLOCK_HASH_SQL: &'static str =
+    pub(crate) const UNLOCK_HASH_SQL: &'static str =
         "SELECT pg_advisory_unlock(1835361385, hashtext($1)) AS ok";
     /// Up to `$2` uploads created before `$1` that no message carries;
     /// rows a concurrent post has locked are skipped.

@@ -4,8 +4,10 @@ use diesel::pg::PgConnection;
 use diesel::result::QueryResult;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+/// Every migration of `migrations/`, embedded at build time.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
+/// A migration failure (connecting, or a statement of the migration).
 pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Applies pending migrations; the names of those applied.

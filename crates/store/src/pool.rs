@@ -95,6 +95,7 @@ pub type PgPool = r2d2::Pool<Manager>;
 /// How the pool is sized and how long a request waits for a connection.
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
+    /// The most connections the pool opens.
     pub max_size: u32,
     /// Connections kept open while idle (opened in the background at start).
     pub min_idle: u32,

@@ -44,8 +44,11 @@ pub const SEARCH_SQL_TEMPLATE: &str = include_str!("search.sql");
 /// Which statement a search runs: every session, one owner's, one session's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scope {
+    /// Every chat session (agents and admins).
     All,
+    /// One owner's sessions.
     Owner,
+    /// One chat session.
     Session,
 }
 

@@ -1,17 +1,5 @@
-//! Disposable PostgreSQL databases for tests.
-//!
-//! [`TestDb::new`] hands each test a fresh database cloned from a migrated
-//! template, and drops it when the value is dropped. With `DATABASE_URL` unset,
-//! the first call of a run starts a local cluster (initdb + pg_ctl from the
-//! installed PostgreSQL, unix socket only, `fsync=off`); with it set, databases
-//! are created on that server. Parallel tests, and parallel test processes, are
-//! safe: the cluster start and the template build are serialised by a lock.
-//!
-//! [`Cluster::private`] starts a cluster of a test's own, which that test may
-//! stop and start again (database outage tests).
-//!
-//! [`memory::MemoryStore`] implements every port in memory, for tests of the
-//! services' rules that need no database at all.
+#![warn(missing_docs)]
+#![doc = include_str!("../README.md")]
 
 pub mod memory;
 pub mod s3;
@@ -62,6 +50,7 @@ impl TestDb {
         }
     }
 
+    /// [`TestDb::new`] that returns the failure instead of panicking.
     pub fn try_new() -> Result<Self> {
         let server = shared_server()?;
         let template = template(&server)?;

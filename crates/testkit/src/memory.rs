@@ -80,6 +80,7 @@ struct MessageRow {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -105,11 +106,7 @@ impl MemoryStore {
             expires_at: time::OffsetDateTime::now_utc() + time::Duration::days(1),
         };
         let (user, session) = self.register(&user, &session)?;
-        Ok(Actor {
-            user_id: user.id,
-            login_session_id: session.id,
-            role,
-        })
+        Ok(Actor::login(user.id, session.id, role))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -619,11 +616,7 @@ impl AuthStore for MemoryStore {
             .get(&user)
             .filter(|u| u.user.is_active)
             .map(|u| LiveActor {
-                actor: Actor {
-                    user_id: user,
-                    login_session_id: session,
-                    role: u.user.role,
-                },
+                actor: Actor::login(user, session, u.user.role),
                 session_expires_at: l.session.expires_at,
             }))
     }

@@ -51,6 +51,7 @@ impl S3Server {
         }
     }
 
+    /// [`S3Server::start`] that returns the failure instead of panicking.
     pub fn try_start() -> Result<Self, String> {
         let bin = moto_server()?;
         let port = TcpListener::bind("127.0.0.1:0")
