@@ -14,6 +14,7 @@ mod market;
 mod media;
 mod openapi;
 mod rules;
+mod scaling;
 mod schema;
 mod search;
 mod slow_clients;

@@ -4,6 +4,7 @@
 //! after a database restart.
 
 use diesel::Connection;
+use diesel::connection::CacheSize;
 use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::result::{ConnectionError, Error as DieselError};
@@ -41,6 +42,7 @@ impl Conn {
 pub struct Manager {
     url: String,
     alive: Arc<Alive>,
+    statement_cache: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +58,16 @@ impl r2d2::ManageConnection for Manager {
     type Error = ManagerError;
 
     fn connect(&self) -> Result<Conn, ManagerError> {
+        let mut pg = PgConnection::establish(&self.url)?;
+        if !self.statement_cache {
+            // Behind a transaction pooler the next statement may run on
+            // another server connection, which never prepared ours: every
+            // statement then goes as one Parse-Bind-Execute of the unnamed
+            // statement (libpq's PQsendQueryParams).
+            pg.set_prepared_statement_cache_size(CacheSize::Disabled);
+        }
         Ok(Conn {
-            pg: PgConnection::establish(&self.url)?,
+            pg,
             broken: false,
             _alive: self.alive.clone(),
         })
@@ -82,6 +92,10 @@ pub struct PoolSettings {
     pub min_idle: u32,
     /// How long a checkout waits before the request gets `503 UNAVAILABLE`.
     pub connection_timeout: Duration,
+    /// Prepare each statement once per connection and reuse it (`true`), or
+    /// send every statement with its parameters unprepared (`false`): what a
+    /// transaction pooler such as PgBouncer needs (`DB_STATEMENT_CACHE=off`).
+    pub statement_cache: bool,
 }
 
 impl Default for PoolSettings {
@@ -90,6 +104,7 @@ impl Default for PoolSettings {
             max_size: 16,
             min_idle: 4,
             connection_timeout: Duration::from_secs(3),
+            statement_cache: true,
         }
     }
 }
@@ -100,7 +115,13 @@ impl Default for PoolSettings {
 pub(crate) fn build_pool(url: &str, settings: &PoolSettings) -> (PgPool, Weak<Alive>) {
     let alive = Arc::new(Alive);
     let tracker = Arc::downgrade(&alive);
-    let pool = r2d2::Pool::builder()
+    (build_pool_sharing(url, settings, alive), tracker)
+}
+
+/// [`build_pool`] whose connections count in another pool's `alive` (a
+/// store's second and third pools: closing the store waits for all three).
+pub(crate) fn build_pool_sharing(url: &str, settings: &PoolSettings, alive: Arc<Alive>) -> PgPool {
+    r2d2::Pool::builder()
         .max_size(settings.max_size.max(1))
         .min_idle(Some(settings.min_idle.min(settings.max_size)))
         .connection_timeout(settings.connection_timeout)
@@ -109,8 +130,8 @@ pub(crate) fn build_pool(url: &str, settings: &PoolSettings) -> (PgPool, Weak<Al
         .build_unchecked(Manager {
             url: url.to_owned(),
             alive,
-        });
-    (pool, tracker)
+            statement_cache: settings.statement_cache,
+        })
 }
 
 /// r2d2's default handler logs every failed connect at error level; during an
