@@ -15,7 +15,8 @@
 # DEALROOM_CLUSTER_DIR chooses another. Ports are free ones picked at start and
 # written, with the URLs, to <dir>/env (`scripts/cluster.sh env` prints it).
 # Installs Debian's postgresql and pgbouncer packages if they are missing.
-# CLUSTER_RELEASE=1 serves a release build (default: the debug build).
+# CLUSTER_RELEASE=1 serves a release build (default: the debug build);
+# CLUSTER_SKIP_BUILD=1 uses the binary already built.
 # The instances inherit the caller's environment (RATE_LIMIT_MAX, LOG_LEVEL, ...)
 # except what the topology sets.
 set -euo pipefail
@@ -53,10 +54,14 @@ apt_install() {
 
 ensure_tools() {
   "$root/scripts/pg.sh" ensure-server
-  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
-  # The Debian package starts its own service on 6432; this topology has its own.
-  if [ -x /usr/sbin/pgbouncer ] && [ -d /run/systemd/system ] && [ "$(id -u)" = 0 ]; then
-    systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+  if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+    apt_install pgbouncer
+    # The package starts a service of its own on port 6432 where systemd
+    # runs; this topology runs its own.
+    if [ -d /run/systemd/system ]; then
+      local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+      $sudo systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+    fi
   fi
 }
 
@@ -108,7 +113,7 @@ load_env() {
 pg_start() { # data dir, port
   local bin; bin=$(bindir)
   as_owner "$bin/pg_ctl" -D "$1" -l "$state/log/$(basename "$1").log" -w -t 60 \
-    -o "-p $2 -k $state/sock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c max_connections=200 -c hot_standby_feedback=on" \
+    -o "-p $2 -k $state/sock -c listen_addresses=127.0.0.1 -c max_connections=200 -c hot_standby_feedback=on" \
     start >/dev/null
 }
 
@@ -176,7 +181,9 @@ instance_stop() { # name
 
 start() {
   ensure_tools
-  if [ "${CLUSTER_RELEASE:-}" = 1 ]; then
+  if [ "${CLUSTER_SKIP_BUILD:-}" = 1 ]; then
+    :
+  elif [ "${CLUSTER_RELEASE:-}" = 1 ]; then
     (cd "$root" && $CARGO build --release --bin dealroom)
   else
     (cd "$root" && $CARGO build --bin dealroom)
@@ -188,6 +195,9 @@ start() {
   read -r pg_port replica_port bouncer_port a_port b_port <<<"$(free_ports 5)"
 
   as_owner "$bin/initdb" -D "$state/primary" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  # Disposable data: no fsync (in the file, so that ALTER SYSTEM can turn it
+  # back on for a measurement; the replica's copy says the same).
+  printf 'fsync = off\nfull_page_writes = off\n' | as_owner tee -a "$state/primary/postgresql.conf" >/dev/null
   pg_start "$state/primary" "$pg_port"
   psql -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE dealroom"
   as_owner "$bin/pg_basebackup" -h 127.0.0.1 -p "$pg_port" -U postgres -D "$state/replica" -R -X stream -c fast
