@@ -59,7 +59,7 @@ cluster-stop:
 test-cluster:
 	@CARGO="$(CARGO)" RATE_LIMIT_MAX=1000000 AUTH_RATE_LIMIT_MAX=1000000 BCRYPT_ROUNDS=4 LOG_LEVEL=warn \
 	  scripts/cluster.sh start || { scripts/cluster.sh stop; exit 1; }; \
-	DEALROOM_CLUSTER_ENV=$$(scripts/cluster.sh env-file) $(CARGO) test -p integration-tests --test cluster -- --test-threads=1; \
+	DEALROOM_CLUSTER_ENV=$$(scripts/cluster.sh env-file) $(CARGO) test -p integration-tests --test cluster -- --ignored --test-threads=1 --nocapture; \
 	status=$$?; scripts/cluster.sh stop; exit $$status
 
 ## test-newcomer: `make db` in private clones at once (as root, and unprivileged), each its own cluster, all stopped

@@ -1,8 +1,8 @@
 //! The multi-instance topology of `make cluster` (README, Scaling out): a
 //! primary, a streaming replica, PgBouncer in transaction mode and two
-//! instances. `make test-cluster` starts it, runs these tests with
-//! `DEALROOM_CLUSTER_ENV` naming its env file, and stops it; without that
-//! variable (as in `make test`) every test returns at once.
+//! instances. `make test-cluster` starts it, runs these tests (`--ignored`:
+//! `make test` lists them as ignored) with `DEALROOM_CLUSTER_ENV` naming its
+//! env file, and stops it.
 //!
 //! The tests stop and start the replica and PgBouncer, so they run one at a
 //! time (`--test-threads=1`).
@@ -24,11 +24,10 @@ struct Cluster {
     client: Client,
 }
 
-/// The running cluster, or `None` when there is none to test.
-fn cluster() -> Option<Cluster> {
+/// The running cluster named by `DEALROOM_CLUSTER_ENV`.
+fn cluster() -> Cluster {
     let Ok(path) = std::env::var("DEALROOM_CLUSTER_ENV") else {
-        eprintln!("DEALROOM_CLUSTER_ENV is not set: skipped (make test-cluster runs it)");
-        return None;
+        panic!("DEALROOM_CLUSTER_ENV is not set: run these tests with make test-cluster");
     };
     let text = std::fs::read_to_string(&path).unwrap();
     let env: HashMap<String, String> = text
@@ -36,7 +35,7 @@ fn cluster() -> Option<Cluster> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    Some(Cluster {
+    Cluster {
         a: env["INSTANCE_A"].clone(),
         b: env["INSTANCE_B"].clone(),
         env,
@@ -44,7 +43,7 @@ fn cluster() -> Option<Cluster> {
             .timeout(Duration::from_secs(30))
             .disable_redirects()
             .finish(),
-    })
+    }
 }
 
 struct Reply {
@@ -166,8 +165,9 @@ fn unique(prefix: &str) -> String {
 }
 
 #[actix_web::test]
+#[ignore = "needs the running topology: make test-cluster"]
 async fn a_user_registered_through_a_logs_in_through_b() {
-    let Some(c) = cluster() else { return };
+    let c = cluster();
     let email = unique("ab");
     let (id, _) = c.register(&c.a, &email).await;
     let r = c
@@ -183,9 +183,10 @@ async fn a_user_registered_through_a_logs_in_through_b() {
 }
 
 #[actix_web::test]
+#[ignore = "needs the running topology: make test-cluster"]
 async fn a_logout_through_a_is_refused_by_b_within_a_second() {
     // Contract §2: a revocation takes effect within one second on every other instance.
-    let Some(c) = cluster() else { return };
+    let c = cluster();
     let (_, token) = c.register(&c.a, &unique("logout")).await;
     let me = format!("{}/api/v1/auth/me", c.b);
     assert_eq!(
@@ -218,8 +219,9 @@ async fn a_logout_through_a_is_refused_by_b_within_a_second() {
 }
 
 #[actix_web::test]
+#[ignore = "needs the running topology: make test-cluster"]
 async fn a_message_posted_through_a_is_read_back_through_b_at_once() {
-    let Some(c) = cluster() else { return };
+    let c = cluster();
     let (_, token) = c.register(&c.a, &unique("ryw")).await;
     let session = c.new_session(&c.a, &token).await;
     for i in 0..20 {
@@ -280,8 +282,9 @@ where
 }
 
 #[actix_web::test]
+#[ignore = "needs the running topology: make test-cluster"]
 async fn the_replica_stopped_under_load_costs_no_error_and_reads_go_to_the_primary() {
-    let Some(c) = cluster() else { return };
+    let c = cluster();
     let c = Rc::new(c);
     c.replica_is("ok").await;
     let (_, token) = c.register(&c.a, &unique("replica")).await;
@@ -352,9 +355,10 @@ async fn the_replica_stopped_under_load_costs_no_error_and_reads_go_to_the_prima
 }
 
 #[actix_web::test]
+#[ignore = "needs the running topology: make test-cluster"]
 async fn pgbouncer_restarted_under_load_gives_only_503s_in_the_gap_and_loses_no_acknowledged_write()
 {
-    let Some(c) = cluster() else { return };
+    let c = cluster();
     let c = Rc::new(c);
     let (_, token) = c.register(&c.a, &unique("bouncer")).await;
     let session = c.new_session(&c.a, &token).await;
@@ -402,9 +406,10 @@ async fn pgbouncer_restarted_under_load_gives_only_503s_in_the_gap_and_loses_no_
     })
     .await;
     eprintln!("PgBouncer restarted under load: statuses {counts:?}");
-    let mut statuses: Vec<u16> = counts.keys().copied().collect();
-    statuses.sort_unstable();
-    assert_eq!(statuses, vec![201, 503], "{counts:?}");
+    assert!(
+        counts.keys().all(|s| [201, 503].contains(s)) && counts.contains_key(&201),
+        "{counts:?}"
+    );
 
     // Both instances write again, and every acknowledged post is there, read
     // from the primary itself.
