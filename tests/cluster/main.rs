@@ -251,6 +251,47 @@ async fn a_message_posted_through_a_is_read_back_through_b_at_once() {
     }
 }
 
+#[actix_web::test]
+#[ignore = "needs the running topology: make test-cluster"]
+async fn a_message_posted_through_a_reaches_a_live_stream_on_b() {
+    // The pool goes through PgBouncer; each instance's LISTEN connection
+    // goes to the primary directly (DATABASE_DIRECT_URL).
+    use futures_util::StreamExt;
+    let c = cluster();
+    let (_, token) = c.register(&c.a, &unique("events")).await;
+    let session = c.new_session(&c.a, &token).await;
+    let mut stream = c
+        .client
+        .get(format!("{}/api/v1/sessions/{session}/events", c.b))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let posted = c
+        .call(
+            "POST",
+            format!("{}/api/v1/sessions/{session}/messages", c.a),
+            Some(&token),
+            Some(json!({ "content": "a lamp through the other instance" })),
+        )
+        .await;
+    assert_eq!(posted.status, 201, "{:?}", posted.body);
+    let id = posted.body["data"]["message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("event: message.created") && seen.contains(&id)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match actix_web::rt::time::timeout(left, stream.next()).await {
+            Ok(Some(Ok(bytes))) => seen.push_str(&String::from_utf8_lossy(&bytes)),
+            other => panic!("no message.created for {id} on B: {other:?}\n{seen}"),
+        }
+    }
+}
+
 /// Every status `requests` got, counted, while `during` runs beside them.
 async fn under_load<F, Fut, D>(request: F, workers: usize, during: D) -> HashMap<u16, u64>
 where
