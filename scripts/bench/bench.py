@@ -69,7 +69,13 @@ SERVER_LOG = env("BENCH_SERVER_LOG")
 # "events" (j-l), "search".
 SCENARIOS = [x.strip() for x in env("BENCH_SCENARIOS", "core,media,events,search").split(",") if x.strip()]
 if "core" in SCENARIOS:
-    SCENARIOS += ["a", "b", "c", "d", "e"]
+    SCENARIOS += ["a", "b", "c", "d", "e", "scale"]
+# "scale": (b) and (c) again once the database holds SCALE_MESSAGES more
+# messages in SCALE_SESSIONS other sessions (the measured session keeps its
+# 1000), with the hot statements' plans kept in OUT/explain-hot.txt.
+SCALE_MESSAGES = int(env("BENCH_SCALE_MESSAGES", "1000000"))
+SCALE_SESSIONS = int(env("BENCH_SCALE_SESSIONS", "1000"))
+BCRYPT_BOUND = env("BENCH_BCRYPT_BOUND", "")
 SEARCH_CONNECTIONS = int(env("BENCH_SEARCH_CONNECTIONS", "16"))
 SEARCH_MESSAGES = int(env("BENCH_SEARCH_MESSAGES", "1000000"))
 SEARCH_SESSIONS = int(env("BENCH_SEARCH_SESSIONS", "10000"))
@@ -456,9 +462,12 @@ def run_pgbench(key, script, ids):
            "-D", f"session={ids['session_id']}", DATABASE_URL]
     say(f"pgbench ceiling of ({key}): {script}, {clients} clients, {jobs} threads, {PG_DURATION} s")
     vacuum()
+    # The plan mode every pool connection of the server sets (crates/store/src/pool.rs).
+    pg_env = dict(os.environ, PGOPTIONS="-c plan_cache_mode=force_generic_plan")
     with CpuMeter() as cpu:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    shown = " ".join(cmd)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=pg_env)
+    shown = "PGOPTIONS='-c plan_cache_mode=force_generic_plan' " + " ".join(cmd)
     with open(os.path.join(OUT, f"pgbench-{key}.txt"), "w") as f:
         f.write("$ " + shown + "\n" + p.stdout)
     if p.returncode != 0:
@@ -480,6 +489,65 @@ def run_pgbench(key, script, ids):
         "duration_s": PG_DURATION,
         "cpu": cpu.result,
     }
+
+
+def run_bcrypt_bound():
+    """(d)'s ceiling: bcrypt verifications per second on every core, at the
+    server's cost, by the same crate (scripts/bench/bcrypt-bound)."""
+    say(f"bcrypt ceiling of (d): every core verifying at cost {BCRYPT_ROUNDS} for {PG_DURATION} s")
+    settle()
+    with CpuMeter() as cpu:
+        p = subprocess.run([BCRYPT_BOUND, str(BCRYPT_ROUNDS), str(PG_DURATION)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    with open(os.path.join(OUT, "bcrypt-bound-d.txt"), "w") as f:
+        f.write(p.stdout)
+    if p.returncode != 0:
+        die(f"bcrypt-bound failed (exit {p.returncode}):\n{p.stdout}")
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    return {"script": "scripts/bench/bcrypt-bound", "tps": r["per_second"],
+            "threads": r["threads"], "duration_s": r["seconds"], "kind": "bcrypt",
+            "cpu": cpu.result}
+
+
+def scale_seed(ids):
+    """SCALE_MESSAGES messages in SCALE_SESSIONS sessions of another user, by
+    INSERT ... SELECT; then the hot statements' generic plans, explained."""
+    say(f"seeding at scale: {SCALE_MESSAGES:,} messages in {SCALE_SESSIONS:,} sessions (INSERT ... SELECT)")
+    t0 = time.monotonic()
+    per = max(1, SCALE_MESSAGES // SCALE_SESSIONS)
+    psql("-c", f"""
+BEGIN;
+INSERT INTO users (id, email, name, password_hash, role)
+VALUES ('00000000-0000-7000-8000-00000000b16b', 'scale@example.com', 'Scale', 'x', 'user');
+CREATE TEMP TABLE scale_sessions ON COMMIT DROP AS
+  SELECT gen_random_uuid() AS id, g AS n FROM generate_series(1, {SCALE_SESSIONS}) g;
+INSERT INTO chat_sessions (id, user_id, title, message_seq, message_count, created_at, updated_at)
+  SELECT id, '00000000-0000-7000-8000-00000000b16b', 'Scale session ' || n, {per}, {per}, now(), now()
+  FROM scale_sessions;
+INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, created_at)
+  SELECT gen_random_uuid(), s.id, g, '00000000-0000-7000-8000-00000000b16b', 'user', 'text',
+         'Scale message ' || g || ' of session ' || s.n, now() - interval '1 day' + g * interval '1 ms'
+  FROM scale_sessions s CROSS JOIN generate_series(1, {per}) g;
+COMMIT;
+ANALYZE;
+""")
+    seconds = time.monotonic() - t0
+    say(f"seeded at scale in {seconds:.1f} s")
+    psql_explain_hot(ids)
+    return seconds
+
+
+def psql_explain_hot(ids):
+    """EXPLAIN (ANALYZE, BUFFERS) of the hot statements as the server runs
+    them: prepared, under plan_cache_mode = force_generic_plan (what every
+    pool connection sets), so the plan shown is the one kept."""
+    out = psql("-v", f"uid={ids['user_id']}", "-v", f"sid={ids['login_session_id']}",
+               "-v", f"session={ids['session_id']}",
+               "-f", os.path.join(HERE, "explain-hot.sql"), capture=True)
+    with open(os.path.join(OUT, "explain-hot.txt"), "w") as f:
+        f.write(out)
+    if "Seq Scan on messages" in out:
+        die(f"a hot statement's kept plan scans messages: {os.path.join(OUT, 'explain-hot.txt')}")
 
 
 # ------------------------------------------------------------------ search
@@ -897,7 +965,7 @@ def main():
     loadavg_before = os.getloadavg()
     client = Client(BASE_URL)
     wait_for_health(client)
-    known = ("a", "b", "c", "d", "e", "core", "media", "events", "search")
+    known = ("a", "b", "c", "d", "e", "core", "scale", "media", "events", "search")
     unknown = [x for x in SCENARIOS if x not in known]
     if unknown:
         die(f"BENCH_SCENARIOS: unknown scenario(s) {', '.join(unknown)} ({', '.join(known)})")
@@ -929,9 +997,21 @@ def main():
         if "media" in SCENARIOS:
             media_plan, big = media_setup(client, token)
             plan += media_plan
+        if "scale" in SCENARIOS:
+            plan += [("scale", None, None, None, None),
+                     ("b@scale", f"b. GET messages?limit=50, +{SCALE_MESSAGES:,} messages",
+                      [page], "pgbench-page.sql", CONNECTIONS),
+                     ("c@scale", f"c. POST message, +{SCALE_MESSAGES:,} messages",
+                      [post], "pgbench-post.sql", CONNECTIONS)]
         for key, label, reqs, ceiling_script, connections in plan:
+            if key == "scale":
+                scale_seed(ids)
+                continue
             results = run_scenario(key, label, reqs, connections)
-            ceiling = run_pgbench(key, ceiling_script, ids) if ceiling_script else None
+            if key == "d" and BCRYPT_BOUND:
+                ceiling = run_bcrypt_bound()
+            else:
+                ceiling = run_pgbench(key, ceiling_script, ids) if ceiling_script else None
             for i, (req, res) in enumerate(zip(reqs, results)):
                 res.update({
                     "key": key if i == 0 else f"{key}.{req['tag']}",

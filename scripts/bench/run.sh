@@ -83,12 +83,14 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   "$CARGO" build --release --bin dealroom
 fi
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-  say "building the live-events client ($CARGO build --release -p sse-bench)"
-  "$CARGO" build --release -p sse-bench
+  say "building the live-events client and the bcrypt bound ($CARGO build --release -p sse-bench -p bcrypt-bound)"
+  "$CARGO" build --release -p sse-bench -p bcrypt-bound
 fi
 bin="${CARGO_TARGET_DIR:-$root/target}/release/dealroom"
 sse="${CARGO_TARGET_DIR:-$root/target}/release/sse-bench"
 [ -x "$sse" ] || sse=""
+bcrypt_bound="${CARGO_TARGET_DIR:-$root/target}/release/bcrypt-bound"
+[ -x "$bcrypt_bound" ] || bcrypt_bound=""
 [ -x "$bin" ] || die "no binary at $bin (unset BENCH_SKIP_BUILD to build it)"
 
 say "starting PostgreSQL (scripts/pg.sh) and creating a fresh database $db"
@@ -154,7 +156,7 @@ BENCH_WRK="$(command -v wrk)" BENCH_PGBENCH="$pgbench" \
 BENCH_DURATION="$duration" BENCH_WARMUP="$warmup" BENCH_CONNECTIONS="$connections" \
 BENCH_THREADS="$threads" BENCH_TIMEOUT="$timeout" BENCH_PG_DURATION="$pg_duration" \
 BENCH_POOL="$pool" BENCH_MESSAGES="$messages" BENCH_BCRYPT_ROUNDS="$bcrypt_rounds" \
-BENCH_WORKERS="$workers" BENCH_SSE="$sse" BENCH_SCENARIOS="$scenarios" \
+BENCH_WORKERS="$workers" BENCH_SSE="$sse" BENCH_BCRYPT_BOUND="$bcrypt_bound" BENCH_SCENARIOS="$scenarios" \
 BENCH_MEDIA_DIR="$out/media" BENCH_MEDIA_MAX_BYTES="$media_max" \
   python3 scripts/bench/bench.py
 echo "benchmark took $((SECONDS - start)) s (build and database setup aside)"

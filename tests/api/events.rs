@@ -562,7 +562,7 @@ async fn the_access_token_of_a_stream_url_is_never_logged() {
 
 /// Asserts that `/metrics` has the line `expected` (e.g. `events_sent_total 1`),
 /// showing the events series otherwise.
-async fn assert_events_metric(app: &TestApp, expected: &str, what: &str) {
+pub(crate) async fn assert_events_metric(app: &TestApp, expected: &str, what: &str) {
     let body = app
         .client
         .get(app.url("/metrics"))

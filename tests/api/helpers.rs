@@ -481,6 +481,13 @@ impl RawConn {
         self.stream.flush()
     }
 
+    /// Writes `bytes` as they are (a request in parts).
+    pub fn write_raw(&mut self, bytes: &str) -> std::io::Result<()> {
+        use std::io::Write;
+        self.stream.write_all(bytes.as_bytes())?;
+        self.stream.flush()
+    }
+
     /// Reads the response to the end of the connection.
     pub fn read_reply(mut self) -> std::io::Result<RawReply> {
         use std::io::Read;

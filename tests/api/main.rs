@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod callers;
 mod chat;
 mod edge;
 mod events;

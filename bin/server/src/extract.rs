@@ -32,6 +32,11 @@ impl FromRequest for Caller {
         };
         Box::pin(async move {
             let (state, token) = verified?;
+            // Most requests are answered from the cache, without a trip to
+            // the blocking pool.
+            if let Some(actor) = state.auth.cached_caller(token) {
+                return Ok(Caller(actor));
+            }
             let actor = blocking(move || state.auth.caller(token)).await?;
             Ok(Caller(actor))
         })

@@ -67,10 +67,11 @@ pub struct Settings {
     #[serde(deserialize_with = "bare_seconds")]
     pub refresh_token_ttl: Duration,
     pub bcrypt_rounds: u32,
-    /// bcrypt computations at once; `BCRYPT_CONCURRENCY=0` (the default)
-    /// resolves to one less than the cores, at least one.
+    /// bcrypt's threads, at idle priority; `BCRYPT_CONCURRENCY=0` (the
+    /// default) resolves to one per core.
     #[serde(deserialize_with = "concurrency")]
     pub bcrypt_concurrency: usize,
+    pub auth_cache_size: usize,
     /// `None` is any origin (`*`).
     #[serde(rename = "cors_origin", deserialize_with = "origins")]
     pub cors_origins: Option<Vec<String>>,
@@ -308,7 +309,7 @@ fn positive<'de, D: Deserializer<'de>>(d: D, bare: Unit) -> Result<Duration, D::
 /// `0`: one less than the cores, at least one.
 fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     Ok(match usize::deserialize(d)? {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1)),
+        0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
     })
 }
@@ -458,10 +459,10 @@ mod tests {
     }
 
     #[test]
-    fn bcrypt_concurrency_0_leaves_one_core_free_and_a_number_is_kept() {
+    fn bcrypt_concurrency_0_is_one_thread_per_core_and_a_number_is_kept() {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let auto = Settings::load(&env(&[])).map(|s| s.bcrypt_concurrency);
-        assert_eq!(auto.ok(), Some(cores.saturating_sub(1).max(1)));
+        assert_eq!(auto.ok(), Some(cores));
         let set =
             Settings::load(&env(&[("BCRYPT_CONCURRENCY", "3")])).map(|s| s.bcrypt_concurrency);
         assert_eq!(set.ok(), Some(3));

@@ -4,11 +4,11 @@ use crate::settings::Settings;
 use accounts::AccountService;
 use auth::{AuthService, AuthSettings};
 use chat::ChatService;
-use domain::DomainError;
 use domain::blobs::BlobStore;
 use domain::media::MediaUrls;
 use domain::page::Cursors;
 use domain::ports::HealthStore;
+use domain::{CallerCache, DomainError};
 use events::Hub;
 use market::MarketService;
 use media::MediaService;
@@ -28,6 +28,8 @@ pub struct AppState {
     pub store: PgStore,
     /// The live events of this instance.
     pub events: Arc<Hub>,
+    /// The per-request check's cache, kept true by the events listener.
+    pub callers: Arc<CallerCache>,
     /// Signs media links (every Message's medium carries one).
     pub media_urls: MediaUrls,
     pub settings: Settings,
@@ -46,6 +48,7 @@ impl AppState {
                 market: store,
                 media_urls: Some(self.media_urls.clone()),
             },
+            self.callers.clone(),
             events::ListenerSettings::default(),
         )
     }
@@ -61,6 +64,7 @@ impl AppState {
         );
         let blobs = crate::media::open_blobs(&settings)?;
         let store = Arc::new(store);
+        let callers = Arc::new(CallerCache::new(settings.auth_cache_size));
         let auth = AuthService::new(
             store.clone(),
             AuthSettings {
@@ -70,10 +74,12 @@ impl AppState {
                 bcrypt_cost: settings.bcrypt_rounds,
                 hash_concurrency: settings.bcrypt_concurrency,
             },
-        )?;
+        )?
+        .with_caller_cache(callers.clone());
         Ok(Self {
             auth,
-            accounts: AccountService::new(store.clone(), cursors.clone()),
+            accounts: AccountService::new(store.clone(), cursors.clone())
+                .with_caller_cache(callers.clone()),
             chat: ChatService::new(store.clone(), cursors).with_media_urls(media_urls.clone()),
             media: MediaService::new(
                 store.clone(),
@@ -90,6 +96,7 @@ impl AppState {
             health: store,
             store: shared,
             events: Hub::new(settings.events_buffer),
+            callers,
             media_urls,
             settings,
         })

@@ -14,11 +14,25 @@ const CURSOR_LIST: &str = "users";
 pub struct AccountService {
     store: Arc<dyn AccountStore>,
     cursors: Cursors,
+    /// Forgotten for a user whose role or state changes, or who is deleted.
+    callers: Arc<CallerCache>,
 }
 
 impl AccountService {
     pub fn new(store: Arc<dyn AccountStore>, cursors: Cursors) -> Self {
-        Self { store, cursors }
+        Self {
+            store,
+            cursors,
+            callers: Arc::new(CallerCache::new(0)),
+        }
+    }
+
+    /// The cache of the per-request check (the one `AuthService` answers
+    /// from): a change of a user's role or state, a deletion and ending their
+    /// login sessions forget the user in it at once.
+    pub fn with_caller_cache(mut self, cache: Arc<CallerCache>) -> Self {
+        self.callers = cache;
+        self
     }
 
     /// `GET /users/me`, `GET /auth/me`.
@@ -81,9 +95,12 @@ impl AccountService {
                 return Err(DomainError::Conflict("An admin cannot deactivate themself"));
             }
         }
-        self.store
+        let user = self
+            .store
             .update_user(id, &patch)?
-            .ok_or(DomainError::NotFound("User"))
+            .ok_or(DomainError::NotFound("User"))?;
+        self.callers.forget_user(id);
+        Ok(user)
     }
 
     /// `DELETE /users/{id}`: admins only, never themself; everything the user owns goes too.
@@ -93,6 +110,7 @@ impl AccountService {
             return Err(DomainError::Conflict("An admin cannot delete themself"));
         }
         if self.store.delete_user(id)? {
+            self.callers.forget_user(id);
             Ok(())
         } else {
             Err(DomainError::NotFound("User"))
@@ -102,9 +120,12 @@ impl AccountService {
     /// `DELETE /users/{id}/sessions`: admins only; how many login sessions ended.
     pub fn end_login_sessions(&self, actor: &Actor, id: UserId) -> Result<u64, DomainError> {
         require_admin(actor)?;
-        self.store
+        let ended = self
+            .store
             .end_login_sessions(id)?
-            .ok_or(DomainError::NotFound("User"))
+            .ok_or(DomainError::NotFound("User"))?;
+        self.callers.forget_user(id);
+        Ok(ended)
     }
 }
 

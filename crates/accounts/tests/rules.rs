@@ -250,7 +250,7 @@ fn a_role_change_applies_to_the_login_session_already_open() {
         .actor(u.user_id, u.login_session_id)
         .unwrap()
         .unwrap();
-    assert_eq!(now.role, Role::Agent);
+    assert_eq!(now.actor.role, Role::Agent);
 }
 
 #[test]

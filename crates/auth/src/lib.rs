@@ -7,7 +7,7 @@ mod passwords;
 mod secret;
 mod tokens;
 
-pub use passwords::{HashGate, hash_password, verify_password};
+pub use passwords::{HashPool, hash_password, verify_password};
 pub use secret::Secret;
 pub use tokens::{Claims, TokenKeys};
 
@@ -28,7 +28,7 @@ pub struct AuthSettings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub bcrypt_cost: u32,
-    /// How many bcrypt computations may run at once (0: no bound).
+    /// How many threads run bcrypt, at the lowest priority (0: one per core).
     pub hash_concurrency: usize,
 }
 
@@ -86,7 +86,9 @@ pub struct AuthService {
     /// A hash to verify against when the email is unknown, so that the answer
     /// takes as long as for a known one.
     dummy_hash: String,
-    hashing: HashGate,
+    hashing: HashPool,
+    /// Live login sessions this instance has checked recently.
+    callers: Arc<CallerCache>,
 }
 
 impl AuthService {
@@ -95,22 +97,39 @@ impl AuthService {
         let dummy_hash = hash_password("dealroom-dummy-password", settings.bcrypt_cost)?;
         Ok(Self {
             store,
-            hashing: HashGate::new(settings.hash_concurrency),
+            hashing: HashPool::new(settings.hash_concurrency)?,
             settings,
             keys,
             dummy_hash,
+            callers: Arc::new(CallerCache::new(0)),
         })
     }
 
-    /// bcrypt at the configured cost, through the gate.
-    fn hash(&self, password: &str) -> Result<String, DomainError> {
-        self.hashing
-            .run(|| hash_password(password, self.settings.bcrypt_cost))
+    /// Answers the per-request check from `cache` when it may (see
+    /// [`CallerCache`]), and forgets a user's entries in it whenever this
+    /// service revokes one of their login sessions. Share the same cache with
+    /// the services that change a user's role or state, and with the instance's
+    /// events listener.
+    pub fn with_caller_cache(mut self, cache: Arc<CallerCache>) -> Self {
+        self.callers = cache;
+        self
     }
 
-    /// bcrypt's verify, through the gate.
-    fn verify(&self, password: &str, hash: &str) -> bool {
-        self.hashing.run(|| verify_password(password, hash))
+    /// The cache [`AuthService::with_caller_cache`] set.
+    pub fn caller_cache(&self) -> &Arc<CallerCache> {
+        &self.callers
+    }
+
+    /// bcrypt at the configured cost, on the bcrypt threads.
+    fn hash(&self, password: &str) -> Result<String, DomainError> {
+        let (password, cost) = (password.to_owned(), self.settings.bcrypt_cost);
+        self.hashing.run(move || hash_password(&password, cost))?
+    }
+
+    /// bcrypt's verify, on the bcrypt threads.
+    fn verify(&self, password: &str, hash: &str) -> Result<bool, DomainError> {
+        let (password, hash) = (password.to_owned(), hash.to_owned());
+        self.hashing.run(move || verify_password(&password, &hash))
     }
 
     /// `POST /auth/register`: a new `user` and their first login session.
@@ -143,7 +162,7 @@ impl AuthService {
         // bcrypt reads 72 bytes: a longer password is never one that was set
         // (setting one is refused), so it is wrong, found out in the same time.
         let password_ok =
-            self.verify(&input.password, hash) && input.password.len() <= PASSWORD_MAX_BYTES;
+            self.verify(&input.password, hash)? && input.password.len() <= PASSWORD_MAX_BYTES;
         let user = match found {
             Some(c) if password_ok && c.user.is_active => c.user,
             _ => return Err(DomainError::InvalidCredentials),
@@ -181,6 +200,7 @@ impl AuthService {
             let stale = i64::from(generation) < i64::from(session.refresh_generation);
             if stale && session.revoked_at.is_none() {
                 self.store.revoke_login_session(session.user_id, sid)?;
+                self.callers.forget_user(session.user_id);
                 log::warn!(
                     target: "security",
                     "refresh token reuse: login session {sid} of user {} revoked",
@@ -213,23 +233,40 @@ impl AuthService {
     }
 
     /// The second half: the token's login session must be live and its user
-    /// active (one query); the caller with their current role.
+    /// active (one query, unless the cache may answer); the caller with their
+    /// current role.
     pub fn caller(&self, token: VerifiedToken) -> Result<Actor, DomainError> {
-        self.store
+        if let Some(actor) = self.cached_caller(token) {
+            return Ok(actor);
+        }
+        let ticket = self.callers.ticket();
+        let live = self
+            .store
             .actor(token.user, token.session)?
-            .ok_or(DomainError::SessionRevoked)
+            .ok_or(DomainError::SessionRevoked)?;
+        self.callers.put(ticket, &live);
+        Ok(live.actor)
+    }
+
+    /// The second half from memory only, without blocking: `Some` when the
+    /// cache may answer and knows the login session as live.
+    pub fn cached_caller(&self, token: VerifiedToken) -> Option<Actor> {
+        self.callers.get(token.user, token.session)
     }
 
     /// `POST /auth/logout`: ends the caller's login session.
     pub fn logout(&self, actor: &Actor) -> Result<(), DomainError> {
         self.store
             .revoke_login_session(actor.user_id, actor.login_session_id)?;
+        self.callers.forget_user(actor.user_id);
         Ok(())
     }
 
     /// `POST /auth/logout-all`: ends every login session of the caller.
     pub fn logout_all(&self, actor: &Actor) -> Result<u64, DomainError> {
-        Ok(self.store.revoke_login_sessions(actor.user_id, None)?)
+        let ended = self.store.revoke_login_sessions(actor.user_id, None)?;
+        self.callers.forget_user(actor.user_id);
+        Ok(ended)
     }
 
     /// `GET /auth/sessions`: the caller's live login sessions, newest first.
@@ -248,6 +285,7 @@ impl AuthService {
         id: LoginSessionId,
     ) -> Result<(), DomainError> {
         if self.store.revoke_login_session(actor.user_id, id)? {
+            self.callers.forget_user(actor.user_id);
             Ok(())
         } else {
             Err(DomainError::NotFound("Login session"))
@@ -265,7 +303,7 @@ impl AuthService {
             .store
             .credentials_by_id(actor.user_id)?
             .ok_or(DomainError::SessionRevoked)?;
-        let current_ok = self.verify(&change.current, &creds.password_hash)
+        let current_ok = self.verify(&change.current, &creds.password_hash)?
             && change.current.len() <= PASSWORD_MAX_BYTES;
         if !current_ok {
             return Err(DomainError::invalid("currentPassword", "is incorrect"));
@@ -273,6 +311,7 @@ impl AuthService {
         let hash = self.hash(&change.new)?;
         self.store
             .change_password(actor.user_id, &hash, actor.login_session_id)?;
+        self.callers.forget_user(actor.user_id);
         Ok(())
     }
 
@@ -281,7 +320,9 @@ impl AuthService {
     /// HTTP; the same rules for email, name and password as registering.
     pub fn create_admin(&self, input: RegisterInput) -> Result<User, DomainError> {
         let user = self.new_user(&input.parse()?, Role::Admin)?;
-        Ok(self.store.upsert_admin(&user)?)
+        let admin = self.store.upsert_admin(&user)?;
+        self.callers.forget_user(admin.id);
+        Ok(admin)
     }
 
     /// The user a registration makes, with its password hashed.

@@ -1,7 +1,7 @@
-//! bcrypt, and a gate that bounds how many hashes run at once.
+//! bcrypt, and the threads that run it at the lowest priority.
 
 use domain::DomainError;
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 
 /// Hashes a password at `cost` (4..=31).
 pub fn hash_password(password: &str, cost: u32) -> Result<String, DomainError> {
@@ -13,56 +13,120 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     bcrypt::verify(password, hash).unwrap_or(false)
 }
 
-/// At most `limit` bcrypt computations at once; the others wait their turn.
-/// A hash takes tens of milliseconds of one core: without a bound, a burst of
-/// logins takes every core and every other request waits behind it.
-#[derive(Debug)]
-pub struct HashGate {
-    limit: usize,
-    running: Mutex<usize>,
-    freed: Condvar,
+type Job = Box<dyn FnOnce() + Send>;
+
+/// bcrypt's own threads, at the lowest nice value (`nice 19`).
+///
+/// A hash takes tens of milliseconds of one core. On its own threads at the
+/// lowest priority, a burst of logins uses every core nobody else wants, and
+/// any other request preempts it at once: logins get the idle cycles and a
+/// sliver (about 1.5 %) of the busy ones, so they never starve. (`SCHED_IDLE`
+/// was tried: its share of a busy core is five times smaller, and on a machine
+/// saturated by other processes a login took over ten seconds.) The callers
+/// wait (on the blocking pool) for their turn.
+pub struct HashPool {
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    size: usize,
 }
 
-impl HashGate {
-    /// `limit` 0 means no bound.
-    pub fn new(limit: usize) -> Self {
-        Self {
-            limit: if limit == 0 { usize::MAX } else { limit },
-            running: Mutex::new(0),
-            freed: Condvar::new(),
-        }
-    }
-
-    /// Runs `f` once fewer than `limit` others are running.
-    pub fn run<T>(&self, f: impl FnOnce() -> T) -> T {
-        {
-            let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-            while *running >= self.limit {
-                running = self
-                    .freed
-                    .wait(running)
-                    .unwrap_or_else(PoisonError::into_inner);
-            }
-            *running += 1;
-        }
-        let _release = Release(self);
-        f()
+impl std::fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HashPool")
+            .field("size", &self.size)
+            .finish()
     }
 }
 
-/// Gives the place back however `f` ends, a panic included.
-struct Release<'a>(&'a HashGate);
+impl HashPool {
+    /// `size` threads; 0 means one per core.
+    pub fn new(size: usize) -> Result<Self, DomainError> {
+        let size = if size == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            size
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::with_capacity(size);
+        for i in 0..size {
+            let rx = rx.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("bcrypt-{i}"))
+                .spawn(move || {
+                    lowest_priority();
+                    loop {
+                        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => break,
+                        }
+                    }
+                })
+                .map_err(|e| DomainError::Internal(format!("cannot start bcrypt threads: {e}")))?;
+            threads.push(t);
+        }
+        Ok(Self {
+            jobs: Mutex::new(Some(tx)),
+            threads: Mutex::new(threads),
+            size,
+        })
+    }
 
-impl Drop for Release<'_> {
+    /// How many threads hash.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Runs `f` on one of the pool's threads and waits for its result.
+    pub fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, DomainError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            // The caller may have gone; nothing to tell then.
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        });
+        let sent = match &*self.jobs.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some(jobs) => jobs.send(job).is_ok(),
+            None => false,
+        };
+        let gone = || DomainError::Internal("the bcrypt threads have stopped".into());
+        if !sent {
+            return Err(gone());
+        }
+        match rx.recv() {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(_)) => Err(DomainError::Internal("bcrypt panicked".into())),
+            Err(_) => Err(gone()),
+        }
+    }
+}
+
+impl Drop for HashPool {
+    /// Ends the threads once the queued hashes are done.
     fn drop(&mut self) {
-        let mut running = self
-            .0
-            .running
+        self.jobs
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *running -= 1;
-        self.0.freed.notify_one();
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let threads =
+            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
+        for t in threads {
+            let _ = t.join();
+        }
     }
+}
+
+/// Puts the calling thread at `nice 19` (on Linux the nice value is each
+/// thread's own; elsewhere this lowers the whole process, so it is skipped).
+#[allow(unsafe_code)]
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: a plain call with a constant argument; it changes only the
+    // calling thread's nice value.
+    let _ = unsafe { libc::nice(19) };
 }
 
 #[cfg(test)]
@@ -70,41 +134,58 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     #[test]
-    fn the_gate_never_lets_more_than_its_limit_run_at_once() {
-        let gate = Arc::new(HashGate::new(2));
+    fn the_pool_never_runs_more_than_its_size_at_once() {
+        let pool = Arc::new(HashPool::new(2).unwrap());
         let now = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
-        let threads: Vec<_> = (0..8)
+        let callers: Vec<_> = (0..8)
             .map(|_| {
-                let (gate, now, most) = (gate.clone(), now.clone(), most.clone());
+                let (pool, now, most) = (pool.clone(), now.clone(), most.clone());
                 std::thread::spawn(move || {
-                    gate.run(|| {
+                    pool.run(move || {
                         let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                         most.fetch_max(n, Ordering::SeqCst);
                         std::thread::sleep(Duration::from_millis(20));
                         now.fetch_sub(1, Ordering::SeqCst);
                     })
+                    .unwrap()
                 })
             })
             .collect();
-        for t in threads {
+        for t in callers {
             t.join().unwrap();
         }
         assert_eq!(most.load(Ordering::SeqCst), 2);
-        assert_eq!(*gate.running.lock().unwrap(), 0);
     }
 
     #[test]
-    fn a_panic_inside_gives_the_place_back() {
-        let gate = HashGate::new(1);
-        let r =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| gate.run(|| panic!("boom"))));
-        assert!(r.is_err());
-        assert_eq!(gate.run(|| 7), 7);
+    fn a_panic_inside_is_an_error_and_the_pool_goes_on() {
+        let pool = HashPool::new(1).unwrap();
+        assert!(matches!(
+            pool.run(|| -> u8 { panic!("boom") }),
+            Err(DomainError::Internal(_))
+        ));
+        assert_eq!(pool.run(|| 7).unwrap(), 7);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    #[test]
+    fn the_threads_run_at_nice_19_and_the_callers_do_not() {
+        let pool = HashPool::new(1).unwrap();
+        // SAFETY: reads the calling thread's nice value.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        assert_eq!(pool.run(nice).unwrap(), 19);
+        assert_eq!(nice(), 0);
+    }
+
+    #[test]
+    fn zero_means_one_thread_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(HashPool::new(0).unwrap().size(), cores);
     }
 }

@@ -5,7 +5,7 @@
 //! session's event position, the kind and the id of what changed. A listener
 //! reads the rest from the database.
 
-use crate::ids::ChatSessionId;
+use crate::ids::{ChatSessionId, UserId};
 use crate::ports::StoreResult;
 use uuid::Uuid;
 
@@ -110,13 +110,26 @@ impl Notice {
     }
 }
 
+/// What a listening connection hears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Heard {
+    /// A change in a chat session (channel `dealroom_events`).
+    Event(Notice),
+    /// Who this user is, or whether one of their login sessions lives, changed:
+    /// a login session was revoked or deleted, or the user's role or state
+    /// changed, or the user was deleted (channel `dealroom_auth`, sent by the
+    /// database's triggers, whoever wrote).
+    AccessChanged(UserId),
+}
+
 /// A dedicated listening connection: the notices committed since the last
 /// call, in commit order.
 pub trait Notices: Send {
     /// Every notice received so far, without waiting; an error means the
     /// connection is gone (listen again: notices in between are lost, so
-    /// streams must catch up from the database).
-    fn poll(&mut self) -> StoreResult<Vec<Notice>>;
+    /// streams must catch up from the database, and caches of the per-request
+    /// check must start over).
+    fn poll(&mut self) -> StoreResult<Vec<Heard>>;
     /// A round trip, to find out that a quiet connection died.
     fn ping(&mut self) -> StoreResult<()>;
 }

@@ -7,6 +7,7 @@
 
 pub mod actor;
 pub mod blobs;
+pub mod callers;
 pub mod entities;
 pub mod error;
 pub mod events;
@@ -22,6 +23,7 @@ pub mod timefmt;
 pub mod validation;
 
 pub use actor::Actor;
+pub use callers::{CallerCache, LiveActor};
 pub use entities::*;
 pub use error::{Conflict, DomainError, Entity, FieldError, StoreError};
 pub use ids::*;

@@ -2,7 +2,7 @@
 //! cases. `store` implements them on PostgreSQL; a method that writes more than
 //! one row runs in one transaction.
 
-use crate::actor::Actor;
+use crate::callers::LiveActor;
 use crate::entities::*;
 use crate::error::StoreError;
 use crate::ids::*;
@@ -67,8 +67,8 @@ pub trait AuthStore: Send + Sync {
     ) -> StoreResult<(User, LoginSession)>;
     /// The per-request check, in one query: the actor behind a token's `sub` and
     /// `sid` if that login session is live (not revoked, not expired) and the
-    /// user active, with the user's current role.
-    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<Actor>>;
+    /// user active, with the user's current role and the session's expiry.
+    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<LiveActor>>;
     /// One atomic statement: if `current_hash` is the live session's refresh-token
     /// hash, replace it with `next_hash`, bump the generation and `lastUsedAt`.
     /// `None` when it was not (already rotated, revoked, expired, unknown).

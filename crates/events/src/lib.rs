@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
-use domain::events::{EventKind, Notice, NoticeSource};
+use domain::CallerCache;
+use domain::events::{EventKind, Heard, Notice, NoticeSource};
 use domain::ports::{ChatStore, MarketStore};
 use domain::{ChatSessionId, MessageId, SellerId, VendorId};
 use serde::Serialize;
@@ -280,7 +281,10 @@ impl Loader {
 pub struct ListenerSettings {
     /// How often the connection is read for notices.
     pub poll: Duration,
-    /// How often a quiet connection is checked with a round trip.
+    /// How often the connection is checked with a round trip. Each trip that
+    /// comes back proves the listener has heard every change committed before
+    /// it, which lets the caller cache answer for a while
+    /// ([`CallerCache::FRESH_FOR`]): keep it well below that.
     pub ping: Duration,
     /// The longest wait between two attempts to connect.
     pub max_backoff: Duration,
@@ -290,7 +294,7 @@ impl Default for ListenerSettings {
     fn default() -> Self {
         Self {
             poll: Duration::from_millis(5),
-            ping: Duration::from_secs(2),
+            ping: Duration::from_millis(250),
             max_backoff: Duration::from_secs(5),
         }
     }
@@ -304,18 +308,29 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Starts the thread: it listens through `source` and publishes to `hub`.
+    /// Starts the thread: it listens through `source`, publishes events to
+    /// `hub`, and keeps `callers` told of access changes and of its own
+    /// connection (see [`CallerCache`]).
     pub fn spawn(
         hub: Arc<Hub>,
         source: Arc<dyn NoticeSource>,
         loader: Loader,
+        callers: Arc<CallerCache>,
         settings: ListenerSettings,
     ) -> std::io::Result<Self> {
         let connected = Arc::new(AtomicBool::new(false));
         let flag = connected.clone();
         let thread = std::thread::Builder::new()
             .name("events-listener".into())
-            .spawn(move || listen(&hub, source.as_ref(), &loader, settings, &flag))?;
+            .spawn(move || {
+                let ears = Ears {
+                    hub: &hub,
+                    loader: &loader,
+                    callers: &callers,
+                };
+                listen(&ears, source.as_ref(), settings, &flag);
+                callers.lost();
+            })?;
         Ok(Self {
             thread: Some(thread),
             connected,
@@ -336,13 +351,37 @@ impl Listener {
     }
 }
 
+/// Where what the listener hears goes.
+struct Ears<'a> {
+    hub: &'a Hub,
+    loader: &'a Loader,
+    callers: &'a CallerCache,
+}
+
+impl Ears<'_> {
+    fn hear(&self, batch: Vec<Heard>) {
+        for heard in batch {
+            match heard {
+                Heard::Event(n) => {
+                    if self.hub.is_watched(n.session)
+                        && let Some(d) = self.loader.load(&n)
+                    {
+                        self.hub.publish(n.session, d);
+                    }
+                }
+                Heard::AccessChanged(user) => self.callers.forget_user(user),
+            }
+        }
+    }
+}
+
 fn listen(
-    hub: &Hub,
+    ears: &Ears<'_>,
     source: &dyn NoticeSource,
-    loader: &Loader,
     settings: ListenerSettings,
     connected: &AtomicBool,
 ) {
+    let hub = ears.hub;
     let mut backoff = Duration::from_millis(50);
     let mut first = true;
     while !hub.is_closed() {
@@ -356,6 +395,8 @@ fn listen(
             }
         };
         connected.store(true, Ordering::Relaxed);
+        // Whatever changed while no connection listened is unknown.
+        ears.callers.lost();
         backoff = Duration::from_millis(50);
         if first {
             first = false;
@@ -366,22 +407,22 @@ fn listen(
             log::info!("events listener reconnected; open streams catch up");
             hub.catch_up_all();
         }
-        let mut pinged = Instant::now();
+        // The first round trip comes at once: it is what lets the cache answer.
+        let mut pinged: Option<Instant> = None;
         while !hub.is_closed() {
-            let polled = if pinged.elapsed() >= settings.ping {
-                pinged = Instant::now();
-                notices.ping().and_then(|()| notices.poll())
-            } else {
-                notices.poll()
+            let trip = pinged
+                .is_none_or(|p| p.elapsed() >= settings.ping)
+                .then(Instant::now);
+            let polled = match trip {
+                Some(_) => notices.ping().and_then(|()| notices.poll()),
+                None => notices.poll(),
             };
             match polled {
                 Ok(batch) => {
-                    for n in batch {
-                        if hub.is_watched(n.session)
-                            && let Some(d) = loader.load(&n)
-                        {
-                            hub.publish(n.session, d);
-                        }
+                    ears.hear(batch);
+                    if let Some(started) = trip {
+                        pinged = Some(started);
+                        ears.callers.confirmed(started);
                     }
                 }
                 Err(e) => {
@@ -392,6 +433,7 @@ fn listen(
             std::thread::sleep(settings.poll);
         }
         connected.store(false, Ordering::Relaxed);
+        ears.callers.lost();
     }
 }
 

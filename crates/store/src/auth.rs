@@ -8,6 +8,7 @@ use diesel::dsl::now;
 use diesel::prelude::*;
 use domain::ports::{AuthStore, Credentials, NewLoginSession, NewUser, StoreResult};
 use domain::*;
+use time::OffsetDateTime;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
@@ -100,25 +101,29 @@ impl AuthStore for PgStore {
         })
     }
 
-    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<Actor>> {
+    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<LiveActor>> {
         self.run(|c| {
-            let role: Option<String> = login_sessions::table
+            let found: Option<(String, OffsetDateTime)> = login_sessions::table
                 .inner_join(users::table)
                 .filter(login_sessions::id.eq(session.0))
                 .filter(login_sessions::user_id.eq(user.0))
                 .filter(live_sessions!())
                 .filter(users::is_active)
-                .select(users::role)
+                .select((users::role, login_sessions::expires_at))
                 .first(c)
                 .optional()?;
-            role.map(|r| {
-                Ok(Actor {
-                    user_id: user,
-                    login_session_id: session,
-                    role: r.parse().map_err(bad_value)?,
+            found
+                .map(|(r, expires_at)| {
+                    Ok(LiveActor {
+                        actor: Actor {
+                            user_id: user,
+                            login_session_id: session,
+                            role: r.parse().map_err(bad_value)?,
+                        },
+                        session_expires_at: expires_at,
+                    })
                 })
-            })
-            .transpose()
+                .transpose()
         })
     }
 

@@ -11,12 +11,16 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::result::QueryResult;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
-use domain::events::{EventKind, Notice, NoticeSource, Notices};
+use domain::events::{EventKind, Heard, Notice, NoticeSource, Notices};
+use domain::ids::UserId;
 use domain::ports::StoreResult;
 use uuid::Uuid;
 
 /// The channel every instance listens on.
 pub const CHANNEL: &str = "dealroom_events";
+/// The channel the database's triggers notify a user's id on when their
+/// access changes (migration `2026-11-30-000001_access_notices`).
+pub const ACCESS_CHANNEL: &str = "dealroom_auth";
 
 impl PgStore {
     /// Sends the notice with the session's current event position (the seq
@@ -70,7 +74,7 @@ impl PgNotices {
         let mut conn = PgConnection::establish(url)
             .map_err(|e| domain::StoreError::Unavailable(e.to_string()))?;
         conn.batch_execute(&format!(
-            "SET application_name = 'dealroom-listener'; LISTEN {CHANNEL}"
+            "SET application_name = 'dealroom-listener'; LISTEN {CHANNEL}; LISTEN {ACCESS_CHANNEL}"
         ))
         .map_err(crate::classify)?;
         Ok(Self { conn })
@@ -78,13 +82,25 @@ impl PgNotices {
 }
 
 impl Notices for PgNotices {
-    fn poll(&mut self) -> StoreResult<Vec<Notice>> {
+    fn poll(&mut self) -> StoreResult<Vec<Heard>> {
         let mut out = Vec::new();
         for n in self.conn.notifications_iter() {
             let n = n.map_err(|e| domain::StoreError::Unavailable(e.to_string()))?;
-            match Notice::parse(&n.payload) {
-                Some(notice) => out.push(notice),
-                None => log::warn!("ignoring a malformed event notice: {:?}", n.payload),
+            let heard = if n.channel == ACCESS_CHANNEL {
+                n.payload
+                    .parse()
+                    .ok()
+                    .map(|u| Heard::AccessChanged(UserId(u)))
+            } else {
+                Notice::parse(&n.payload).map(Heard::Event)
+            };
+            match heard {
+                Some(h) => out.push(h),
+                None => log::warn!(
+                    "ignoring a malformed notice on {}: {:?}",
+                    n.channel,
+                    n.payload
+                ),
             }
         }
         Ok(out)

@@ -4,7 +4,7 @@
 //! after a database restart.
 
 use diesel::Connection;
-use diesel::connection::CacheSize;
+use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::result::{ConnectionError, Error as DieselError};
@@ -38,6 +38,21 @@ impl Conn {
     }
 }
 
+/// Run once on each new connection.
+///
+/// Every statement keeps one plan, whatever the size of the tables: a
+/// prepared statement is planned once per connection (its generic plan) and
+/// never again. Under PostgreSQL's default (`auto`), the hot statements —
+/// the login-session check, the message page, the post — were planned anew
+/// on every execution on a large database, because their generic plan's cost
+/// estimate stays above the custom plans' (one session of a million
+/// messages): a page fell from about 6 800 to 4 900 requests/s. Each of them
+/// looks rows up by key, so the generic plan is the index plan at any size
+/// (`make bench` keeps their `EXPLAIN` in `target/bench/`). The one statement
+/// whose best plan could depend on its values, the message search, asks for
+/// its own plan mode in its transaction (`SET LOCAL`, see `search.rs`).
+const SESSION_SETUP: &str = "SET plan_cache_mode = force_generic_plan";
+
 /// Opens [`Conn`]s for r2d2.
 pub struct Manager {
     url: String,
@@ -59,11 +74,16 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Conn, ManagerError> {
         let mut pg = PgConnection::establish(&self.url)?;
-        if !self.statement_cache {
+        if self.statement_cache {
+            pg.batch_execute(SESSION_SETUP)?;
+        } else {
             // Behind a transaction pooler the next statement may run on
             // another server connection, which never prepared ours: every
             // statement then goes as one Parse-Bind-Execute of the unnamed
-            // statement (libpq's PQsendQueryParams).
+            // statement (libpq's PQsendQueryParams). Such a statement gets a
+            // plan of its own each time whatever `plan_cache_mode` says, and
+            // a session's SET would land on one server connection of the
+            // pooler's, and stay there for its other clients: no setup.
             pg.set_prepared_statement_cache_size(CacheSize::Disabled);
         }
         Ok(Conn {

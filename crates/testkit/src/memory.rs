@@ -605,7 +605,7 @@ impl AuthStore for MemoryStore {
         Ok(out)
     }
 
-    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<Actor>> {
+    fn actor(&self, user: UserId, session: LoginSessionId) -> StoreResult<Option<LiveActor>> {
         let st = self.lock();
         let now = st.now();
         let Some(l) = st.logins.get(&session) else {
@@ -618,10 +618,13 @@ impl AuthStore for MemoryStore {
             .users
             .get(&user)
             .filter(|u| u.user.is_active)
-            .map(|u| Actor {
-                user_id: user,
-                login_session_id: session,
-                role: u.user.role,
+            .map(|u| LiveActor {
+                actor: Actor {
+                    user_id: user,
+                    login_session_id: session,
+                    role: u.user.role,
+                },
+                session_expires_at: l.session.expires_at,
             }))
     }
 
