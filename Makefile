@@ -7,7 +7,7 @@ CARGO ?= cargo
 TESTKIT_DIR ?= $(shell echo $${TMPDIR:-/tmp})/dealroom-testkit-$(shell id -u)
 export TESTKIT_DIR
 
-.PHONY: run test test-newcomer docs lint openapi-lint fmt check-deps check-schema db db-stop build release bench abuse fuzz-api clean
+.PHONY: run test test-newcomer docs cluster cluster-stop test-cluster lint openapi-lint fmt check-deps check-schema db db-stop build release bench abuse fuzz-api clean
 
 ## run: serve the API on 127.0.0.1:3000 (this checkout's local PostgreSQL unless DATABASE_URL is set)
 run:
@@ -52,6 +52,19 @@ db:
 	@scripts/pg.sh start
 db-stop:
 	@scripts/pg.sh stop
+
+## cluster / cluster-stop: a primary, a streaming replica, PgBouncer (transaction mode) and two instances on loopback (README "Scaling out")
+cluster:
+	@CARGO="$(CARGO)" scripts/cluster.sh start
+cluster-stop:
+	@scripts/cluster.sh stop
+
+## test-cluster: starts the cluster, runs tests/cluster against it (two instances, replica and PgBouncer stopped under load), stops it
+test-cluster:
+	@CARGO="$(CARGO)" RATE_LIMIT_MAX=1000000 AUTH_RATE_LIMIT_MAX=1000000 BCRYPT_ROUNDS=4 LOG_LEVEL=warn \
+	  scripts/cluster.sh start || { scripts/cluster.sh stop; exit 1; }; \
+	DEALROOM_CLUSTER_ENV=$$(scripts/cluster.sh env-file) $(CARGO) test -p integration-tests --test cluster -- --ignored --test-threads=1 --nocapture; \
+	status=$$?; scripts/cluster.sh stop; exit $$status
 
 ## test-newcomer: `make db` in private clones at once (as root, and unprivileged), each its own cluster, all stopped
 test-newcomer:

@@ -28,6 +28,11 @@ db=${BENCH_DB:-dealroom_bench}
 scenarios=${BENCH_SCENARIOS:-core,media,events,search}
 out="$root/target/bench"
 
+# The cluster scenario runs on a topology of its own (scripts/bench/cluster.sh).
+if [ "${BENCH_SCENARIOS:-}" = cluster ]; then
+  exec scripts/bench/cluster.sh
+fi
+
 say() { echo "==> $*" >&2; }
 die() { echo "bench: $*" >&2; exit 1; }
 

@@ -24,7 +24,7 @@ async fn ready_is_200_when_the_database_answers_and_migrations_are_applied() {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.data(),
-        &json!({ "database": "ok", "migrations": "applied" })
+        &json!({ "database": "ok", "migrations": "applied", "mediaStorage": "disk" })
     );
 }
 

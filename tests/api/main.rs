@@ -15,6 +15,7 @@ mod market;
 mod media;
 mod openapi;
 mod rules;
+mod scaling;
 mod schema;
 mod search;
 mod slow_clients;

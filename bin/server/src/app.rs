@@ -19,7 +19,7 @@ use actix_web::{App, web};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{PgStore, PoolSettings};
+use store::{PgStore, PoolSettings, ReplicaSettings};
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -43,17 +43,47 @@ pub enum StartError {
     Services(String),
 }
 
+/// How often the replica's lag is measured.
+const REPLICA_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The store as the settings say: `pool` with `DB_STATEMENT_CACHE`,
+/// `DATABASE_DIRECT_URL` for session-level work and, with `replica`, the read
+/// replica of `DATABASE_REPLICA_URL` (a pool of the same size and cache).
+pub fn open_store(settings: &Settings, pool: PoolSettings, replica: bool) -> PgStore {
+    let pool = PoolSettings {
+        statement_cache: settings.db_statement_cache,
+        ..pool
+    };
+    let store = PgStore::connect(settings.database_url.expose(), &pool)
+        .with_direct_url(settings.direct_database_url());
+    match settings.database_replica_url.expose() {
+        url if replica && !url.is_empty() => store.with_replica(&ReplicaSettings {
+            url: url.to_owned(),
+            max_lag: settings.replica_max_lag,
+            check_interval: REPLICA_CHECK_INTERVAL,
+            // Opened on demand: a replica that is down costs no reconnect attempts.
+            pool: PoolSettings {
+                min_idle: 0,
+                ..pool
+            },
+        }),
+        _ => store,
+    }
+}
+
 impl Application {
     /// Builds the pool, the services and the server, and binds `HOST:PORT`
     /// (port 0 picks a free one).
     pub fn build(settings: Settings) -> Result<Self, StartError> {
-        let store = PgStore::connect(
-            settings.database_url.expose(),
-            &PoolSettings {
+        let store = open_store(
+            &settings,
+            PoolSettings {
                 max_size: settings.db_pool_size,
                 min_idle: settings.db_pool_size.clamp(1, 4),
                 connection_timeout: settings.db_pool_timeout,
+                ..PoolSettings::default()
             },
+            true,
         );
         let addr = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&addr).map_err(|source| StartError::Bind {

@@ -49,9 +49,33 @@ pub struct Liveness {
 
 /// `GET /ready`.
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Readiness {
     #[schema(example = "ok")]
     pub database: &'static str,
     #[schema(example = "applied")]
     pub migrations: &'static str,
+    /// Where uploads' bytes are (`MEDIA_STORAGE`): `disk` is this instance's
+    /// own directory, so several instances need `s3` or one shared `MEDIA_DIR`.
+    #[schema(example = "s3")]
+    pub media_storage: &'static str,
+    /// The read replica (`DATABASE_REPLICA_URL`); absent without one. Its
+    /// trouble never makes the instance unready: its reads go to the primary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<ReplicaReadiness>,
+}
+
+/// The read replica's state in `GET /ready`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaReadiness {
+    /// `ok`: reads go to it; `lagging`: more than `REPLICA_MAX_LAG` behind;
+    /// `down`: it did not answer its last check. Reads go to the primary then.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// How far behind the primary it was at its last check, in seconds;
+    /// absent while it is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 0.004)]
+    pub lag_seconds: Option<f64>,
 }

@@ -7,7 +7,7 @@ use auth::inputs::RegisterInput;
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::time::Duration;
-use store::{PgStore, PoolSettings};
+use store::PoolSettings;
 
 pub const USAGE: &str = "\
 dealroom — the Dealroom API server
@@ -140,13 +140,14 @@ pub fn run(
         Command::GcMedia => {
             let settings = settings(env)?;
             migrate(&settings)?;
-            let store = PgStore::connect(
-                settings.database_url.expose(),
-                &PoolSettings {
+            let store = crate::app::open_store(
+                &settings,
+                PoolSettings {
                     max_size: 2,
                     min_idle: 0,
                     ..PoolSettings::default()
                 },
+                false,
             );
             let closing = store.closing();
             let state = AppState::new(settings, store).map_err(|e| Failure::new(e.to_string()))?;
@@ -178,13 +179,14 @@ pub fn run(
                 }
             };
             migrate(&settings)?;
-            let store = PgStore::connect(
-                settings.database_url.expose(),
-                &PoolSettings {
+            let store = crate::app::open_store(
+                &settings,
+                PoolSettings {
                     max_size: 1,
                     min_idle: 0,
                     ..PoolSettings::default()
                 },
+                false,
             );
             let closing = store.closing();
             let state = AppState::new(settings, store).map_err(|e| Failure::new(e.to_string()))?;
@@ -252,14 +254,14 @@ fn settings(env: &HashMap<String, String>) -> Result<Settings, Failure> {
 
 /// Applies pending migrations; their names.
 pub fn migrate(settings: &Settings) -> Result<Vec<String>, Failure> {
-    store::migrations::run_pending_at(settings.database_url.expose())
+    store::migrations::run_pending_at(settings.direct_database_url())
         .map_err(|e| Failure::new(format!("migration failed: {}", one_line(&e.to_string()))))
 }
 
 /// `SEARCH_LANGUAGE` must be the configuration the migrations built the
 /// messages' search column with: the language is fixed by a migration.
 fn check_search_language(settings: &Settings) -> Result<(), Failure> {
-    let built = store::migrations::search_configuration_at(settings.database_url.expose())
+    let built = store::migrations::search_configuration_at(settings.direct_database_url())
         .map_err(|e| Failure::new(one_line(&e.to_string())))?;
     match built {
         Some(built) if built != settings.search_language => Err(Failure::new(format!(

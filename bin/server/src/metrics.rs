@@ -275,7 +275,59 @@ pub async fn endpoint(metrics: web::Data<Metrics>, state: web::Data<AppState>) -
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, CONTENT_TYPE_TEXT))
         .insert_header((CACHE_CONTROL, "no-store"))
-        .body(metrics.render(&state.store.pool_stats(), &state.events.stats))
+        .body({
+            let mut text = metrics.render(&state.store.pool_stats(), &state.events.stats);
+            if let Some(replica) = state.store.replica_stats() {
+                render_replica(&mut text, &replica);
+            }
+            text
+        })
+}
+
+/// The read replica's series (only with `DATABASE_REPLICA_URL`).
+fn render_replica(out: &mut String, r: &store::ReplicaStats) {
+    let lag = r.lag.map_or(f64::NAN, |l| l.as_secs_f64());
+    for (name, kind, help, value) in [
+        (
+            "db_replica_up",
+            "gauge",
+            "1 while reads go to the replica (it answers and is at most REPLICA_MAX_LAG behind), else 0.",
+            f64::from(u8::from(r.usable)),
+        ),
+        (
+            "db_replica_lag_seconds",
+            "gauge",
+            "How far the replica was behind the primary at its last check (NaN: unreachable).",
+            lag,
+        ),
+        (
+            "db_replica_max_lag_seconds",
+            "gauge",
+            "REPLICA_MAX_LAG: a replica further behind is skipped.",
+            r.max_lag.as_secs_f64(),
+        ),
+        (
+            "db_replica_reads_total",
+            "counter",
+            "Reads the replica answered.",
+            r.reads as f64,
+        ),
+        (
+            "db_replica_fallbacks_total",
+            "counter",
+            "Replica reads that went to the primary (replica skipped, busy or failing).",
+            r.fallbacks as f64,
+        ),
+        (
+            "db_replica_pool_connections",
+            "gauge",
+            "Replica connections open now, idle or in use.",
+            f64::from(r.pool.connections),
+        ),
+    ] {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
 }
 
 /// The middleware that records every request in [`Metrics`]; wrap it
@@ -397,6 +449,36 @@ mod tests {
             "db_pool_idle 1".into(),
             "db_pool_waiting 0".into(),
         ] {
+            assert!(text.lines().any(|x| x == line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn the_replica_reports_its_lag_and_whether_reads_go_to_it() {
+        let mut text = String::new();
+        let mut stats = store::ReplicaStats {
+            usable: true,
+            lag: Some(Duration::from_millis(250)),
+            max_lag: Duration::from_secs(2),
+            reads: 7,
+            fallbacks: 3,
+            pool: store::PoolStats::default(),
+        };
+        render_replica(&mut text, &stats);
+        for line in [
+            "db_replica_up 1",
+            "db_replica_lag_seconds 0.25",
+            "db_replica_max_lag_seconds 2",
+            "db_replica_reads_total 7",
+            "db_replica_fallbacks_total 3",
+        ] {
+            assert!(text.lines().any(|x| x == line), "{line} in\n{text}");
+        }
+        stats.usable = false;
+        stats.lag = None;
+        let mut text = String::new();
+        render_replica(&mut text, &stats);
+        for line in ["db_replica_up 0", "db_replica_lag_seconds NaN"] {
             assert!(text.lines().any(|x| x == line), "{line} in\n{text}");
         }
     }

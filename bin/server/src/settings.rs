@@ -52,6 +52,15 @@ pub struct Settings {
     pub db_pool_size: u32,
     #[serde(deserialize_with = "bare_millis")]
     pub db_pool_timeout: Duration,
+    /// Prepare statements once per connection (`on`), or never (`off`).
+    #[serde(deserialize_with = "on_off")]
+    pub db_statement_cache: bool,
+    /// Where session-level work connects; empty: `database_url`.
+    pub database_direct_url: Secret,
+    /// The read replica; empty: none.
+    pub database_replica_url: Secret,
+    #[serde(deserialize_with = "bare_millis")]
+    pub replica_max_lag: Duration,
     pub jwt_secret: Secret,
     #[serde(deserialize_with = "bare_seconds")]
     pub jwt_expires_in: Duration,
@@ -237,6 +246,36 @@ impl Settings {
     pub fn is_production(&self) -> bool {
         self.app_env == AppEnv::Production
     }
+
+    /// Where session-level work connects: `DATABASE_DIRECT_URL`, else `DATABASE_URL`.
+    pub fn direct_database_url(&self) -> &str {
+        match self.database_direct_url.expose() {
+            "" => self.database_url.expose(),
+            url => url,
+        }
+    }
+}
+
+/// `on` or `off` (also `true`/`false`, `1`/`0`, `yes`/`no`).
+fn on_off<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("on or off")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<bool, E> {
+            match v.trim().to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" | "yes" => Ok(true),
+                "off" | "false" | "0" | "no" => Ok(false),
+                _ => Err(E::custom(format!("must be on or off, not {v:?}"))),
+            }
+        }
+    }
+    d.deserialize_any(Visitor)
 }
 
 /// A duration whose bare number is in milliseconds (`3000`, or `3s`).
@@ -427,6 +466,38 @@ mod tests {
         let set =
             Settings::load(&env(&[("BCRYPT_CONCURRENCY", "3")])).map(|s| s.bcrypt_concurrency);
         assert_eq!(set.ok(), Some(3));
+    }
+
+    #[test]
+    fn the_statement_cache_is_on_unless_set_off() {
+        let cache = |v: Option<&str>| {
+            let e = v.map_or_else(HashMap::new, |v| env(&[("DB_STATEMENT_CACHE", v)]));
+            Settings::load(&e)
+                .map(|s| s.db_statement_cache)
+                .map_err(|e| e.0)
+        };
+        assert_eq!(cache(None), Ok(true));
+        assert_eq!(cache(Some("off")), Ok(false));
+        assert_eq!(cache(Some("ON")), Ok(true));
+        assert!(
+            cache(Some("sometimes"))
+                .err()
+                .is_some_and(|e| e.contains("db_statement_cache")),
+        );
+    }
+
+    #[test]
+    fn the_direct_url_defaults_to_the_database_url() {
+        let url = "postgres://app@pooler:6432/dealroom";
+        let s = Settings::load(&env(&[("DATABASE_URL", url)])).map_err(|e| e.0);
+        assert_eq!(s.as_ref().map(Settings::direct_database_url), Ok(url));
+        let direct = "postgres://app@db:5432/dealroom";
+        let s = Settings::load(&env(&[
+            ("DATABASE_URL", url),
+            ("DATABASE_DIRECT_URL", direct),
+        ]))
+        .map_err(|e| e.0);
+        assert_eq!(s.as_ref().map(Settings::direct_database_url), Ok(direct));
     }
 
     #[test]

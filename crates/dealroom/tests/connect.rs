@@ -12,6 +12,7 @@ fn quick() -> Options {
             max_size: 2,
             min_idle: 0,
             connection_timeout: Duration::from_millis(300),
+            ..PoolSettings::default()
         },
         bcrypt_cost: 4,
         ..Options::default()

@@ -379,7 +379,10 @@ impl ChatStore for PgStore {
         after: Option<(Timestamp, ChatSessionId)>,
         limit: i64,
     ) -> StoreResult<Vec<ChatSession>> {
-        self.run(|c| {
+        // A title search may lag by up to REPLICA_MAX_LAG (the replica's when
+        // there is a usable one); the plain list is what a client reads right
+        // after creating or renaming a session: the primary's.
+        let list = |c: &mut PgConnection| {
             let mut query = chat_sessions::table
                 .left_join(vendors::table)
                 .filter(chat_sessions::user_id.eq(owner.0))
@@ -404,7 +407,12 @@ impl ChatStore for PgStore {
                 .into_iter()
                 .map(session_into_domain)
                 .collect())
-        })
+        };
+        if q.is_some() {
+            self.read(list)
+        } else {
+            self.run(list)
+        }
     }
 
     fn rename_chat_session(

@@ -115,6 +115,6 @@ impl Notices for PgNotices {
 
 impl NoticeSource for PgStore {
     fn listen(&self) -> StoreResult<Box<dyn Notices>> {
-        Ok(Box::new(PgNotices::listen(&self.url)?))
+        Ok(Box::new(PgNotices::listen(&self.direct_url)?))
     }
 }

@@ -11,6 +11,7 @@ mod media;
 pub mod migrations;
 mod pool;
 mod prepared;
+mod replica;
 mod rows;
 mod schema;
 pub mod search;
@@ -18,6 +19,7 @@ pub mod search;
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
 pub use events::CHANNEL;
 pub use pool::{PoolSettings, PoolStats};
+pub use replica::{REPLICA_CHECKOUT, ReplicaSettings, ReplicaStats};
 
 use diesel::PgConnection;
 use diesel::result::QueryResult;
@@ -39,8 +41,16 @@ pub struct PgStore {
     waiting: Arc<AtomicUsize>,
     /// Gone once the pool and every connection it opened are closed.
     alive: Weak<Alive>,
-    /// Where the pool connects; the events listener connects there too.
+    /// Where the pool connects.
     url: Arc<str>,
+    /// Where session-level work connects (the events listener's `LISTEN`,
+    /// the media collector's advisory locks): `url` unless that is a
+    /// transaction pooler.
+    direct_url: Arc<str>,
+    /// A small pool on `direct_url` when it differs from `url`.
+    direct: Option<PgPool>,
+    /// The read replica, if any.
+    replica: Option<Arc<replica::Replica>>,
     /// The text search configuration of message search queries (`SEARCH_LANGUAGE`).
     search_language: Arc<str>,
     /// Its oid, looked up on first use.
@@ -57,9 +67,61 @@ impl PgStore {
             waiting: Arc::default(),
             alive,
             url: Arc::from(url),
+            direct_url: Arc::from(url),
+            direct: None,
+            replica: None,
             search_language: Arc::from(DEFAULT_SEARCH_LANGUAGE),
             search_config_oid: Arc::default(),
         }
+    }
+
+    /// Session-level work (`LISTEN`, advisory locks held across
+    /// statements) connects to `url` instead of the pool's URL: the database
+    /// itself when the pool goes through a transaction pooler.
+    #[must_use]
+    pub fn with_direct_url(mut self, url: &str) -> Self {
+        if url.is_empty() || url == &*self.url {
+            self.direct_url = self.url.clone();
+            self.direct = None;
+            return self;
+        }
+        let settings = PoolSettings {
+            max_size: 2,
+            min_idle: 0,
+            connection_timeout: self.pool.connection_timeout(),
+            statement_cache: true,
+        };
+        self.direct = Some(pool::build_pool_sharing(url, &settings, self.keep_alive()));
+        self.direct_url = Arc::from(url);
+        self
+    }
+
+    /// Adds a read replica: reads that may lag go to it while it is at most
+    /// `max_lag` behind (see the `replica` module), measured in a background
+    /// thread every `check_interval`.
+    #[must_use]
+    pub fn with_replica(mut self, settings: &ReplicaSettings) -> Self {
+        self.replica = Some(replica::Replica::open(
+            settings,
+            self.pool.clone(),
+            self.keep_alive(),
+        ));
+        self
+    }
+
+    /// The replica's state, if there is one.
+    pub fn replica_stats(&self) -> Option<ReplicaStats> {
+        self.replica.as_ref().map(|r| r.stats())
+    }
+
+    /// What a further pool's connections hold so that [`Closing`] waits for them too.
+    fn keep_alive(&self) -> Arc<Alive> {
+        self.alive.upgrade().unwrap_or_default()
+    }
+
+    /// The pool for session-level work (see [`PgStore::with_direct_url`]).
+    pub(crate) fn direct_pool(&self) -> &PgPool {
+        self.direct.as_ref().unwrap_or(&self.pool)
     }
 
     /// Message search parses queries with this text search configuration; it

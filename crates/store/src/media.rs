@@ -179,9 +179,10 @@ impl MediaStore for PgStore {
     }
 
     fn claim_unreferenced(&self, sha256: &str) -> StoreResult<Option<Box<dyn ObjectClaim>>> {
-        let mut conn = self
-            .pool
-            .get_timeout(self.pool.connection_timeout())
+        // A session-level lock: never through a transaction pooler.
+        let pool = self.direct_pool();
+        let mut conn = pool
+            .get_timeout(pool.connection_timeout())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let referenced = (|| {
             lock(&mut conn.pg, Self::LOCK_HASH_SQL, sha256)?;

@@ -4,7 +4,7 @@
 //! after a database restart.
 
 use diesel::Connection;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{CacheSize, SimpleConnection};
 use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::result::{ConnectionError, Error as DieselError};
@@ -57,6 +57,7 @@ const SESSION_SETUP: &str = "SET plan_cache_mode = force_generic_plan";
 pub struct Manager {
     url: String,
     alive: Arc<Alive>,
+    statement_cache: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +74,18 @@ impl r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<Conn, ManagerError> {
         let mut pg = PgConnection::establish(&self.url)?;
-        pg.batch_execute(SESSION_SETUP)?;
+        if self.statement_cache {
+            pg.batch_execute(SESSION_SETUP)?;
+        } else {
+            // Behind a transaction pooler the next statement may run on
+            // another server connection, which never prepared ours: every
+            // statement then goes as one Parse-Bind-Execute of the unnamed
+            // statement (libpq's PQsendQueryParams). Such a statement gets a
+            // plan of its own each time whatever `plan_cache_mode` says, and
+            // a session's SET would land on one server connection of the
+            // pooler's, and stay there for its other clients: no setup.
+            pg.set_prepared_statement_cache_size(CacheSize::Disabled);
+        }
         Ok(Conn {
             pg,
             broken: false,
@@ -101,6 +113,10 @@ pub struct PoolSettings {
     pub min_idle: u32,
     /// How long a checkout waits before the request gets `503 UNAVAILABLE`.
     pub connection_timeout: Duration,
+    /// Prepare each statement once per connection and reuse it (`true`), or
+    /// send every statement with its parameters unprepared (`false`): what a
+    /// transaction pooler such as PgBouncer needs (`DB_STATEMENT_CACHE=off`).
+    pub statement_cache: bool,
 }
 
 impl Default for PoolSettings {
@@ -109,6 +125,7 @@ impl Default for PoolSettings {
             max_size: 16,
             min_idle: 4,
             connection_timeout: Duration::from_secs(3),
+            statement_cache: true,
         }
     }
 }
@@ -119,7 +136,13 @@ impl Default for PoolSettings {
 pub(crate) fn build_pool(url: &str, settings: &PoolSettings) -> (PgPool, Weak<Alive>) {
     let alive = Arc::new(Alive);
     let tracker = Arc::downgrade(&alive);
-    let pool = r2d2::Pool::builder()
+    (build_pool_sharing(url, settings, alive), tracker)
+}
+
+/// [`build_pool`] whose connections count in another pool's `alive` (a
+/// store's second and third pools: closing the store waits for all three).
+pub(crate) fn build_pool_sharing(url: &str, settings: &PoolSettings, alive: Arc<Alive>) -> PgPool {
+    r2d2::Pool::builder()
         .max_size(settings.max_size.max(1))
         .min_idle(Some(settings.min_idle.min(settings.max_size)))
         .connection_timeout(settings.connection_timeout)
@@ -128,8 +151,8 @@ pub(crate) fn build_pool(url: &str, settings: &PoolSettings) -> (PgPool, Weak<Al
         .build_unchecked(Manager {
             url: url.to_owned(),
             alive,
-        });
-    (pool, tracker)
+            statement_cache: settings.statement_cache,
+        })
 }
 
 /// r2d2's default handler logs every failed connect at error level; during an

@@ -106,14 +106,15 @@ set_config('max_parallel_workers_per_gather', '0', true)";
             created_at: OffsetDateTime::UNIX_EPOCH,
             id: MessageId(Uuid::nil()),
         });
-        let text = search.text.clone();
         let limit = search.limit;
-        self.tx(|c| {
+        // On the replica when there is a usable one: a search may lag behind
+        // the caller's own posts by up to REPLICA_MAX_LAG.
+        self.read_tx(|c| {
             let config = self.search_config_oid(c)?;
             Prepared::new(Self::SEARCH_SETTINGS_SQL).execute(c)?;
             let rows = Prepared::new(search_sql(scope))
                 .bind::<Oid, _>(config)
-                .bind::<Text, _>(text)
+                .bind::<Text, _>(search.text.clone())
                 .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner)
                 .bind::<Nullable<diesel::sql_types::Uuid>, _>(session)
                 .bind::<Float, _>(after.rank)

@@ -10,7 +10,7 @@
 -- (messages_search_idx holds the owner and the words: a user's search
 -- intersects the two inside it) and a generic plan is planned once.
 WITH hits AS (
-    SELECT m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
+    SELECT m.session_id, m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
     FROM websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
     JOIN messages m ON m.search @@ q.query
     WHERE /* scope */ true
@@ -35,7 +35,9 @@ SELECT h.rank, s.title AS session_title,
                 ELSE 'MaxFragments=2, MaxWords=20, MinWords=8, FragmentDelimiter=" … ", ' END
            || U&'StartSel=\E000, StopSel=\E001') AS snippet
 FROM hits h
-JOIN messages m ON m.id = h.id
+-- By the session too: a message is found by its session and id wherever
+-- messages are partitioned or distributed by session (docs/scaling.md).
+JOIN messages m ON m.session_id = h.session_id AND m.id = h.id
 JOIN chat_sessions s ON s.id = m.session_id
 LEFT JOIN media md ON md.id = m.media_id
 CROSS JOIN websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)

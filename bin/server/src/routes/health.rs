@@ -1,9 +1,10 @@
 //! `GET /health` (liveness) and `GET /ready` (database and migrations).
 
-use crate::bodies::{Liveness, Readiness};
+use crate::bodies::{Liveness, Readiness, ReplicaReadiness};
 use crate::conn::Drain;
 use crate::error::{ErrorBody, ErrorCode};
 use crate::reply::{Envelope, ok};
+use crate::settings::MediaStorage;
 use crate::state::AppState;
 use actix_web::{HttpResponse, web};
 
@@ -20,6 +21,8 @@ pub async fn health() -> HttpResponse {
 
 /// Readiness: `200` when the database answers and every migration is applied,
 /// else `503` (within a second); `503` at once when the server is shutting down.
+/// It also names the media storage and the read replica's state; a replica
+/// that is down or behind never makes it `503` (its reads go to the primary).
 #[utoipa::path(get, path = "/ready", tag = "service",
     responses(
         (status = 200, description = "Ready", body = Envelope<Readiness>),
@@ -29,6 +32,18 @@ pub async fn ready(state: web::Data<AppState>, drain: Option<web::Data<Drain>>) 
     if drain.is_some_and(|d| d.is_draining()) {
         return ErrorCode::Unavailable.respond("Shutting down", None);
     }
+    let media_storage = match state.settings.media_storage {
+        MediaStorage::Disk => "disk",
+        MediaStorage::S3 => "s3",
+    };
+    let replica = state.store.replica_stats().map(|r| ReplicaReadiness {
+        status: match (r.usable, r.lag) {
+            (true, _) => "ok",
+            (false, Some(_)) => "lagging",
+            (false, None) => "down",
+        },
+        lag_seconds: r.lag.map(|l| l.as_secs_f64()),
+    });
     let check = web::block(move || state.health.ready()).await;
     match check {
         Ok(Ok(true)) => ok(
@@ -36,6 +51,8 @@ pub async fn ready(state: web::Data<AppState>, drain: Option<web::Data<Drain>>) 
             Readiness {
                 database: "ok",
                 migrations: "applied",
+                media_storage,
+                replica,
             },
         ),
         Ok(Ok(false)) => ErrorCode::Unavailable.respond("Database migrations are pending", None),
