@@ -482,6 +482,12 @@ def finish_perf(key, profiler):
 # ------------------------------------------------------------------ pgbench
 
 
+# pgbench runs per ceiling: the ceiling is the best of them (on this shared
+# 2-core VM one 10 s run varies by 25% from the next; the best is the
+# database's limit, and the strictest bar for the ratio).
+PG_RUNS = int(env("BENCH_PG_RUNS", "3"))
+
+
 def run_pgbench(key, script, ids):
     clients = POOL
     jobs = max(1, min(2, clients))
@@ -489,35 +495,44 @@ def run_pgbench(key, script, ids):
            "-T", str(PG_DURATION), "-f", os.path.join(HERE, script),
            "-D", f"uid={ids['user_id']}", "-D", f"sid={ids['login_session_id']}",
            "-D", f"session={ids['session_id']}", DATABASE_URL]
-    say(f"pgbench ceiling of ({key}): {script}, {clients} clients, {jobs} threads, {PG_DURATION} s")
-    vacuum()
+    say(f"pgbench ceiling of ({key}): {script}, {clients} clients, {jobs} threads, "
+        f"best of {PG_RUNS} x {PG_DURATION} s")
     # The plan mode every pool connection of the server sets (crates/store/src/pool.rs).
     pg_env = dict(os.environ, PGOPTIONS="-c plan_cache_mode=force_generic_plan")
-    with CpuMeter() as cpu:
-        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env=pg_env)
     shown = "PGOPTIONS='-c plan_cache_mode=force_generic_plan' " + " ".join(cmd)
-    with open(os.path.join(OUT, f"pgbench-{key}.txt"), "w") as f:
-        f.write("$ " + shown + "\n" + p.stdout)
-    if p.returncode != 0:
-        die(f"pgbench failed for ({key}) (exit {p.returncode}):\n{p.stdout}")
-    m = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", p.stdout, re.M)
-    if not m:
-        die(f"no tps line in pgbench's output for ({key}):\n{p.stdout}")
-    lat = re.search(r"^latency average = ([0-9.]+) ms", p.stdout, re.M)
-    failed = re.search(r"^number of failed transactions: (\d+)", p.stdout, re.M)
-    tx = re.search(r"^number of transactions actually processed: (\d+)", p.stdout, re.M)
-    return {
-        "script": f"scripts/bench/{script}",
-        "tps": float(m.group(1)),
-        "latency_avg_ms": float(lat.group(1)) if lat else None,
-        "transactions": int(tx.group(1)) if tx else None,
-        "failed": int(failed.group(1)) if failed else 0,
-        "clients": clients,
-        "threads": jobs,
-        "duration_s": PG_DURATION,
-        "cpu": cpu.result,
-    }
+    best = None
+    runs = []
+    for i in range(max(1, PG_RUNS)):
+        vacuum()
+        with CpuMeter() as cpu:
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=pg_env)
+        with open(os.path.join(OUT, f"pgbench-{key}{'' if i == 0 else '-' + str(i + 1)}.txt"), "w") as f:
+            f.write("$ " + shown + "\n" + p.stdout)
+        if p.returncode != 0:
+            die(f"pgbench failed for ({key}) (exit {p.returncode}):\n{p.stdout}")
+        m = re.search(r"^tps = ([0-9.]+) \(without initial connection time\)", p.stdout, re.M)
+        if not m:
+            die(f"no tps line in pgbench's output for ({key}):\n{p.stdout}")
+        lat = re.search(r"^latency average = ([0-9.]+) ms", p.stdout, re.M)
+        failed = re.search(r"^number of failed transactions: (\d+)", p.stdout, re.M)
+        tx = re.search(r"^number of transactions actually processed: (\d+)", p.stdout, re.M)
+        run = {
+            "script": f"scripts/bench/{script}",
+            "tps": float(m.group(1)),
+            "latency_avg_ms": float(lat.group(1)) if lat else None,
+            "transactions": int(tx.group(1)) if tx else None,
+            "failed": int(failed.group(1)) if failed else 0,
+            "clients": clients,
+            "threads": jobs,
+            "duration_s": PG_DURATION,
+            "cpu": cpu.result,
+        }
+        runs.append(run["tps"])
+        if best is None or run["tps"] > best["tps"]:
+            best = run
+    best["runs_tps"] = runs
+    return best
 
 
 def run_bcrypt_bound():
@@ -811,9 +826,10 @@ def print_table(result):
           f"(e) runs two wrk side by side ({m['connections']} + {m['connections']} connections)")
     ceilings = [s["ceiling"] for s in result["scenarios"] if s.get("ceiling")]
     if ceilings:
-        print(f"ceiling: pgbench -M prepared, {m['db_pool_size']} clients (the pool size), "
-              f"{ceilings[0]['threads']} threads, {m['pgbench_duration_s']} s; "
-              f"the SQL each request minimally needs")
+        print(f"ceiling: pgbench -M prepared, plan_cache_mode=force_generic_plan, "
+              f"{m['db_pool_size']} clients (the pool size), 2 threads, best of {PG_RUNS} x "
+              f"{m['pgbench_duration_s']} s; the SQL each request minimally needs; (d)'s is "
+              f"bcrypt verifying on every core (scripts/bench/bcrypt-bound)")
     if result.get("search"):
         sr = result["search"]
         print(f"search:  {sr['messages']:,} messages, {sr['sessions']:,} sessions, "

@@ -71,6 +71,9 @@ pub struct Settings {
     /// default) resolves to one per core.
     #[serde(deserialize_with = "concurrency")]
     pub bcrypt_concurrency: usize,
+    /// bcrypt threads' nice value, 0..=19.
+    #[serde(deserialize_with = "nice")]
+    pub bcrypt_nice: i32,
     pub auth_cache_size: usize,
     /// `None` is any origin (`*`).
     #[serde(rename = "cors_origin", deserialize_with = "origins")]
@@ -314,6 +317,16 @@ fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     })
 }
 
+/// A nice value, 0 (the requests' priority) to 19 (the lowest).
+fn nice<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    match i32::deserialize(d)? {
+        n @ 0..=19 => Ok(n),
+        n => Err(serde::de::Error::custom(format!(
+            "{n} is not a nice value from 0 to 19"
+        ))),
+    }
+}
+
 /// `*` (any origin) or a comma-separated list of origins.
 fn origins<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     let text = String::deserialize(d)?;
@@ -456,6 +469,15 @@ mod tests {
             err(Some("a-real-production-secret-of-48-bytes-000000000000")),
             None
         );
+    }
+
+    #[test]
+    fn bcrypt_nice_is_19_by_default_and_must_be_0_to_19() {
+        let nice = |v: &[(&str, &str)]| Settings::load(&env(v)).map(|s| s.bcrypt_nice);
+        assert_eq!(nice(&[]).ok(), Some(19));
+        assert_eq!(nice(&[("BCRYPT_NICE", "0")]).ok(), Some(0));
+        assert!(nice(&[("BCRYPT_NICE", "20")]).is_err());
+        assert!(nice(&[("BCRYPT_NICE", "-1")]).is_err());
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl AppState {
                 refresh_token_ttl: settings.refresh_token_ttl,
                 bcrypt_cost: settings.bcrypt_rounds,
                 hash_concurrency: settings.bcrypt_concurrency,
+                hash_nice: settings.bcrypt_nice,
                 max_sellers_per_session: settings.max_sellers_per_session,
                 media_max_bytes: settings.media_max_bytes,
                 media_url_ttl: settings.media_url_ttl,

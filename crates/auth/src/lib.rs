@@ -31,8 +31,12 @@ pub struct AuthSettings {
     pub refresh_token_ttl: Duration,
     /// bcrypt's cost factor for new password hashes.
     pub bcrypt_cost: u32,
-    /// How many threads run bcrypt, at the lowest priority (0: one per core).
+    /// How many threads run bcrypt (0: one per core).
     pub hash_concurrency: usize,
+    /// Their nice value, 0 to 19: 19, the lowest priority, lets any other
+    /// work preempt a hash (logins take the idle cycles, and nearly stop while
+    /// the machine is saturated); 0 shares the cores evenly with requests.
+    pub hash_nice: i32,
 }
 
 /// Where a login comes from, recorded on its login session.
@@ -111,7 +115,7 @@ impl AuthService {
         let dummy_hash = hash_password("dealroom-dummy-password", settings.bcrypt_cost)?;
         Ok(Self {
             store,
-            hashing: HashPool::new(settings.hash_concurrency)?,
+            hashing: HashPool::new(settings.hash_concurrency, settings.hash_nice)?,
             settings,
             keys,
             dummy_hash,

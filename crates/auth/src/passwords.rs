@@ -39,8 +39,8 @@ impl std::fmt::Debug for HashPool {
 }
 
 impl HashPool {
-    /// `size` threads; 0 means one per core.
-    pub(crate) fn new(size: usize) -> Result<Self, DomainError> {
+    /// `size` threads (0: one per core) at nice `nice` (0 to 19).
+    pub(crate) fn new(size: usize, nice: i32) -> Result<Self, DomainError> {
         let size = if size == 0 {
             std::thread::available_parallelism().map_or(1, usize::from)
         } else {
@@ -54,7 +54,7 @@ impl HashPool {
             let t = std::thread::Builder::new()
                 .name(format!("bcrypt-{i}"))
                 .spawn(move || {
-                    lowest_priority();
+                    lower_priority(nice);
                     loop {
                         let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
                         match job {
@@ -120,14 +120,19 @@ impl Drop for HashPool {
     }
 }
 
-/// Puts the calling thread at `nice 19` (on Linux the nice value is each
-/// thread's own; elsewhere this lowers the whole process, so it is skipped).
+/// Adds `nice` to the calling thread's nice value (on Linux the nice value is
+/// each thread's own; elsewhere this would lower the whole process, so it is
+/// skipped).
 #[allow(unsafe_code)]
-fn lowest_priority() {
+fn lower_priority(nice: i32) {
     #[cfg(target_os = "linux")]
-    // SAFETY: a plain call with a constant argument; it changes only the
-    // calling thread's nice value.
-    let _ = unsafe { libc::nice(19) };
+    if nice > 0 {
+        // SAFETY: a plain call with an integer argument; it changes only the
+        // calling thread's nice value.
+        let _ = unsafe { libc::nice(nice) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 #[cfg(test)]
@@ -140,7 +145,7 @@ mod tests {
 
     #[test]
     fn the_pool_never_runs_more_than_its_size_at_once() {
-        let pool = Arc::new(HashPool::new(2).unwrap());
+        let pool = Arc::new(HashPool::new(2, 19).unwrap());
         let now = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         let callers: Vec<_> = (0..8)
@@ -165,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_panic_inside_is_an_error_and_the_pool_goes_on() {
-        let pool = HashPool::new(1).unwrap();
+        let pool = HashPool::new(1, 19).unwrap();
         assert!(matches!(
             pool.run(|| -> u8 { panic!("boom") }),
             Err(DomainError::Internal(_))
@@ -177,7 +182,7 @@ mod tests {
     #[allow(unsafe_code)]
     #[test]
     fn the_threads_run_at_nice_19_and_the_callers_do_not() {
-        let pool = HashPool::new(1).unwrap();
+        let pool = HashPool::new(1, 19).unwrap();
         // SAFETY: reads the calling thread's nice value.
         let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
         assert_eq!(pool.run(nice).unwrap(), 19);
@@ -187,6 +192,6 @@ mod tests {
     #[test]
     fn zero_means_one_thread_per_core() {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
-        assert_eq!(HashPool::new(0).unwrap().size(), cores);
+        assert_eq!(HashPool::new(0, 19).unwrap().size(), cores);
     }
 }

@@ -21,6 +21,7 @@ fn service(store: &Arc<MemoryStore>) -> AuthService {
             refresh_token_ttl: Duration::from_secs(3600),
             bcrypt_cost: 4,
             hash_concurrency: 0,
+            hash_nice: 19,
         },
     )
     .unwrap()

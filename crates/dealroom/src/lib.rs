@@ -42,8 +42,10 @@ pub struct Options {
     pub refresh_token_ttl: Duration,
     /// bcrypt's cost (`BCRYPT_ROUNDS`).
     pub bcrypt_cost: u32,
-    /// bcrypt computations at once; 0: no bound.
+    /// bcrypt's threads (`BCRYPT_CONCURRENCY`); 0: one per core.
     pub hash_concurrency: usize,
+    /// Their nice value (`BCRYPT_NICE`), 0 to 19.
+    pub hash_nice: i32,
     /// Sellers one chat session may hold (`MAX_SELLERS_PER_SESSION`).
     pub max_sellers_per_session: i32,
     /// Largest upload, in bytes (`MEDIA_MAX_BYTES`).
@@ -71,6 +73,7 @@ impl Default for Options {
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             bcrypt_cost: 10,
             hash_concurrency: 0,
+            hash_nice: 19,
             max_sellers_per_session: 500,
             media_max_bytes: 10 * 1024 * 1024,
             media_url_ttl: Duration::from_secs(15 * 60),
@@ -160,6 +163,7 @@ impl Dealroom {
                 refresh_token_ttl: options.refresh_token_ttl,
                 bcrypt_cost: options.bcrypt_cost,
                 hash_concurrency: options.hash_concurrency,
+                hash_nice: options.hash_nice,
             },
         )?;
         Ok(Self {
