@@ -203,9 +203,30 @@ struct NewMessageRow<'a> {
     created_at: OffsetDateTime,
 }
 
+/// The SQL types of [`PageRow`]'s columns, in order.
+type PageColumns = (
+    Nullable<diesel::sql_types::Uuid>,
+    Nullable<BigInt>,
+    Nullable<diesel::sql_types::Uuid>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<diesel::sql_types::Uuid>,
+    Nullable<Text>,
+    Nullable<Timestamptz>,
+    Nullable<diesel::sql_types::Uuid>,
+    Nullable<Text>,
+    Nullable<BigInt>,
+    Nullable<Text>,
+    Nullable<Text>,
+    Nullable<Timestamptz>,
+);
+
 /// A row of the message page statement: message columns are NULL on the one
-/// row that a session without (further) messages yields.
-#[derive(QueryableByName)]
+/// row that a session without (further) messages yields. The page loads it
+/// by position (its columns are [`PageColumns`], in this order); the post,
+/// whose statement has one more column, by name.
+#[derive(Queryable, QueryableByName)]
 struct PageRow {
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     id: Option<Uuid>,
@@ -214,9 +235,9 @@ struct PageRow {
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
     sender_id: Option<Uuid>,
     #[diesel(sql_type = Nullable<Text>)]
-    role: Option<String>,
+    role: Option<crate::rows::Parsed<MessageRole>>,
     #[diesel(sql_type = Nullable<Text>)]
-    kind: Option<String>,
+    kind: Option<crate::rows::Parsed<MessageKind>>,
     #[diesel(sql_type = Nullable<Text>)]
     content: Option<String>,
     #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
@@ -262,8 +283,8 @@ impl PageRow {
             session_id: session,
             seq,
             sender_id: self.sender_id.map(UserId),
-            role: role.parse().map_err(crate::rows::bad_value)?,
-            kind: kind.parse().map_err(crate::rows::bad_value)?,
+            role: role.0,
+            kind: kind.0,
             content: self.content,
             media,
             client_message_id: self.client_message_id,
@@ -495,6 +516,7 @@ impl ChatStore for PgStore {
         };
         self.run(|c| {
             let rows = Prepared::new(sql)
+                .returning::<PageColumns>()
                 .bind::<diesel::sql_types::Uuid, _>(session.0)
                 .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
                 .bind::<BigInt, _>(after)

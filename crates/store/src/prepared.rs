@@ -18,10 +18,16 @@ use std::marker::PhantomData;
 /// [`Prepared::bind`]; loads `QueryableByName` rows like `sql_query`. A
 /// placeholder may appear more than once. The text must not hold a `$` other
 /// than a placeholder's.
+///
+/// Rows load by column name (`QueryableByName`), unless the statement is
+/// given its row type with [`Prepared::returning`]: then they load by
+/// position (`Queryable`), without looking each column up by its name in
+/// every row (the message page: 15 columns, 51 rows).
 #[must_use = "a query runs only when loaded"]
-pub(crate) struct Prepared {
+pub(crate) struct Prepared<Row = Untyped> {
     sql: &'static str,
     binds: Vec<Box<dyn Bind>>,
+    row: PhantomData<fn() -> Row>,
 }
 
 impl Prepared {
@@ -29,9 +35,21 @@ impl Prepared {
         Self {
             sql,
             binds: Vec::with_capacity(4),
+            row: PhantomData,
         }
     }
 
+    /// The SQL types of the statement's columns, in order (a tuple).
+    pub(crate) fn returning<Row>(self) -> Prepared<Row> {
+        Prepared {
+            sql: self.sql,
+            binds: self.binds,
+            row: PhantomData,
+        }
+    }
+}
+
+impl<Row> Prepared<Row> {
     /// Binds the next placeholder (`$1` first) as SQL type `ST`.
     pub(crate) fn bind<ST, V>(mut self, value: V) -> Self
     where
@@ -61,13 +79,13 @@ where
     }
 }
 
-impl QueryId for Prepared {
+impl<Row> QueryId for Prepared<Row> {
     type QueryId = ();
     // Not static: the cache keys the statement by its SQL text and bind types.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl QueryFragment<Pg> for Prepared {
+impl<Row> QueryFragment<Pg> for Prepared<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let mut rest = self.sql;
         while let Some(at) = rest.find('$') {
@@ -95,11 +113,11 @@ impl QueryFragment<Pg> for Prepared {
     }
 }
 
-impl Query for Prepared {
-    type SqlType = Untyped;
+impl<Row> Query for Prepared<Row> {
+    type SqlType = Row;
 }
 
-impl<Conn> RunQueryDsl<Conn> for Prepared {}
+impl<Row, Conn> RunQueryDsl<Conn> for Prepared<Row> {}
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,23 @@ pub mod sql {
     }
 }
 
+/// A text column read straight into the type it names (a role, a kind), with
+/// no `String` in between.
+#[derive(Debug)]
+pub(crate) struct Parsed<T>(pub T);
+
+impl<T> diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::pg::Pg> for Parsed<T>
+where
+    T: std::str::FromStr,
+{
+    fn from_sql(value: diesel::pg::PgValue<'_>) -> diesel::deserialize::Result<Self> {
+        let text = std::str::from_utf8(value.as_bytes())?;
+        text.parse()
+            .map(Parsed)
+            .map_err(|_| format!("unexpected value {text:?} in the database").into())
+    }
+}
+
 pub(crate) fn bad_value(e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::DeserializationError(Box::new(e))
 }
