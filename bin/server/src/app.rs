@@ -229,8 +229,10 @@ impl Application {
         let events = self.state.events.clone();
         actix_web::rt::spawn(async move {
             let signal = signals.recv().await;
-            log::info!("{signal} received: finishing requests in flight, then stopping");
+            // Draining first, then the line that says so: whoever reads the
+            // line (an operator, a test) finds `/ready` at 503 already.
             drain.start();
+            log::info!("{signal} received: finishing requests in flight, then stopping");
             // Live streams end at once (their clients reconnect elsewhere),
             // and their connections close with them (an SSE response says
             // `Connection: close`), before the workers are asked to stop:
