@@ -180,7 +180,7 @@ async fn a_posted_message_reaches_a_subscriber_with_its_position_as_id_uncompres
     assert_eq!(header("content-encoding").as_deref(), Some("identity"));
     assert_eq!(header("cache-control").as_deref(), Some("no-cache"));
     let m = post(&app.addr, &s, &ann.token, "hello").await;
-    let ev = sse.next(Duration::from_secs(5)).await.expect("an event");
+    let ev = sse.next(Duration::from_secs(15)).await.expect("an event");
     assert_eq!(ev.event, "message.created");
     assert_eq!(ev.id.as_deref(), Some("1"));
     assert_eq!(ev.data, m, "the data is the Message, as the API returns it");
@@ -191,7 +191,7 @@ async fn a_posted_message_reaches_a_subscriber_with_its_position_as_id_uncompres
         )
         .await;
     assert_eq!(r.status, 200);
-    let ev = sse.next(Duration::from_secs(5)).await.unwrap();
+    let ev = sse.next(Duration::from_secs(15)).await.unwrap();
     assert_eq!(
         (ev.event.as_str(), &ev.data),
         ("message.deleted", &json!({ "id": m["id"] }))
