@@ -214,12 +214,7 @@ type PageColumns = (
     Nullable<diesel::sql_types::Uuid>,
     Nullable<Text>,
     Nullable<Timestamptz>,
-    Nullable<diesel::sql_types::Uuid>,
-    Nullable<Text>,
-    Nullable<BigInt>,
-    Nullable<Text>,
-    Nullable<Text>,
-    Nullable<Timestamptz>,
+    crate::rows::JoinedMediaColumns,
 );
 
 /// A row of the message page statement: message columns are NULL on the one
@@ -246,18 +241,8 @@ struct PageRow {
     client_message_id: Option<String>,
     #[diesel(sql_type = Nullable<Timestamptz>)]
     created_at: Option<OffsetDateTime>,
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-    media_owner_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Text>)]
-    media_mime_type: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    media_size_bytes: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    media_file_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    media_sha256: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    media_created_at: Option<OffsetDateTime>,
+    #[diesel(embed)]
+    media: crate::rows::JoinedMedia,
 }
 
 impl PageRow {
@@ -268,16 +253,7 @@ impl PageRow {
         else {
             return Ok(None);
         };
-        let media = crate::rows::JoinedMedia {
-            id: self.media_id,
-            owner_id: self.media_owner_id,
-            mime_type: self.media_mime_type,
-            size_bytes: self.media_size_bytes,
-            file_name: self.media_file_name,
-            sha256: self.media_sha256,
-            created_at: self.media_created_at,
-        }
-        .into_domain();
+        let media = self.media.into_domain(self.media_id);
         Ok(Some(Message {
             id: MessageId(id),
             session_id: session,

@@ -184,23 +184,42 @@ impl VendorRow {
     }
 }
 
-/// The nullable columns of a LEFT JOIN on `media`.
+/// The SQL types of [`JoinedMedia`]'s columns, in order.
+pub(crate) type JoinedMediaColumns = (
+    diesel::sql_types::Nullable<diesel::sql_types::Uuid>,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    diesel::sql_types::Nullable<diesel::sql_types::BigInt>,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+);
+
+/// The nullable columns of a LEFT JOIN on `media`, as a message page and a
+/// search select them (`md.owner_id AS media_owner_id`, … in this order,
+/// after the message's own columns); embedded in their rows. The medium's id
+/// is the message's `media_id`.
+#[derive(Queryable, QueryableByName)]
 pub(crate) struct JoinedMedia {
-    pub id: Option<uuid::Uuid>,
-    pub owner_id: Option<uuid::Uuid>,
-    pub mime_type: Option<String>,
-    pub size_bytes: Option<i64>,
-    pub file_name: Option<String>,
-    pub sha256: Option<String>,
-    pub created_at: Option<time::OffsetDateTime>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>, column_name = media_owner_id)]
+    owner_id: Option<uuid::Uuid>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>, column_name = media_mime_type)]
+    mime_type: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>, column_name = media_size_bytes)]
+    size_bytes: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>, column_name = media_file_name)]
+    file_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>, column_name = media_sha256)]
+    sha256: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>, column_name = media_created_at)]
+    created_at: Option<time::OffsetDateTime>,
 }
 
 impl JoinedMedia {
-    /// The medium, if the row joined one (its `url` is signed where the
-    /// message is answered).
-    pub(crate) fn into_domain(self) -> Option<domain::Media> {
+    /// The medium `id` (the message's `media_id`), if the row joined one (its
+    /// `url` is signed where the message is answered).
+    pub(crate) fn into_domain(self, id: Option<uuid::Uuid>) -> Option<domain::Media> {
         match (
-            self.id,
+            id,
             self.mime_type,
             self.size_bytes,
             self.sha256,

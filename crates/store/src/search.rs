@@ -172,34 +172,15 @@ struct SearchRow {
     client_message_id: Option<String>,
     #[diesel(sql_type = Timestamptz)]
     created_at: OffsetDateTime,
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-    media_owner_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Text>)]
-    media_mime_type: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    media_size_bytes: Option<i64>,
-    #[diesel(sql_type = Nullable<Text>)]
-    media_file_name: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
-    media_sha256: Option<String>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    media_created_at: Option<OffsetDateTime>,
+    #[diesel(embed)]
+    media: crate::rows::JoinedMedia,
     #[diesel(sql_type = Nullable<Text>)]
     snippet: Option<String>,
 }
 
 impl SearchRow {
     fn into_domain(self) -> QueryResult<Found> {
-        let media = crate::rows::JoinedMedia {
-            id: self.media_id,
-            owner_id: self.media_owner_id,
-            mime_type: self.media_mime_type,
-            size_bytes: self.media_size_bytes,
-            file_name: self.media_file_name,
-            sha256: self.media_sha256,
-            created_at: self.media_created_at,
-        }
-        .into_domain();
+        let media = self.media.into_domain(self.media_id);
         let message = Message {
             id: MessageId(self.id),
             session_id: ChatSessionId(self.session_id),
