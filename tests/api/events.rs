@@ -562,17 +562,8 @@ async fn the_access_token_of_a_stream_url_is_never_logged() {
 
 /// Asserts that `/metrics` has the line `expected` (e.g. `events_sent_total 1`),
 /// showing the events series otherwise.
-pub(crate) async fn assert_events_metric(app: &TestApp, expected: &str, what: &str) {
-    let body = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .body()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&body);
+async fn assert_events_metric(app: &TestApp, expected: &str, what: &str) {
+    let text = app.metrics().await;
     let events: Vec<&str> = text.lines().filter(|l| l.starts_with("events_")).collect();
     assert!(events.contains(&expected), "{what}: {}", events.join("\n"));
 }

@@ -165,6 +165,20 @@ impl TestApp {
         self.call(Method::POST, path, None, Some(body)).await
     }
 
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let body = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .body()
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
     /// Registers a `user` with password `password123`.
     pub async fn register(&self, email: &str) -> TestUser {
         let r = self

@@ -8,12 +8,6 @@ use actix_web::http::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
-async fn metrics(app: &TestApp) -> String {
-    let mut res = app.client.get(app.url("/metrics")).send().await.unwrap();
-    let body = res.body().await.unwrap();
-    String::from_utf8(body.to_vec()).unwrap()
-}
-
 /// The value of an unlabelled sample.
 fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
@@ -98,13 +92,13 @@ async fn search_reads_a_usable_replica_and_message_pages_read_the_primary() {
     );
     let user = app.register("replica@example.com").await;
     let session = session_with_message(&app, &user, "a walnut desk for sale").await;
-    let before = sample(&metrics(&app).await, "db_replica_reads_total").unwrap();
+    let before = sample(&app.metrics().await, "db_replica_reads_total").unwrap();
 
     let page = app
         .get(&format!("/api/v1/sessions/{session}/messages"), &user.token)
         .await;
     assert_eq!(page.status, 200);
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert_eq!(sample(&text, "db_replica_reads_total"), Some(before));
 
     let found = app
@@ -115,7 +109,7 @@ async fn search_reads_a_usable_replica_and_message_pages_read_the_primary() {
     let titles = app.get("/api/v1/sessions?q=quo", &user.token).await;
     assert_eq!(titles.status, 200, "{:?}", titles.body);
     assert_eq!(titles.data()["items"].as_array().unwrap().len(), 1);
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert_eq!(sample(&text, "db_replica_reads_total"), Some(before + 2.0));
     assert_eq!(sample(&text, "db_replica_up"), Some(1.0));
     assert_eq!(sample(&text, "db_replica_lag_seconds"), Some(0.0));
@@ -149,7 +143,7 @@ async fn a_replica_that_is_down_is_skipped_its_reads_go_to_the_primary_and_ready
         found.data()["items"][0]["message"]["content"],
         "an oak chair"
     );
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert_eq!(sample(&text, "db_replica_up"), Some(0.0));
     assert!(sample(&text, "db_replica_lag_seconds").is_some_and(f64::is_nan));
     assert_eq!(sample(&text, "db_replica_reads_total"), Some(0.0));
