@@ -133,11 +133,6 @@ impl AuthService {
         self
     }
 
-    /// The cache [`AuthService::with_caller_cache`] set.
-    pub fn caller_cache(&self) -> &Arc<CallerCache> {
-        &self.callers
-    }
-
     /// bcrypt at the configured cost, on the bcrypt threads.
     fn hash(&self, password: &str) -> Result<String, DomainError> {
         let (password, cost) = (password.to_owned(), self.settings.bcrypt_cost);

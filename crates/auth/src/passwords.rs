@@ -24,18 +24,11 @@ type Job = Box<dyn FnOnce() + Send>;
 /// was tried: its share of a busy core is five times smaller, and on a machine
 /// saturated by other processes a login took over ten seconds.) The callers
 /// wait (on the blocking pool) for their turn.
+#[derive(Debug)]
 pub(crate) struct HashPool {
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    size: usize,
-}
-
-impl std::fmt::Debug for HashPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HashPool")
-            .field("size", &self.size)
-            .finish()
-    }
+    /// `None` once dropping: the threads see the channel close and end.
+    jobs: Option<mpsc::Sender<Job>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl HashPool {
@@ -67,16 +60,15 @@ impl HashPool {
             threads.push(t);
         }
         Ok(Self {
-            jobs: Mutex::new(Some(tx)),
-            threads: Mutex::new(threads),
-            size,
+            jobs: Some(tx),
+            threads,
         })
     }
 
     /// How many threads hash.
     #[cfg(test)]
     pub(crate) fn size(&self) -> usize {
-        self.size
+        self.threads.len()
     }
 
     /// Runs `f` on one of the pool's threads and waits for its result.
@@ -89,10 +81,10 @@ impl HashPool {
             // The caller may have gone; nothing to tell then.
             let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
         });
-        let sent = match &*self.jobs.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some(jobs) => jobs.send(job).is_ok(),
-            None => false,
-        };
+        let sent = self
+            .jobs
+            .as_ref()
+            .is_some_and(|jobs| jobs.send(job).is_ok());
         let gone = || DomainError::Internal("the bcrypt threads have stopped".into());
         if !sent {
             return Err(gone());
@@ -108,13 +100,8 @@ impl HashPool {
 impl Drop for HashPool {
     /// Ends the threads once the queued hashes are done.
     fn drop(&mut self) {
-        self.jobs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        let threads =
-            std::mem::take(&mut *self.threads.lock().unwrap_or_else(PoisonError::into_inner));
-        for t in threads {
+        self.jobs.take();
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }

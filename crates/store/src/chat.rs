@@ -21,41 +21,50 @@ use domain::*;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// The columns of a [`PageRow`], in its order, from a message `m` and its
+/// LEFT JOINed medium `md`.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id, \
+m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type, \
+md.size_bytes AS media_size_bytes, md.file_name AS media_file_name, md.sha256 AS media_sha256, \
+md.created_at AS media_created_at"
+    };
+}
+
+/// The message page statement, after `$3` by `$cmp`, in `$order`.
+macro_rules! message_page_sql {
+    ($cmp:literal, $order:literal) => {
+        concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM chat_sessions s \
+LEFT JOIN LATERAL (\
+SELECT * FROM messages WHERE messages.session_id = s.id AND messages.seq ",
+            $cmp,
+            " $3 ORDER BY messages.seq ",
+            $order,
+            " LIMIT $4\
+) m ON true \
+LEFT JOIN media md ON md.id = m.media_id \
+WHERE s.id = $1 AND ($2::uuid IS NULL OR s.user_id = $2::uuid) \
+ORDER BY m.seq ",
+            $order
+        )
+    };
+}
+
 impl PgStore {
     /// One page of a session's messages, oldest first, with the visibility check,
     /// in one statement. Binds: `$1` session id, `$2` owner (NULL: anyone's),
     /// `$3` the last `seq` seen (0 for the first page), `$4` the row limit. No row
     /// at all: the session is not visible; one row of NULL message columns: it
     /// has no messages (past the cursor).
-    pub const MESSAGE_PAGE_ASC_SQL: &'static str = "\
-SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id, \
-m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type, \
-md.size_bytes AS media_size_bytes, md.file_name AS media_file_name, md.sha256 AS media_sha256, \
-md.created_at AS media_created_at \
-FROM chat_sessions s \
-LEFT JOIN LATERAL (\
-SELECT * FROM messages WHERE messages.session_id = s.id AND messages.seq > $3 \
-ORDER BY messages.seq ASC LIMIT $4\
-) m ON true \
-LEFT JOIN media md ON md.id = m.media_id \
-WHERE s.id = $1 AND ($2::uuid IS NULL OR s.user_id = $2::uuid) \
-ORDER BY m.seq ASC";
+    pub const MESSAGE_PAGE_ASC_SQL: &'static str = message_page_sql!(">", "ASC");
 
     /// [`Self::MESSAGE_PAGE_ASC_SQL`] newest first: `$3` is the last `seq` seen
     /// (`i64::MAX` for the first page).
-    pub const MESSAGE_PAGE_DESC_SQL: &'static str = "\
-SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id, \
-m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type, \
-md.size_bytes AS media_size_bytes, md.file_name AS media_file_name, md.sha256 AS media_sha256, \
-md.created_at AS media_created_at \
-FROM chat_sessions s \
-LEFT JOIN LATERAL (\
-SELECT * FROM messages WHERE messages.session_id = s.id AND messages.seq < $3 \
-ORDER BY messages.seq DESC LIMIT $4\
-) m ON true \
-LEFT JOIN media md ON md.id = m.media_id \
-WHERE s.id = $1 AND ($2::uuid IS NULL OR s.user_id = $2::uuid) \
-ORDER BY m.seq DESC";
+    pub const MESSAGE_PAGE_DESC_SQL: &'static str = message_page_sql!("<", "DESC");
 
     /// A post in one statement (so one round trip holds the session's row
     /// lock, and no transaction is opened around it): the bump of the session
@@ -71,7 +80,8 @@ ORDER BY m.seq DESC";
     /// the lock takes its time after the wait (PostgreSQL re-evaluates the
     /// list for the row it finally locks): `createdAt` never goes down as `seq`
     /// goes up.
-    pub const POST_MESSAGE_SQL: &'static str = "\
+    pub const POST_MESSAGE_SQL: &'static str = concat!(
+        "\
 WITH bumped AS (\
 UPDATE chat_sessions SET message_seq = message_seq + 1, message_count = message_count + 1, \
 updated_at = clock_timestamp(), last_message_at = clock_timestamp() \
@@ -83,13 +93,13 @@ client_message_id, created_at) \
 SELECT $2, b.id, b.message_seq, $3, $4, $5, $6, $7, $8, b.last_message_at FROM bumped b \
 RETURNING id, session_id, seq, sender_id, role, kind, content, media_id, client_message_id, created_at\
 ) \
-SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id, \
-m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type, \
-md.size_bytes AS media_size_bytes, md.file_name AS media_file_name, md.sha256 AS media_sha256, \
-md.created_at AS media_created_at, \
+SELECT ",
+        message_columns!(),
+        ", \
 pg_notify('dealroom_events', m.session_id::text || ' ' || m.seq::text || ' m ' || m.id::text) \
 AS notified \
-FROM m LEFT JOIN media md ON md.id = m.media_id";
+FROM m LEFT JOIN media md ON md.id = m.media_id"
+    );
 }
 
 // ---------------------------------------------------------------- rows
