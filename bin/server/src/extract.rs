@@ -50,7 +50,8 @@ impl FromRequest for Caller {
 /// periodic re-checks.
 pub struct StreamCaller {
     pub actor: Actor,
-    pub token: String,
+    /// The verified token, for the stream's re-checks.
+    pub token: auth::VerifiedToken,
 }
 
 impl FromRequest for StreamCaller {
@@ -65,13 +66,13 @@ impl FromRequest for StreamCaller {
                 .ok_or(ApiError(DomainError::Unauthenticated))
                 .and_then(|raw| {
                     let token = state.auth.verify_token(&raw).map_err(ApiError)?;
-                    Ok((state.clone(), token, raw))
+                    Ok((state.clone(), token))
                 }),
         };
         Box::pin(async move {
-            let (state, token, raw) = verified?;
+            let (state, token) = verified?;
             let actor = blocking(move || state.auth.caller(token)).await?;
-            Ok(StreamCaller { actor, token: raw })
+            Ok(StreamCaller { actor, token })
         })
     }
 }

@@ -9,6 +9,7 @@ mod conn;
 mod edge;
 mod error;
 mod extract;
+mod json;
 pub mod logging;
 mod media;
 mod metrics;

@@ -44,9 +44,20 @@ pub fn reply<T: Serialize>(status: StatusCode, message: &'static str, data: T) -
         message,
         data,
     };
+    written(status, |body| {
+        serde_json::to_writer(body, &envelope).map_err(|e| e.to_string())
+    })
+}
+
+/// A JSON response whose body `write` writes, into a buffer that starts at
+/// the size of this worker's previous body.
+pub fn written(
+    status: StatusCode,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+) -> HttpResponse {
     let hint = LAST_BODY.with(std::cell::Cell::get);
     let mut body = Vec::with_capacity(hint);
-    match serde_json::to_writer(&mut body, &envelope) {
+    match write(&mut body) {
         Ok(()) => {
             LAST_BODY.with(|last| last.set(body.len().clamp(256, 256 * 1024)));
             HttpResponse::build(status)

@@ -80,6 +80,9 @@ pub struct VerifiedToken {
     pub user: UserId,
     /// The token's login session (`sid`).
     pub session: LoginSessionId,
+    /// When the token expires (`exp`, Unix seconds): a caller that keeps a
+    /// verified token (a live-events stream) checks it against the clock.
+    pub expires_at: i64,
 }
 
 /// What register and login answer.
@@ -240,7 +243,11 @@ impl AuthService {
             claims.sub.parse::<UserId>(),
             claims.sid.parse::<LoginSessionId>(),
         ) {
-            (Ok(user), Ok(session)) => Ok(VerifiedToken { user, session }),
+            (Ok(user), Ok(session)) => Ok(VerifiedToken {
+                user,
+                session,
+                expires_at: claims.exp,
+            }),
             _ => Err(DomainError::Unauthenticated),
         }
     }

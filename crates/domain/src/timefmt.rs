@@ -13,6 +13,12 @@ pub fn format(t: &OffsetDateTime) -> String {
     String::from_utf8_lossy(write(t, &mut buf)).into_owned()
 }
 
+/// Appends `t` as [`format`] writes it to `out` (for JSON written by hand).
+pub fn append(t: &OffsetDateTime, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 24];
+    out.extend_from_slice(write(t, &mut buf));
+}
+
 /// Writes `t` as [`format`] does into `buf`, and returns the bytes written:
 /// by hand, without a format description to interpret (every timestamp of a
 /// page of messages goes through here). A year outside 0..=9999, which the

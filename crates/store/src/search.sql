@@ -9,14 +9,20 @@
 -- One statement per scope, so that its plan does not depend on the words
 -- (messages_search_idx holds the owner and the words: a user's search
 -- intersects the two inside it) and a generic plan is planned once.
+-- Each hit is ranked once: OFFSET 0 keeps the inner query from being merged
+-- into the outer one, which would compute ts_rank_cd twice per hit (for the
+-- key's comparison and for the order; 10% of a common word's time).
 WITH hits AS (
-    SELECT m.session_id, m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
-    FROM websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
-    JOIN messages m ON m.search @@ q.query
-    WHERE /* scope */ true
-      AND (ts_rank_cd(m.search, q.query), m.created_at, m.id)
-          < ($5::float4, $6::timestamptz, $7::uuid)
-    ORDER BY rank DESC, m.created_at DESC, m.id DESC
+    SELECT r.session_id, r.id, r.rank, r.created_at
+    FROM (
+        SELECT m.session_id, m.id, ts_rank_cd(m.search, q.query) AS rank, m.created_at
+        FROM websearch_to_tsquery($1::oid::regconfig, $2) AS q (query)
+        JOIN messages m ON m.search @@ q.query
+        WHERE /* scope */ true
+        OFFSET 0
+    ) r
+    WHERE (r.rank, r.created_at, r.id) < ($5::float4, $6::timestamptz, $7::uuid)
+    ORDER BY r.rank DESC, r.created_at DESC, r.id DESC
     LIMIT $8
 )
 -- The snippets, for the rows of the page only. ts_headline would drop what its

@@ -5,8 +5,9 @@ use crate::bodies::{MessageData, SessionData};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
 use crate::pages;
-use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok};
+use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok, written};
 use crate::state::AppState;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chat::inputs::{
     MessageListQuery, MessageSearchQuery, NewSessionInput, PostMessageInput, RenameSessionInput,
@@ -198,7 +199,11 @@ async fn list_messages(
         }
     })
     .await?;
-    Ok(ok("Messages", page))
+    // Written by hand: the hottest response (see json.rs).
+    Ok(written(StatusCode::OK, |out| {
+        crate::json::message_page(out, "Messages", &page);
+        Ok(())
+    }))
 }
 
 /// One message.

@@ -27,7 +27,8 @@ struct Stream {
     state: web::Data<AppState>,
     sub: Subscription,
     actor: Actor,
-    token: String,
+    /// The caller's token, checked again on every heartbeat.
+    token: auth::VerifiedToken,
     session: ChatSessionId,
     /// The newest message position written to the stream: `message.created`
     /// events at or below it were replayed already.
@@ -109,26 +110,23 @@ pub async fn session_events(
     // response through a small queue: a client that stops reading fills the
     // queue and is ended at once (counted as lag), whatever its socket does,
     // and never holds up the hub, the writers or anyone else.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUE);
+    let (tx, body) = queue::pair();
     actix_web::rt::spawn(async move {
         loop {
             let frames = tokio::select! {
                 f = live.next_frames() => f,
-                _ = tx.closed() => None,
+                () = tx.gone() => None,
             };
             let Some(frames) = frames else { break };
-            match tx.try_send(frames) {
+            match tx.push(frames, QUEUE) {
                 Ok(()) => {}
-                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                Err(queue::Refused::Full) => {
                     live.sub.lagged();
                     break;
                 }
-                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => break,
+                Err(queue::Refused::Gone) => break,
             }
         }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
     });
     let mut res = HttpResponse::Ok();
     // The connection ends with the stream (a client reconnects on a new one).
@@ -144,6 +142,124 @@ pub async fn session_events(
         ))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
+}
+
+/// The queue between a stream's task and its response body. Both run on the
+/// worker thread that accepted the request (`rt::spawn` is local to it), so it
+/// needs no atomics; it allocates nothing until a frame waits in it, which
+/// keeps an idle stream small (contract: thousands of them per instance).
+mod queue {
+    use actix_web::web::Bytes;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::task::{Context, Poll, Waker};
+
+    #[derive(Default)]
+    struct Shared {
+        frames: VecDeque<Bytes>,
+        /// The body, waiting for a frame.
+        reader: Option<Waker>,
+        /// The task, waiting for the body to go.
+        writer: Option<Waker>,
+        /// The task ended: no more frames after those queued.
+        done: bool,
+        /// The body was dropped: the client left or the connection ended.
+        gone: bool,
+    }
+
+    /// Why a frame was not queued.
+    pub enum Refused {
+        /// `max` frames wait already: the client does not read.
+        Full,
+        /// Nobody will read it.
+        Gone,
+    }
+
+    /// The task's end.
+    pub struct Tx(Rc<RefCell<Shared>>);
+
+    /// The response body's end.
+    pub struct Rx(Rc<RefCell<Shared>>);
+
+    pub fn pair() -> (Tx, Rx) {
+        let shared = Rc::new(RefCell::new(Shared::default()));
+        (Tx(shared.clone()), Rx(shared))
+    }
+
+    impl Tx {
+        /// Queues `frames` unless `max` frames already wait or the body is gone.
+        pub fn push(&self, frames: Bytes, max: usize) -> Result<(), Refused> {
+            let mut q = self.0.borrow_mut();
+            if q.gone {
+                return Err(Refused::Gone);
+            }
+            if q.frames.len() >= max {
+                return Err(Refused::Full);
+            }
+            q.frames.push_back(frames);
+            if let Some(w) = q.reader.take() {
+                w.wake();
+            }
+            Ok(())
+        }
+
+        /// Completes once the body is gone.
+        pub async fn gone(&self) {
+            std::future::poll_fn(|cx| {
+                let mut q = self.0.borrow_mut();
+                if q.gone {
+                    Poll::Ready(())
+                } else {
+                    q.writer = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+
+    impl Drop for Tx {
+        fn drop(&mut self) {
+            let mut q = self.0.borrow_mut();
+            q.done = true;
+            if let Some(w) = q.reader.take() {
+                w.wake();
+            }
+        }
+    }
+
+    impl futures_util::Stream for Rx {
+        type Item = Result<Bytes, actix_web::Error>;
+
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            let mut q = self.0.borrow_mut();
+            if let Some(frames) = q.frames.pop_front() {
+                if q.frames.is_empty() {
+                    // A burst is over: give its memory back.
+                    q.frames = VecDeque::new();
+                }
+                return Poll::Ready(Some(Ok(frames)));
+            }
+            if q.done {
+                return Poll::Ready(None);
+            }
+            q.reader = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    impl Drop for Rx {
+        fn drop(&mut self) {
+            let mut q = self.0.borrow_mut();
+            q.gone = true;
+            q.frames.clear();
+            if let Some(w) = q.writer.take() {
+                w.wake();
+            }
+        }
+    }
 }
 
 /// Frames a stream may have written but its client not yet taken.
@@ -207,13 +323,18 @@ impl Stream {
         Ok(out)
     }
 
-    /// The token still good, its login session live, its user active, and the
+    /// The token not expired, its login session live, its user active, and the
     /// chat session still readable by them.
     async fn still_allowed(&self) -> bool {
-        let (state, token, session) = (self.state.clone(), self.token.clone(), self.session);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        if now > self.token.expires_at {
+            return false;
+        }
+        let (state, token, session) = (self.state.clone(), self.token, self.session);
         let checked = blocking(move || {
-            let verified = state.auth.verify_token(&token)?;
-            let actor = state.auth.caller(verified)?;
+            let actor = state.auth.caller(token)?;
             state.chat.session(&actor, session).map(drop)
         })
         .await;
