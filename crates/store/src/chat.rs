@@ -9,7 +9,7 @@ use crate::PgStore;
 use crate::accounts::like_pattern;
 use crate::error::is_conflict;
 use crate::events::{notify, notify_at};
-use crate::prepared::Prepared;
+use crate::prepared::{CacheKey, Prepared, Statement, statement};
 use crate::rows::VendorRow;
 use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
@@ -322,10 +322,40 @@ fn message_by_client_id(
     row.map(|(m, md)| m.into_domain(md)).transpose()
 }
 
+statement!(
+    /// [`PgStore::MESSAGE_PAGE_ASC_SQL`].
+    PageAsc = PgStore::MESSAGE_PAGE_ASC_SQL
+);
+statement!(
+    /// [`PgStore::MESSAGE_PAGE_DESC_SQL`].
+    PageDesc = PgStore::MESSAGE_PAGE_DESC_SQL
+);
+statement!(
+    /// [`PgStore::POST_MESSAGE_SQL`].
+    PostMessage = PgStore::POST_MESSAGE_SQL
+);
+
+/// The rows of one page of messages, by the page statement `S`.
+fn page_rows<S: Statement + CacheKey>(
+    c: &mut PgConnection,
+    session: ChatSessionId,
+    owner: Option<UserId>,
+    after: i64,
+    limit: i64,
+) -> QueryResult<Vec<PageRow>> {
+    Prepared::of::<S>()
+        .returning::<PageColumns>()
+        .bind::<diesel::sql_types::Uuid, _>(session.0)
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
+        .bind::<BigInt, _>(after)
+        .bind::<BigInt, _>(limit)
+        .load::<PageRow>(c)
+}
+
 /// Posts the message in one statement ([`PgStore::POST_MESSAGE_SQL`]);
 /// `Ok(None)` when the session is gone.
 fn append(c: &mut PgConnection, m: &NewMessage) -> QueryResult<Option<Message>> {
-    let row = Prepared::new(PgStore::POST_MESSAGE_SQL)
+    let row = Prepared::of::<PostMessage>()
         .bind::<diesel::sql_types::Uuid, _>(m.session_id.0)
         .bind::<diesel::sql_types::Uuid, _>(m.id.0)
         .bind::<diesel::sql_types::Uuid, _>(m.sender_id.0)
@@ -496,18 +526,15 @@ impl ChatStore for PgStore {
         order: SortOrder,
         limit: i64,
     ) -> StoreResult<Option<Vec<Message>>> {
-        let (sql, after) = match order {
-            SortOrder::Asc => (Self::MESSAGE_PAGE_ASC_SQL, after_seq.unwrap_or(0)),
-            SortOrder::Desc => (Self::MESSAGE_PAGE_DESC_SQL, after_seq.unwrap_or(i64::MAX)),
-        };
         self.run(|c| {
-            let rows = Prepared::new(sql)
-                .returning::<PageColumns>()
-                .bind::<diesel::sql_types::Uuid, _>(session.0)
-                .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
-                .bind::<BigInt, _>(after)
-                .bind::<BigInt, _>(limit)
-                .load::<PageRow>(c)?;
+            let rows = match order {
+                SortOrder::Asc => {
+                    page_rows::<PageAsc>(c, session, owner, after_seq.unwrap_or(0), limit)?
+                }
+                SortOrder::Desc => {
+                    page_rows::<PageDesc>(c, session, owner, after_seq.unwrap_or(i64::MAX), limit)?
+                }
+            };
             if rows.is_empty() {
                 return Ok(None);
             }

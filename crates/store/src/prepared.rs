@@ -24,11 +24,47 @@ use std::marker::PhantomData;
 /// position (`Queryable`), without looking each column up by its name in
 /// every row (the message page: 15 columns, 51 rows).
 #[must_use = "a query runs only when loaded"]
-pub(crate) struct Prepared<Row = Untyped> {
+pub(crate) struct Prepared<Row = Untyped, K = ()> {
     sql: &'static str,
     binds: Vec<Box<dyn Bind>>,
-    row: PhantomData<fn() -> Row>,
+    row: PhantomData<fn() -> (Row, K)>,
 }
+
+/// How Diesel's statement cache finds a [`Prepared`] statement: `()` by its
+/// SQL text and bind types, written out and hashed on every call; a
+/// [`Statement`] by its type alone.
+pub(crate) trait CacheKey: 'static {
+    /// Whether the type is the key.
+    const BY_TYPE: bool;
+}
+
+impl CacheKey for () {
+    const BY_TYPE: bool = false;
+}
+
+/// A hot statement, known by its type: Diesel's cache finds it by the type's
+/// id, without writing its SQL out again and hashing it on every call (the
+/// message page's text is 600 bytes). One type per text: [`Prepared::of`]
+/// takes the text from the type, so the two cannot disagree.
+pub(crate) trait Statement: 'static {
+    /// The statement's text.
+    const SQL: &'static str;
+}
+
+/// Declares `$name` as the [`Statement`] whose text is `$sql`.
+macro_rules! statement {
+    ($(#[$doc:meta])* $name:ident = $sql:expr) => {
+        $(#[$doc])*
+        pub(crate) struct $name;
+        impl $crate::prepared::Statement for $name {
+            const SQL: &'static str = $sql;
+        }
+        impl $crate::prepared::CacheKey for $name {
+            const BY_TYPE: bool = true;
+        }
+    };
+}
+pub(crate) use statement;
 
 impl Prepared {
     pub(crate) fn new(sql: &'static str) -> Self {
@@ -39,8 +75,19 @@ impl Prepared {
         }
     }
 
+    /// The statement `S`, cached by its type.
+    pub(crate) fn of<S: Statement + CacheKey>() -> Prepared<Untyped, S> {
+        Prepared {
+            sql: S::SQL,
+            binds: Vec::with_capacity(4),
+            row: PhantomData,
+        }
+    }
+}
+
+impl<K> Prepared<Untyped, K> {
     /// The SQL types of the statement's columns, in order (a tuple).
-    pub(crate) fn returning<Row>(self) -> Prepared<Row> {
+    pub(crate) fn returning<Row>(self) -> Prepared<Row, K> {
         Prepared {
             sql: self.sql,
             binds: self.binds,
@@ -49,7 +96,7 @@ impl Prepared {
     }
 }
 
-impl<Row> Prepared<Row> {
+impl<Row, K> Prepared<Row, K> {
     /// Binds the next placeholder (`$1` first) as SQL type `ST`.
     pub(crate) fn bind<ST, V>(mut self, value: V) -> Self
     where
@@ -79,13 +126,13 @@ where
     }
 }
 
-impl<Row> QueryId for Prepared<Row> {
-    type QueryId = ();
-    // Not static: the cache keys the statement by its SQL text and bind types.
-    const HAS_STATIC_QUERY_ID: bool = false;
+impl<Row, K: CacheKey> QueryId for Prepared<Row, K> {
+    type QueryId = K;
+    // `()`: the cache keys the statement by its SQL text and bind types.
+    const HAS_STATIC_QUERY_ID: bool = K::BY_TYPE;
 }
 
-impl<Row> QueryFragment<Pg> for Prepared<Row> {
+impl<Row, K> QueryFragment<Pg> for Prepared<Row, K> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         let mut rest = self.sql;
         while let Some(at) = rest.find('$') {
@@ -113,11 +160,11 @@ impl<Row> QueryFragment<Pg> for Prepared<Row> {
     }
 }
 
-impl<Row> Query for Prepared<Row> {
+impl<Row, K> Query for Prepared<Row, K> {
     type SqlType = Row;
 }
 
-impl<Row, Conn> RunQueryDsl<Conn> for Prepared<Row> {}
+impl<Row, K, Conn> RunQueryDsl<Conn> for Prepared<Row, K> {}
 
 #[cfg(test)]
 mod tests {
@@ -135,6 +182,26 @@ mod tests {
             diesel::debug_query::<Pg, _>(&q).to_string(),
             r#"SELECT $1, $2 WHERE x = $3 -- binds: [7, "a", 7]"#
         );
+    }
+
+    statement!(
+        /// A statement for the tests.
+        Probe = "SELECT $1"
+    );
+
+    #[test]
+    fn a_statement_type_is_its_cache_key_and_a_bare_text_is_not() {
+        use std::any::TypeId;
+        let keyed = Prepared::of::<Probe>().bind::<Integer, _>(1);
+        assert_eq!(
+            diesel::debug_query::<Pg, _>(&keyed).to_string(),
+            "SELECT $1 -- binds: [1]"
+        );
+        assert_eq!(
+            <Prepared<Untyped, Probe> as QueryId>::query_id(),
+            Some(TypeId::of::<Probe>())
+        );
+        assert_eq!(<Prepared as QueryId>::query_id(), None);
     }
 
     #[test]
