@@ -13,7 +13,7 @@ pub fn format(t: &OffsetDateTime) -> String {
     String::from_utf8_lossy(write(t, &mut buf)).into_owned()
 }
 
-/// Appends `t` as [`format`] writes it to `out` (for JSON written by hand).
+/// Appends `t` as [`format()`] writes it to `out` (for JSON written by hand).
 pub fn append(t: &OffsetDateTime, out: &mut Vec<u8>) {
     let mut buf = [0u8; 24];
     out.extend_from_slice(write(t, &mut buf));
