@@ -146,7 +146,7 @@ pub async fn session_events(
 
 /// The queue between a stream's task and its response body. Both run on the
 /// worker thread that accepted the request (`rt::spawn` is local to it), so it
-/// needs no atomics; it allocates nothing until a frame waits in it, which
+/// needs no atomics; it allocates nothing until a frame first waits in it, which
 /// keeps an idle stream small (contract: thousands of them per instance).
 mod queue {
     use actix_web::web::Bytes;
@@ -236,9 +236,10 @@ mod queue {
         fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
             let mut q = self.0.borrow_mut();
             if let Some(frames) = q.frames.pop_front() {
-                if q.frames.is_empty() {
-                    // A burst is over: give its memory back.
-                    q.frames = VecDeque::new();
+                if q.frames.is_empty() && q.frames.capacity() > 4 {
+                    // A burst is over: give back what it grew (a few slots
+                    // stay, so that steady events do not allocate each time).
+                    q.frames = VecDeque::with_capacity(4);
                 }
                 return Poll::Ready(Some(Ok(frames)));
             }
