@@ -818,6 +818,11 @@ async fn media_messages_need_the_posters_own_upload_and_share_it_with_the_sessio
     // Every Message carries the medium with a fresh url.
     let page = app.get(&path, &ann.token).await;
     assert_eq!(page.data()["items"][0]["media"]["id"], mine["id"]);
+    // The page's message is the posted one, medium and all (its url aside).
+    let (mut listed, mut posted) = (page.data()["items"][0].clone(), msg.clone());
+    listed["media"]["url"] = Value::Null;
+    posted["media"]["url"] = Value::Null;
+    assert_eq!(listed, posted);
     assert!(
         page.data()["items"][0]["media"]["url"]
             .as_str()

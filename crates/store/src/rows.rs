@@ -38,6 +38,24 @@ where
     }
 }
 
+/// Column `i` of `row` as SQL type `ST`, `None` for NULL: a row decoded by
+/// position by hand, for a hot statement whose rows skip columns they do not
+/// need (the message page reads a medium's columns only for a media
+/// message).
+pub(crate) fn column<'a, ST, T>(
+    row: &impl diesel::row::Row<'a, diesel::pg::Pg>,
+    i: usize,
+) -> diesel::deserialize::Result<Option<T>>
+where
+    T: diesel::deserialize::FromSql<ST, diesel::pg::Pg>,
+{
+    use diesel::row::Field;
+    let field = row
+        .get(i)
+        .ok_or_else(|| format!("the row has no column {i}"))?;
+    field.value().map(T::from_sql).transpose()
+}
+
 pub(crate) fn bad_value(e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::DeserializationError(Box::new(e))
 }
@@ -198,7 +216,7 @@ pub(crate) type JoinedMediaColumns = (
 /// search select them (`md.owner_id AS media_owner_id`, … in this order,
 /// after the message's own columns); embedded in their rows. The medium's id
 /// is the message's `media_id`.
-#[derive(Queryable, QueryableByName)]
+#[derive(Default, Queryable, QueryableByName)]
 pub(crate) struct JoinedMedia {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Uuid>, column_name = media_owner_id)]
     owner_id: Option<uuid::Uuid>,
@@ -215,6 +233,23 @@ pub(crate) struct JoinedMedia {
 }
 
 impl JoinedMedia {
+    /// The six columns from position `first` on, by position (see
+    /// [`column`]).
+    pub(crate) fn at<'a>(
+        row: &impl diesel::row::Row<'a, diesel::pg::Pg>,
+        first: usize,
+    ) -> diesel::deserialize::Result<Self> {
+        use diesel::sql_types::{BigInt, Text, Timestamptz};
+        Ok(Self {
+            owner_id: column::<diesel::sql_types::Uuid, _>(row, first)?,
+            mime_type: column::<Text, _>(row, first + 1)?,
+            size_bytes: column::<BigInt, _>(row, first + 2)?,
+            file_name: column::<Text, _>(row, first + 3)?,
+            sha256: column::<Text, _>(row, first + 4)?,
+            created_at: column::<Timestamptz, _>(row, first + 5)?,
+        })
+    }
+
     /// The medium `id` (the message's `media_id`), if the row joined one (its
     /// `url` is signed where the message is answered).
     pub(crate) fn into_domain(self, id: Option<uuid::Uuid>) -> Option<domain::Media> {
