@@ -32,6 +32,22 @@ async fn me(app: &TestApp, addr: &str, token: &str) -> (u16, Value) {
     (res.status().as_u16(), body)
 }
 
+/// A second instance, with `u` in the cache of both.
+async fn two_warm_instances(app: &TestApp, u: &TestUser) -> String {
+    let b = second_instance(app).await;
+    warm(app, &app.addr, u).await;
+    warm(app, &b, u).await;
+    b
+}
+
+/// `token` refused as revoked at once by the test's instance, and within a
+/// second by the instance at `b`.
+async fn refused_here_at_once_and_there_within_a_second(app: &TestApp, b: &str, token: &str) {
+    assert_eq!(me(app, &app.addr, token).await, (401, revoked()));
+    a_second_later().await;
+    assert_eq!(me(app, b, token).await, (401, revoked()));
+}
+
 /// Requests enough that the instance at `addr` has the caller in its cache
 /// (its listener has proven itself at least once by then).
 async fn warm(app: &TestApp, addr: &str, u: &TestUser) {
@@ -54,23 +70,18 @@ async fn a_second_later() {
 #[actix_web::test]
 async fn a_logout_through_one_instance_is_refused_at_once_there_and_within_a_second_on_another() {
     let app = TestApp::spawn().await;
-    let b = second_instance(&app).await;
     let ann = app.register("ann@example.com").await;
-    warm(&app, &app.addr, &ann).await;
-    warm(&app, &b, &ann).await;
+    let b = two_warm_instances(&app, &ann).await;
     let r = app
         .call(Method::POST, "/api/v1/auth/logout", Some(&ann.token), None)
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(me(&app, &app.addr, &ann.token).await, (401, revoked()));
-    a_second_later().await;
-    assert_eq!(me(&app, &b, &ann.token).await, (401, revoked()));
+    refused_here_at_once_and_there_within_a_second(&app, &b, &ann.token).await;
 }
 
 #[actix_web::test]
 async fn an_admin_demoting_or_deactivating_a_user_on_one_instance_is_heard_by_another() {
     let app = TestApp::spawn().await;
-    let b = second_instance(&app).await;
     let admin = app.user_with_role("admin@example.com", "admin").await;
     let ann = app.user_with_role("ann@example.com", "agent").await;
     let bob = app.register("bob@example.com").await;
@@ -86,8 +97,7 @@ async fn an_admin_demoting_or_deactivating_a_user_on_one_instance_is_heard_by_an
             .insert_header(("Authorization", format!("Bearer {}", ann.token)));
         async move { req.send().await.unwrap().status().as_u16() }
     };
-    warm(&app, &app.addr, &ann).await;
-    warm(&app, &b, &ann).await;
+    let b = two_warm_instances(&app, &ann).await;
     // An agent reads any chat session; a user only their own.
     assert_eq!(read_bobs(b.clone()).await, 200);
 
@@ -108,18 +118,14 @@ async fn an_admin_demoting_or_deactivating_a_user_on_one_instance_is_heard_by_an
         .patch(&path, &admin.token, json!({ "isActive": false }))
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(me(&app, &app.addr, &ann.token).await, (401, revoked()));
-    a_second_later().await;
-    assert_eq!(me(&app, &b, &ann.token).await, (401, revoked()));
+    refused_here_at_once_and_there_within_a_second(&app, &b, &ann.token).await;
 }
 
 #[actix_web::test]
 async fn a_revocation_written_by_hand_in_the_database_is_heard_by_every_instance() {
     let app = TestApp::spawn().await;
-    let b = second_instance(&app).await;
     let ann = app.register("ann@example.com").await;
-    warm(&app, &app.addr, &ann).await;
-    warm(&app, &b, &ann).await;
+    let b = two_warm_instances(&app, &ann).await;
     app.sql(&format!(
         "UPDATE login_sessions SET revoked_at = now() WHERE id = '{}'",
         ann.session_id

@@ -9,7 +9,7 @@ use crate::PgStore;
 use crate::accounts::like_pattern;
 use crate::error::is_conflict;
 use crate::events::{notify, notify_at};
-use crate::prepared::{CacheKey, Prepared, Statement, statement};
+use crate::prepared::{Prepared, Statement, statement};
 use crate::rows::VendorRow;
 use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
@@ -364,7 +364,7 @@ statement!(
 );
 
 /// The rows of one page of messages, by the page statement `S`.
-fn page_rows<S: Statement + CacheKey>(
+fn page_rows<S: Statement>(
     c: &mut PgConnection,
     session: ChatSessionId,
     owner: Option<UserId>,

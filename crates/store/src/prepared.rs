@@ -46,7 +46,7 @@ impl CacheKey for () {
 /// id, without writing its SQL out again and hashing it on every call (the
 /// message page's text is 600 bytes). One type per text: [`Prepared::of`]
 /// takes the text from the type, so the two cannot disagree.
-pub(crate) trait Statement: 'static {
+pub(crate) trait Statement: CacheKey {
     /// The statement's text.
     const SQL: &'static str;
 }
@@ -76,7 +76,7 @@ impl Prepared {
     }
 
     /// The statement `S`, cached by its type.
-    pub(crate) fn of<S: Statement + CacheKey>() -> Prepared<Untyped, S> {
+    pub(crate) fn of<S: Statement>() -> Prepared<Untyped, S> {
         Prepared {
             sql: S::SQL,
             binds: Vec::with_capacity(4),
