@@ -363,22 +363,39 @@ statement!(
     PostMessage = PgStore::POST_MESSAGE_SQL
 );
 
-/// The rows of one page of messages, by the page statement `S`.
+/// One page of messages, by the page statement `S`: `None` when the session
+/// is not there (or not the owner's). Each row becomes its message as it is
+/// read, into a vector sized for the page at once (no intermediate rows, no
+/// regrowth: each is a copy of the page).
 fn page_rows<S: Statement>(
     c: &mut PgConnection,
     session: ChatSessionId,
     owner: Option<UserId>,
     after: i64,
     limit: i64,
-) -> QueryResult<Vec<PageRow>> {
-    Prepared::of::<S>()
+) -> QueryResult<Option<Vec<Message>>> {
+    let rows = Prepared::of::<S>()
         .returning::<PageColumns>()
         .bind::<diesel::sql_types::Uuid, _>(session.0)
         .bind::<Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
         .bind::<BigInt, _>(after)
         .bind::<BigInt, _>(limit)
-        .load::<PageRow>(c)
+        .load_iter::<PageRow, diesel::connection::DefaultLoadingMode>(c)?;
+    let mut page = None;
+    for row in rows {
+        let messages = page.get_or_insert_with(|| {
+            Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(PAGE_CAPACITY))
+        });
+        if let Some(m) = row?.into_domain(session)? {
+            messages.push(m);
+        }
+    }
+    Ok(page)
 }
+
+/// The most messages a page's vector is sized for up front (a page asks for
+/// at most 101 rows: 100 and one to tell there is more).
+const PAGE_CAPACITY: usize = 128;
 
 /// Posts the message in one statement ([`PgStore::POST_MESSAGE_SQL`]);
 /// `Ok(None)` when the session is gone.
@@ -554,25 +571,13 @@ impl ChatStore for PgStore {
         order: SortOrder,
         limit: i64,
     ) -> StoreResult<Option<Vec<Message>>> {
-        self.run(|c| {
-            let rows = match order {
-                SortOrder::Asc => {
-                    page_rows::<PageAsc>(c, session, owner, after_seq.unwrap_or(0), limit)?
-                }
-                SortOrder::Desc => {
-                    page_rows::<PageDesc>(c, session, owner, after_seq.unwrap_or(i64::MAX), limit)?
-                }
-            };
-            if rows.is_empty() {
-                return Ok(None);
+        self.run(|c| match order {
+            SortOrder::Asc => {
+                page_rows::<PageAsc>(c, session, owner, after_seq.unwrap_or(0), limit)
             }
-            let mut out = Vec::with_capacity(rows.len());
-            for row in rows {
-                if let Some(m) = row.into_domain(session)? {
-                    out.push(m);
-                }
+            SortOrder::Desc => {
+                page_rows::<PageDesc>(c, session, owner, after_seq.unwrap_or(i64::MAX), limit)
             }
-            Ok(Some(out))
         })
     }
 
