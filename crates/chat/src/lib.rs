@@ -49,10 +49,16 @@ impl ChatService {
 
     /// The message with a fresh signed `url` on its medium.
     pub fn signed(&self, mut message: Message) -> Message {
+        self.sign(&mut message);
+        message
+    }
+
+    /// Gives the message's medium, if any, a fresh signed `url`, in place (a
+    /// page's messages are not moved for it).
+    fn sign(&self, message: &mut Message) {
         if let (Some(urls), Some(media)) = (&self.media_urls, message.media.as_mut()) {
             urls.sign(media);
         }
-        message
     }
 
     // ------------------------------------------------------------ sessions
@@ -223,7 +229,7 @@ impl ChatService {
             self.cursors
                 .encode(MESSAGES_CURSOR, &scope, &m.seq.to_be_bytes())
         });
-        page.items = page.items.into_iter().map(|m| self.signed(m)).collect();
+        page.items.iter_mut().for_each(|m| self.sign(m));
         Ok(page)
     }
 
@@ -266,11 +272,12 @@ impl ChatService {
         limit: i64,
     ) -> Result<Vec<Message>, DomainError> {
         let owner = (!actor.reads_any_chat()).then_some(actor.user_id);
-        let missed = self
+        let mut missed = self
             .store
             .message_page(session, owner, Some(after), SortOrder::Asc, limit)?
             .ok_or(DomainError::NotFound(SESSION))?;
-        Ok(missed.into_iter().map(|m| self.signed(m)).collect())
+        missed.iter_mut().for_each(|m| self.sign(m));
+        Ok(missed)
     }
 
     // ------------------------------------------------------------ helpers
