@@ -22,20 +22,11 @@ fi
 bin="${CARGO_TARGET_DIR:-$root/target}/release/dealroom"
 [ -x "$bin" ] || { echo "abuse: no binary at $bin" >&2; exit 1; }
 
-# mimalloc for scenario 4's allocator comparison (Debian's package; skipped
-# where it cannot be installed).
-mimalloc=$(ls /usr/lib/*/libmimalloc.so.2 2>/dev/null | head -n 1 || true)
-if [ -z "$mimalloc" ] && command -v apt-get >/dev/null; then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmimalloc2.0 >&2 || true
-  mimalloc=$(ls /usr/lib/*/libmimalloc.so.2 2>/dev/null | head -n 1 || true)
-fi
-
 mkdir -p "$out"
 say "starting PostgreSQL (scripts/pg.sh)"
 scripts/pg.sh start >/dev/null
 cleanup() { scripts/pg.sh dropdb "$db" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-ABUSE_MIMALLOC="$mimalloc" ABUSE_BIN="$bin" ABUSE_OUT="$out" ABUSE_DB="$db" ABUSE_PG="$root/scripts/pg.sh" \
+ABUSE_BIN="$bin" ABUSE_OUT="$out" ABUSE_DB="$db" ABUSE_PG="$root/scripts/pg.sh" \
   python3 scripts/abuse/abuse.py

@@ -32,10 +32,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// glibc's malloc gives threads arenas of their own (up to eight per core),
-/// each keeping what its threads freed: with the workers, the blocking pool
-/// and bcrypt's threads, a page-of-messages load peaked at 28.3 MiB resident
-/// on default arenas and at 25.4 MiB on two, at the same throughput (README,
+/// glibc's malloc, which still serves libpq (each query's result) and the
+/// other C libraries, gives threads arenas of their own (up to eight per
+/// core), each keeping what its threads freed. When it served the whole
+/// server, a page-of-messages load peaked at 28.3 MiB resident on default
+/// arenas and at 25.4 MiB on two, at the same throughput (README,
 /// "Per-request cost"). Two, unless the operator sets `MALLOC_ARENA_MAX`,
 /// which glibc reads itself.
 #[allow(unsafe_code)]
