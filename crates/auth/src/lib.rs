@@ -109,6 +109,8 @@ pub struct AuthService {
     hashing: HashPool,
     /// Live login sessions this instance has checked recently.
     callers: Arc<CallerCache>,
+    /// Access tokens verified lately (signature and claims), by their text.
+    verified: tokens::VerifiedTokens,
 }
 
 impl AuthService {
@@ -123,6 +125,7 @@ impl AuthService {
             keys,
             dummy_hash,
             callers: Arc::new(CallerCache::new(0)),
+            verified: tokens::VerifiedTokens::default(),
         })
     }
 
@@ -236,18 +239,28 @@ impl AuthService {
 
     /// The first half of [`AuthService::authenticate`], without the database:
     /// signature, algorithm, expiry and claims. Cheap enough to run on a
-    /// request thread, so a bad token is refused before anything else.
+    /// request thread, so a bad token is refused before anything else; a
+    /// token this service verified lately is answered from memory, its
+    /// expiry checked again.
     pub fn verify_token(&self, bearer: &str) -> Result<VerifiedToken, DomainError> {
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        if let Some(verified) = self.verified.get(bearer, now) {
+            return Ok(verified);
+        }
         let claims = self.keys.verify(bearer)?;
         match (
             claims.sub.parse::<UserId>(),
             claims.sid.parse::<LoginSessionId>(),
         ) {
-            (Ok(user), Ok(session)) => Ok(VerifiedToken {
-                user,
-                session,
-                expires_at: claims.exp,
-            }),
+            (Ok(user), Ok(session)) => {
+                let verified = VerifiedToken {
+                    user,
+                    session,
+                    expires_at: claims.exp,
+                };
+                self.verified.put(bearer, verified);
+                Ok(verified)
+            }
             _ => Err(DomainError::Unauthenticated),
         }
     }

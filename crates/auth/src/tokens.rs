@@ -5,6 +5,7 @@
 //! randomness. Only its SHA-256 is stored. A presented token that names its
 //! session and an older generation than the session's is reuse.
 
+use crate::VerifiedToken;
 use crate::secret::Secret;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +14,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -81,6 +84,54 @@ impl TokenKeys {
     }
 }
 
+/// Access tokens this service verified lately, by their whole text, so that
+/// a client's next requests skip the signature check (HMAC-SHA-256, base64
+/// and the claims' JSON: about 5% of the server's CPU on a page of
+/// messages).
+///
+/// An entry is only ever what verifying that very text with this service's
+/// key gave, so a token that differs in one character is verified in full.
+/// Every hit checks the expiry against the clock as the full check does
+/// (valid until its `exp` second ends, no leeway). Only tokens that verified
+/// are kept, so the entries are our own tokens' size; at
+/// [`VerifiedTokens::CAPACITY`] the cache starts over. Whether the token's
+/// login session is still live is not this cache's business: that check
+/// follows it on every request (see `CallerCache`).
+#[derive(Debug, Default)]
+pub(crate) struct VerifiedTokens {
+    entries: Mutex<HashMap<Box<str>, VerifiedToken>>,
+}
+
+impl VerifiedTokens {
+    /// The most tokens kept (about 300 bytes each).
+    pub(crate) const CAPACITY: usize = 1024;
+
+    /// What verifying `token` gave, if it is kept and not expired at `now`
+    /// (Unix seconds).
+    pub(crate) fn get(&self, token: &str, now: i64) -> Option<VerifiedToken> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(token)
+            .filter(|verified| now <= verified.expires_at)
+            .copied()
+    }
+
+    /// Keeps what verifying `token` gave.
+    pub(crate) fn put(&self, token: &str, verified: VerifiedToken) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+            entries.insert(token.into(), verified);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.lock().map_or(0, |e| e.len())
+    }
+}
+
 /// A new refresh token for the session at `generation`; fails closed if the
 /// operating system has no randomness to give.
 pub(crate) fn new_refresh_token(
@@ -114,6 +165,45 @@ pub(crate) fn hash_token(token: &str) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn verified(expires_at: i64) -> VerifiedToken {
+        VerifiedToken {
+            user: domain::UserId::new(),
+            session: LoginSessionId::new(),
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_kept_token_answers_for_its_exact_text_until_its_exp_second_ends() {
+        let cache = VerifiedTokens::default();
+        let v = verified(100);
+        cache.put("a.b.c", v);
+        assert_eq!(cache.get("a.b.c", 99), Some(v));
+        assert_eq!(
+            cache.get("a.b.c", 100),
+            Some(v),
+            "valid through its exp second"
+        );
+        assert_eq!(
+            cache.get("a.b.c", 101),
+            None,
+            "expired: verified in full again"
+        );
+        assert_eq!(cache.get("a.b.d", 99), None, "one character off");
+        assert_eq!(cache.get("a.b.", 99), None, "a prefix");
+    }
+
+    #[test]
+    fn the_kept_tokens_are_bounded() {
+        let cache = VerifiedTokens::default();
+        for i in 0..VerifiedTokens::CAPACITY * 2 + 1 {
+            cache.put(&format!("token {i}"), verified(100));
+            assert!(cache.len() <= VerifiedTokens::CAPACITY);
+        }
+        let last = format!("token {}", VerifiedTokens::CAPACITY * 2);
+        assert!(cache.get(&last, 0).is_some(), "the last one is kept");
+    }
 
     #[test]
     fn refresh_tokens_name_their_session_and_generation() {
