@@ -484,6 +484,41 @@ fn a_port_in_use_ends_the_binary_with_one_line() {
     assert!(!err.contains("panicked"));
 }
 
+/// mimalloc's options as the binary starts with `env` (mimalloc prints them
+/// at start with `MIMALLOC_VERBOSE=1`): `(arena_eager_commit, purge_delay)`.
+fn mimalloc_options(env: &[(&str, &str)]) -> (String, String) {
+    let out = std::process::Command::new(dealroom_binary())
+        .arg("--version")
+        .env_clear()
+        .env("MIMALLOC_VERBOSE", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let option = |name: &str| {
+        let prefix = format!("option '{name}': ");
+        err.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("no {name} in: {err}"))
+    };
+    (option("arena_eager_commit"), option("purge_delay"))
+}
+
+#[test]
+fn the_binary_commits_mimallocs_arena_lazily_and_purges_at_once_unless_told_otherwise() {
+    assert_eq!(mimalloc_options(&[]), ("0".into(), "0".into()));
+    assert_eq!(
+        mimalloc_options(&[
+            ("MIMALLOC_ARENA_EAGER_COMMIT", "1"),
+            ("MIMALLOC_PURGE_DELAY", "250")
+        ]),
+        ("1".into(), "250".into()),
+        "the operator's variables win"
+    );
+}
+
 /// `GET /metrics` as text, with its content type.
 async fn metrics_text(app: &TestApp) -> (u16, String, String) {
     let mut res = app.client.get(app.url("/metrics")).send().await.unwrap();
