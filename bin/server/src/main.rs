@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 /// mimalloc serves the server's allocations: on glibc's malloc, a page of
 /// messages spent about a sixth of its CPU allocating and freeing, and
-/// mimalloc took a fifth off the server's CPU per page (README, "Per-request
+/// mimalloc took 10-20% off the server's CPU per page (README, "Per-request
 /// cost"). libpq's own allocations stay on glibc's malloc.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
