@@ -393,9 +393,9 @@ fn page_rows<S: Statement>(
     Ok(page)
 }
 
-/// The most messages a page's vector is sized for up front (a page asks for
-/// at most 101 rows: 100 and one to tell there is more).
-const PAGE_CAPACITY: usize = 128;
+/// The most messages a page's vector is sized for up front: the most rows a
+/// page asks for, its largest `limit` and one to tell there is more.
+const PAGE_CAPACITY: usize = domain::page::MAX_LIMIT as usize + 1;
 
 /// Posts the message in one statement ([`PgStore::POST_MESSAGE_SQL`]);
 /// `Ok(None)` when the session is gone.
