@@ -25,6 +25,8 @@ struct Sse {
     body: Option<Body>,
     buf: String,
     comments: usize,
+    /// The last `id:` seen, as a browser keeps it for `Last-Event-ID`.
+    last_id: Option<String>,
 }
 
 impl Sse {
@@ -60,11 +62,27 @@ impl Sse {
             body: Some(Box::pin(res)),
             buf: String::new(),
             comments: 0,
+            last_id: None,
         }
     }
 
     /// The next event within `within`; `None` on timeout or when the stream ended.
     async fn next(&mut self, within: Duration) -> Option<Ev> {
+        self.read(within, false).await
+    }
+
+    /// The `id:` of the opening block (the session's position).
+    async fn opening_id(&mut self) -> String {
+        let none = self.read(Duration::from_secs(15), true).await;
+        assert_eq!(none, None, "the opening block dispatches no event");
+        self.last_id
+            .clone()
+            .expect("the opening block carries an id")
+    }
+
+    /// Events until one is dispatched or, with `stop_at_id`, the blocks read
+    /// so far set an id.
+    async fn read(&mut self, within: Duration, stop_at_id: bool) -> Option<Ev> {
         let deadline = Instant::now() + within;
         loop {
             if let Some(end) = self.buf.find("\n\n") {
@@ -74,23 +92,27 @@ impl Sse {
                     event: "message".into(),
                     data: Value::Null,
                 };
-                let mut any = false;
+                let mut data = false;
                 for line in block.lines() {
                     if let Some(v) = line.strip_prefix("id: ") {
                         ev.id = Some(v.to_owned());
-                        any = true;
+                        self.last_id = Some(v.to_owned());
                     } else if let Some(v) = line.strip_prefix("event: ") {
                         ev.event = v.to_owned();
-                        any = true;
                     } else if let Some(v) = line.strip_prefix("data: ") {
                         ev.data = serde_json::from_str(v).unwrap_or(Value::Null);
-                        any = true;
+                        data = true;
                     } else if line.starts_with(':') {
                         self.comments += 1;
                     }
                 }
-                if any {
+                // As in a browser: a block without data dispatches nothing
+                // (its `id:` still counts).
+                if data {
                     return Some(ev);
+                }
+                if self.buf.is_empty() && self.last_id.is_some() && stop_at_id {
+                    return None;
                 }
                 continue;
             }
@@ -333,15 +355,62 @@ async fn an_id_too_old_to_replay_gets_a_reset() {
     }
     let mut sse = Sse::open(&app.addr, &s, &ann.token, Some("1")).await;
     let ev = sse.next(Duration::from_secs(5)).await.unwrap();
-    assert_eq!((ev.event.as_str(), ev.id), ("reset", None));
+    assert_eq!(
+        (ev.event.as_str(), ev.id.as_deref()),
+        ("reset", Some("8")),
+        "a reset carries the session's position"
+    );
     let mut sse = Sse::open(&app.addr, &s, &ann.token, Some("4")).await;
     let got = sse.messages(4, Duration::from_secs(5)).await;
     assert_eq!(contents(&got), ["m4", "m5", "m6", "m7"]);
     let mut sse = Sse::open(&app.addr, &s, &ann.token, Some("garbage")).await;
+    let ev = sse.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!((ev.event.as_str(), ev.id.as_deref()), ("reset", Some("8")));
+}
+
+#[actix_web::test]
+async fn a_stream_that_drops_before_its_first_event_resumes_from_its_opening_id() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann@example.com").await;
+    let s = session(&app, &ann).await;
+    post(&app.addr, &s, &ann.token, "before").await;
+    let mut sse = Sse::open(&app.addr, &s, &ann.token, None).await;
+    let opening = sse.opening_id().await;
     assert_eq!(
-        sse.next(Duration::from_secs(5)).await.unwrap().event,
-        "reset"
+        opening, "1",
+        "the opening block carries the session's position"
     );
+    drop(sse);
+    post(&app.addr, &s, &ann.token, "gap 1").await;
+    post(&app.addr, &s, &ann.token, "gap 2").await;
+    let mut sse = Sse::open(&app.addr, &s, &ann.token, Some(&opening)).await;
+    let got = sse.messages(3, Duration::from_secs(2)).await;
+    assert_eq!(
+        contents(&got),
+        ["gap 1", "gap 2"],
+        "exactly the two posted in the gap"
+    );
+    let ids: Vec<_> = got.iter().map(|e| e.id.as_deref()).collect();
+    assert_eq!(ids, [Some("2"), Some("3")]);
+}
+
+#[actix_web::test]
+async fn a_last_event_id_the_session_never_reached_gets_a_reset_with_its_position() {
+    let app = TestApp::spawn().await;
+    let ann = app.register("ann@example.com").await;
+    let s = session(&app, &ann).await;
+    post(&app.addr, &s, &ann.token, "one").await;
+    post(&app.addr, &s, &ann.token, "two").await;
+    let mut sse = Sse::open(&app.addr, &s, &ann.token, Some("50")).await;
+    let ev = sse.next(Duration::from_secs(5)).await.unwrap();
+    assert_eq!((ev.event.as_str(), ev.id.as_deref()), ("reset", Some("2")));
+    post(&app.addr, &s, &ann.token, "three").await;
+    let got = sse.messages(1, Duration::from_secs(5)).await;
+    assert_eq!(contents(&got), ["three"], "live events follow the reset");
+    // An empty session's position is 0, and a new stream opens there.
+    let t = session(&app, &ann).await;
+    let mut sse = Sse::open(&app.addr, &t, &ann.token, None).await;
+    assert_eq!(sse.opening_id().await, "0");
 }
 
 #[actix_web::test]

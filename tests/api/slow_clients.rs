@@ -449,3 +449,115 @@ async fn a_page_over_the_byte_cap_carries_fewer_messages_and_pages_on() {
     let expected: Vec<String> = (0..10).map(|i| i.to_string()).collect();
     assert_eq!(seen, expected, "every message once, in order");
 }
+
+/// Headers of a chunked POST and its first chunk; the body never ends.
+fn chunked_post(port: u16, path: &str, extra: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n{extra}Transfer-Encoding: chunked\r\n\r\n5\r\n{{\"a\":\r\n"
+    )
+}
+
+#[test]
+fn a_chunked_body_answered_before_it_was_read_closes_its_connection_at_once() {
+    let server = ServerProcess::spawn(&[("BODY_IDLE_TIMEOUT", "1s"), ("BODY_TIMEOUT", "2s")]);
+    for (path, status) in [("/api/v1/sessions", 401), ("/no/such/route", 404)] {
+        let mut c = Conn::open(server.port).unwrap();
+        c.write(chunked_post(server.port, path, "").as_bytes())
+            .unwrap();
+        let r = c.read().unwrap();
+        assert_eq!(r.status, status, "{}", r.body);
+        assert_eq!(
+            r.header("connection"),
+            Some("close"),
+            "{path}: a response sent before the body was read closes"
+        );
+        assert!(
+            c.closed_within(Duration::from_secs(3)),
+            "{path}: the connection is closed, not left draining a body that never ends"
+        );
+    }
+    let r = server.request("GET", "/health", &[], "");
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn a_chunked_body_that_stops_coming_is_a_408_and_its_connection_closes() {
+    let server = ServerProcess::spawn(&[("BODY_IDLE_TIMEOUT", "1s"), ("BODY_TIMEOUT", "60s")]);
+    let mut c = Conn::open(server.port).unwrap();
+    let started = Instant::now();
+    c.write(chunked_post(server.port, "/api/v1/auth/register", "").as_bytes())
+        .unwrap();
+    let r = c.read().unwrap();
+    assert_eq!(r.status, 408, "{}", r.body);
+    assert_eq!(r.json()["code"], "REQUEST_TIMEOUT");
+    assert_eq!(r.header("connection"), Some("close"));
+    assert!(
+        c.closed_within(Duration::from_secs(3)),
+        "closed after the 408"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn many_unauthenticated_chunked_bodies_do_not_take_health_down() {
+    let server = ServerProcess::spawn(&[("MAX_CONNECTIONS", "20")]);
+    // Forty clients, twice the cap, each sending a chunked body that never
+    // ends to a route that refuses them: each is answered and let go.
+    let mut held = Vec::new();
+    for _ in 0..40 {
+        let mut c = Conn::open(server.port).unwrap();
+        c.write(chunked_post(server.port, "/api/v1/sessions", "").as_bytes())
+            .unwrap();
+        assert_eq!(c.read().unwrap().status, 401);
+        held.push(c);
+    }
+    let r = server.request("GET", "/health", &[], "");
+    assert_eq!(
+        r.status, 200,
+        "/health answers while they hold their sockets"
+    );
+}
+
+#[test]
+fn an_upload_slower_than_the_body_timeout_but_within_the_upload_timeout_succeeds() {
+    let server = ServerProcess::spawn(&[
+        ("BODY_IDLE_TIMEOUT", "2s"),
+        ("BODY_TIMEOUT", "1s"),
+        ("MEDIA_UPLOAD_TIMEOUT", "30s"),
+        ("BCRYPT_ROUNDS", "4"),
+    ]);
+    let reg = server.request(
+        "POST",
+        "/api/v1/auth/register",
+        &[],
+        r#"{"email":"slow@example.com","password":"password123","name":"Slow"}"#,
+    );
+    assert_eq!(reg.status, 201, "{}", reg.body);
+    let token = reg.json()["data"]["tokens"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut file = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0".to_vec();
+    file.resize(4000, 7);
+    let mut body = b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n".to_vec();
+    body.extend_from_slice(&file);
+    body.extend_from_slice(b"\r\n--b0undary--\r\n");
+    let head = format!(
+        "POST /api/v1/media HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\nContent-Type: multipart/form-data; boundary=b0undary\r\nContent-Length: {}\r\n\r\n",
+        server.port,
+        body.len()
+    );
+    let mut c = Conn::open(server.port).unwrap();
+    c.write(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    // Eight pieces, 400 ms apart: 2.8 s in all, past BODY_TIMEOUT (1 s),
+    // never idle for BODY_IDLE_TIMEOUT (2 s).
+    for piece in body.chunks(body.len().div_ceil(8)) {
+        c.write(piece).unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let r = c.read().unwrap();
+    assert!(started.elapsed() > Duration::from_secs(2));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["data"]["media"]["mimeType"], "image/png");
+}

@@ -22,7 +22,7 @@
 //!   access-log line, and `init_logging` silences the dispatcher's own `ERROR`
 //!   line about it.
 
-use crate::edge;
+use crate::{edge, timeouts};
 use actix_http::{HttpService, Protocol, Request, Response};
 use actix_server::Server;
 use actix_service::{IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, fn_service};
@@ -159,6 +159,11 @@ struct ConnState {
     /// The status of the first response written on it.
     first_status: Cell<Option<u16>>,
     draining: Cell<bool>,
+    /// A response went out before its request's body was read to its end:
+    /// the socket reads as ended from now on, so the dispatcher closes the
+    /// connection once the response is written instead of draining a body
+    /// that may never end.
+    close: Cell<bool>,
 }
 
 /// The per-connection handle the app reaches through `conn_data`.
@@ -229,6 +234,9 @@ impl AsyncRead for Conn {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
+        if this.state.close.get() {
+            return Poll::Ready(Ok(()));
+        }
         match Pin::new(&mut this.io).poll_read(cx, buf) {
             // Idle between requests, nothing waiting to be read: end of
             // stream, so the dispatcher closes the connection. A connection
@@ -282,8 +290,9 @@ impl AsyncWrite for Conn {
 }
 
 /// Marks requests on their connection (for draining and for telling the
-/// dispatcher's own rejections apart), and closes the connection after each
-/// response once the server drains. Wrap it around the whole app.
+/// dispatcher's own rejections apart), and closes the connection after a
+/// response once the server drains, or when the request's body was not read
+/// to its end (it is never drained). Wrap it around the whole app.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -291,7 +300,19 @@ pub async fn track(
     let handle = req.conn_data::<ConnHandle>().cloned();
     let _active = handle.as_ref().map(|h| Active::start(&h.0));
     let mut res = next.call(req).await?;
-    if handle.is_some_and(|h| h.1.is_draining()) {
+    let unread = timeouts::body_unfinished(res.request());
+    if let (Some(h), true) = (&handle, unread) {
+        h.0.close.set(true);
+        // This runs inside the dispatcher's task, which has read everything
+        // the client sent so far and would not read again: wake it, so that
+        // it reads the end and closes once the response is out.
+        std::future::poll_fn(|cx| {
+            cx.waker().wake_by_ref();
+            Poll::Ready(())
+        })
+        .await;
+    }
+    if unread || handle.is_some_and(|h| h.1.is_draining()) {
         res.response_mut()
             .head_mut()
             .set_connection_type(ConnectionType::Close);

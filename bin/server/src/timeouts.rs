@@ -9,17 +9,23 @@
 //! connection closes.
 //!
 //! The app wraps every route with the JSON bounds (`BODY_IDLE_TIMEOUT`,
-//! `BODY_TIMEOUT`). A route that takes larger bodies (uploads) wraps itself in
-//! another `BodyTimeout` with its own total: the inner one finds the body
-//! already wrapped and sets the bounds for its route instead of wrapping twice.
+//! `BODY_TIMEOUT`). A route that takes larger bodies (uploads) sets its own
+//! total with [`allow_body_for`] before it reads (or wraps itself in another
+//! `BodyTimeout`: the inner one finds the body already wrapped and sets the
+//! bounds for its route instead of wrapping twice).
+//!
+//! A body the app did not read to its end (a `401` or `404` answered before
+//! it, or a `408`) is never drained: [`body_unfinished`] tells the connection
+//! layer, which closes the connection after the response, so that a client
+//! cannot hold it by sending a chunked body that never ends.
 
 use crate::error::ErrorCode;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::error::PayloadError;
-use actix_web::http::ConnectionType;
+use actix_web::http::{ConnectionType, header};
 use actix_web::web::Bytes;
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::Stream;
 use futures_util::future::LocalBoxFuture;
 use std::cell::Cell;
@@ -52,6 +58,8 @@ struct Clock {
     idle: Cell<Duration>,
     total: Cell<Duration>,
     expired: Cell<bool>,
+    /// The body was read to its end.
+    finished: Cell<bool>,
 }
 
 #[derive(Clone)]
@@ -111,6 +119,7 @@ where
             idle: Cell::new(self.bounds.idle),
             total: Cell::new(self.bounds.total),
             expired: Cell::new(false),
+            finished: Cell::new(false),
         });
         let timed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> = Box::pin(TimedBody {
             inner: payload,
@@ -135,6 +144,34 @@ where
                 Err(e) => Err(e),
             }
         })
+    }
+}
+
+/// Gives the request's body `total` from its headers instead of the app's
+/// bound (an upload route's `MEDIA_UPLOAD_TIMEOUT`); call before reading it.
+pub fn allow_body_for(req: &HttpRequest, total: Duration) {
+    if let Some(SharedClock(clock)) = req.extensions().get::<SharedClock>() {
+        clock.total.set(total);
+    }
+}
+
+/// Whether the request came with a body that the app did not read to its end
+/// (or that ran out of time): its connection must close after the response.
+pub fn body_unfinished(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    let declared = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0);
+    if !declared {
+        return false;
+    }
+    match req.extensions().get::<SharedClock>() {
+        Some(SharedClock(clock)) => !clock.finished.get() || clock.expired.get(),
+        // Answered before the body clock saw it: never read.
+        None => true,
     }
 }
 
@@ -167,7 +204,11 @@ impl Stream for TimedBody {
                 this.last = Some(Instant::now());
                 Poll::Ready(Some(Ok(bytes)))
             }
-            Poll::Ready(other) => Poll::Ready(other),
+            Poll::Ready(None) => {
+                this.clock.finished.set(true);
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
             Poll::Pending => {
                 let last = *this.last.get_or_insert_with(Instant::now);
                 let deadline = (last + this.clock.idle.get())

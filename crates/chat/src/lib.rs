@@ -23,6 +23,17 @@ const SESSION: &str = "Chat session";
 const MESSAGE: &str = "Message";
 const MEDIA: &str = "Media";
 
+/// What a live stream resuming from a position gets ([`ChatService::replay`]).
+#[derive(Debug, Clone)]
+pub struct Replay {
+    /// The session's event position when the replay was read.
+    pub position: i64,
+    /// The missed messages, oldest first; `None` when they cannot be
+    /// replayed (too many, or a position the session never reached): the
+    /// client must reload.
+    pub missed: Option<Vec<Message>>,
+}
+
 /// Chat sessions, messages and message search.
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
@@ -261,23 +272,63 @@ impl ChatService {
 
     // ------------------------------------------------------------ live events
 
-    /// The messages of a session after position `after`, oldest first, at
-    /// most `limit`: what a live stream that resumes from `after` missed.
+    /// The session's event position: the `seq` last handed to one of its
+    /// messages (it never goes down). A live stream opens at it, so that a
+    /// client that drops before its first event resumes from there.
     /// `NotFound` unless the actor may read the session.
-    pub fn messages_after(
+    pub fn event_position(
+        &self,
+        actor: &Actor,
+        session: ChatSessionId,
+    ) -> Result<i64, DomainError> {
+        match self.store.chat_session_position(session)? {
+            Some((owner, position)) if can_read_chat(actor, owner) => Ok(position),
+            _ => Err(DomainError::NotFound(SESSION)),
+        }
+    }
+
+    /// What a live stream that resumes from position `after` missed: the
+    /// messages after it, oldest first, unless there are more than `max` or
+    /// the session never reached `after` (then the client must reload).
+    /// `NotFound` unless the actor may read the session.
+    pub fn replay(
         &self,
         actor: &Actor,
         session: ChatSessionId,
         after: i64,
-        limit: i64,
-    ) -> Result<Vec<Message>, DomainError> {
+        max: i64,
+    ) -> Result<Replay, DomainError> {
+        // The position first: a message committed after it is in the page
+        // below too, and the stream moves past it.
+        let position = self.event_position(actor, session)?;
+        if after > position {
+            return Ok(Replay {
+                position,
+                missed: None,
+            });
+        }
         let owner = (!actor.reads_any_chat()).then_some(actor.user_id);
         let mut missed = self
             .store
-            .message_page(session, owner, Some(after), SortOrder::Asc, limit)?
+            .message_page(
+                session,
+                owner,
+                Some(after),
+                SortOrder::Asc,
+                max.saturating_add(1),
+            )?
             .ok_or(DomainError::NotFound(SESSION))?;
+        if missed.len() as i64 > max {
+            return Ok(Replay {
+                position,
+                missed: None,
+            });
+        }
         missed.iter_mut().for_each(|m| self.sign(m));
-        Ok(missed)
+        Ok(Replay {
+            position,
+            missed: Some(missed),
+        })
     }
 
     // ------------------------------------------------------------ helpers

@@ -213,6 +213,9 @@ pub trait ChatStore: MediaStore + Send + Sync {
     fn chat_session(&self, id: ChatSessionId) -> StoreResult<Option<ChatSession>>;
     /// Who owns the session, if it exists.
     fn chat_session_owner(&self, id: ChatSessionId) -> StoreResult<Option<UserId>>;
+    /// Who owns the session and its event position (the `seq` last handed to
+    /// a message; it never goes down), if it exists.
+    fn chat_session_position(&self, id: ChatSessionId) -> StoreResult<Option<(UserId, i64)>>;
     /// The owner's sessions by `(updatedAt, id)` descending, after the key `after`.
     fn list_chat_sessions(
         &self,

@@ -454,6 +454,17 @@ impl ChatStore for PgStore {
         })
     }
 
+    fn chat_session_position(&self, id: ChatSessionId) -> StoreResult<Option<(UserId, i64)>> {
+        self.run(|c| {
+            chat_sessions::table
+                .find(id.0)
+                .select((chat_sessions::user_id, chat_sessions::message_seq))
+                .first::<(Uuid, i64)>(c)
+                .optional()
+                .map(|o| o.map(|(user, seq)| (UserId(user), seq)))
+        })
+    }
+
     fn list_chat_sessions(
         &self,
         owner: UserId,

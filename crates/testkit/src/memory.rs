@@ -890,6 +890,11 @@ impl ChatStore for MemoryStore {
         Ok(self.lock().owner_of(id))
     }
 
+    fn chat_session_position(&self, id: ChatSessionId) -> StoreResult<Option<(UserId, i64)>> {
+        let st = self.lock();
+        Ok(st.sessions.get(&id).map(|s| (s.user_id, s.message_seq)))
+    }
+
     fn list_chat_sessions(
         &self,
         owner: UserId,

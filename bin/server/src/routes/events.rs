@@ -11,7 +11,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::events::EventKind;
-use domain::{Actor, ChatSessionId, DomainError, Message};
+use domain::{Actor, ChatSessionId, DomainError};
 use events::{Delivery, Event, Subscription};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,9 +43,11 @@ struct Stream {
 /// Events: `message.created` (data: the Message), `message.deleted`
 /// (`{id}`), `session.updated` (the ChatSession), `vendor.changed`
 /// (`{sessionId, vendor}`, `vendor` null once removed), `seller.changed`
-/// (the Seller), `seller.deleted` (`{id}`), and `reset` (no id: too much was
-/// missed to replay; reload). Each event's `id` is the session's position:
-/// reconnect with it as `Last-Event-ID` to receive, first and in order, the
+/// (the Seller), `seller.deleted` (`{id}`), and `reset` (too much was
+/// missed to replay, or the `Last-Event-ID` is one the session never
+/// reached: reload). Each event's `id` is the session's position, and so is
+/// the opening block's (sent before any event) and a `reset`'s: reconnect
+/// with the last one as `Last-Event-ID` to receive, first and in order, the
 /// `message.created` events missed, then live ones, none lost or repeated.
 /// A comment line goes out at least every `EVENTS_HEARTBEAT` (15 s); the
 /// stream ends within that time of the login session being revoked, the user
@@ -93,18 +95,24 @@ pub async fn session_events(
         last_seq: 0,
         pending: None,
     };
-    let mut first = b"retry: 2000\n: connected\n\n".to_vec();
-    match resume.map(|r| r.parse::<i64>()) {
+    // The opening block carries the session's position as its `id:`, so a
+    // client that drops before its first event resumes from there.
+    let opening = match resume.map(|r| r.parse::<i64>()) {
         // The replay checks access; without one it is checked here.
-        Some(Ok(after)) if after >= 0 => first.extend(live.catch_up(after).await?),
+        Some(Ok(after)) if after >= 0 => live.catch_up(after).await?,
         resume => {
             let (state, actor) = (live.state.clone(), live.actor);
-            blocking(move || state.chat.session(&actor, session)).await?;
+            let position = blocking(move || state.chat.event_position(&actor, session)).await?;
+            live.last_seq = position;
             if resume.is_some() {
-                first.extend_from_slice(RESET);
+                reset(position)
+            } else {
+                position_frame(position)
             }
         }
-    }
+    };
+    let mut first = b"retry: 2000\n: connected\n".to_vec();
+    first.extend(opening);
     live.pending = Some(Bytes::from(first));
     // The stream runs as a task of its own and hands its frames to the
     // response through a small queue: a client that stops reading fills the
@@ -266,8 +274,17 @@ mod queue {
 /// Frames a stream may have written but its client not yet taken.
 const QUEUE: usize = 64;
 
-/// Tells the client to reload: too much was missed to replay.
-const RESET: &[u8] = b"event: reset\ndata: {}\n\n";
+/// Tells the client to reload (too much was missed to replay, or it asked
+/// for a position the session never reached), and where the stream now is.
+fn reset(position: i64) -> Vec<u8> {
+    format!("id: {position}\nevent: reset\ndata: {{}}\n\n").into_bytes()
+}
+
+/// A block with only an `id:`: it dispatches no event, but sets the
+/// client's last event id to the session's position.
+fn position_frame(position: i64) -> Vec<u8> {
+    format!("id: {position}\n\n").into_bytes()
+}
 
 impl Stream {
     /// The next frames to write; `None` ends the stream.
@@ -303,21 +320,21 @@ impl Stream {
     }
 
     /// The `message.created` events after `after`, from the database; a
-    /// `reset` instead when there are more than `EVENTS_REPLAY_MAX`.
+    /// `reset` instead when there are more than `EVENTS_REPLAY_MAX` or the
+    /// session never reached `after`.
     async fn catch_up(&mut self, after: i64) -> Result<Vec<u8>, ApiError> {
         let max = i64::from(self.state.settings.events_replay_max);
         let (state, actor, session) = (self.state.clone(), self.actor, self.session);
-        let missed: Vec<Message> =
-            blocking(move || state.chat.messages_after(&actor, session, after, max + 1)).await?;
+        let replay = blocking(move || state.chat.replay(&actor, session, after, max)).await?;
+        self.last_seq = self.last_seq.max(replay.position);
+        let Some(missed) = replay.missed else {
+            return Ok(reset(replay.position));
+        };
         let mut out = Vec::new();
-        if missed.len() as i64 > max {
-            out.extend_from_slice(RESET);
-        } else {
-            for m in &missed {
-                out.extend_from_slice(&Event::message_created(m).frame);
-            }
-            self.sub.sent(missed.len() as u64);
+        for m in &missed {
+            out.extend_from_slice(&Event::message_created(m).frame);
         }
+        self.sub.sent(missed.len() as u64);
         if let Some(last) = missed.last() {
             self.last_seq = self.last_seq.max(last.seq);
         }

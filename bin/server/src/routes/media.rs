@@ -92,6 +92,8 @@ async fn upload(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Res {
+    // The upload's own bound replaces the app's `BODY_TIMEOUT`.
+    crate::timeouts::allow_body_for(&req, state.settings.media_upload_timeout);
     let max = state.media.max_bytes();
     let limit = max.saturating_add(FRAMING_BYTES);
     let declared = req
