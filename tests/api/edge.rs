@@ -103,6 +103,118 @@ async fn cors_preflight_is_answered_and_exposes_request_id_and_rate_limit_header
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
 
+#[actix_web::test]
+async fn cors_allows_every_documented_request_header_and_exposes_the_media_headers() {
+    let app = TestApp::spawn_with(&[("CORS_ORIGIN", "https://app.example")]).await;
+    let res = app
+        .client
+        .request(Method::OPTIONS, app.url("/api/v1/sessions/x/events"))
+        .insert_header(("Origin", "https://app.example"))
+        .insert_header(("Access-Control-Request-Method", "GET"))
+        .insert_header((
+            "Access-Control-Request-Headers",
+            "authorization, content-type, x-request-id, last-event-id, range, if-range, if-none-match",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        200,
+        "a fetch-based SSE client's retry"
+    );
+    assert_eq!(
+        res.headers().get("access-control-allow-origin").unwrap(),
+        "https://app.example"
+    );
+    let allowed = res
+        .headers()
+        .get("access-control-allow-headers")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for h in [
+        "authorization",
+        "content-type",
+        "x-request-id",
+        "last-event-id",
+        "range",
+        "if-range",
+        "if-none-match",
+    ] {
+        assert!(allowed.contains(h), "{h} in {allowed}");
+    }
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .insert_header(("Origin", "https://app.example"))
+        .send()
+        .await
+        .unwrap();
+    let exposed = res
+        .headers()
+        .get("access-control-expose-headers")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    for h in [
+        "etag",
+        "content-range",
+        "content-disposition",
+        "accept-ranges",
+        "retry-after",
+    ] {
+        assert!(exposed.contains(h), "{h} in {exposed}");
+    }
+}
+
+#[actix_web::test]
+async fn a_refused_preflight_answers_in_the_envelope() {
+    let app = TestApp::spawn_with(&[("CORS_ORIGIN", "https://app.example")]).await;
+    for (origin, headers, field) in [
+        ("https://evil.example", "content-type", "Origin"),
+        (
+            "https://app.example",
+            "x-not-documented",
+            "Access-Control-Request-Headers",
+        ),
+    ] {
+        let mut res = app
+            .client
+            .request(Method::OPTIONS, app.url("/api/v1/auth/login"))
+            .insert_header(("Origin", origin))
+            .insert_header(("Access-Control-Request-Method", "POST"))
+            .insert_header(("Access-Control-Request-Headers", headers))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 400);
+        assert!(res.headers().get("access-control-allow-origin").is_none());
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], "error");
+        assert_eq!(body["code"], "VALIDATION_ERROR");
+        assert_eq!(body["message"], "CORS request refused");
+        assert_eq!(body["errors"][0]["field"], field, "{body}");
+    }
+}
+
+#[actix_web::test]
+async fn the_docs_pages_carry_no_upgrade_insecure_requests() {
+    let app = TestApp::spawn().await;
+    for path in ["/docs", "/docs/docs.js", "/docs/docs.css"] {
+        let r = app.call(Method::GET, path, None, None).await;
+        assert_eq!(r.status, 200, "{path}");
+        let csp = r.header("content-security-policy").unwrap();
+        assert_eq!(
+            csp,
+            "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline'",
+            "{path}: helmet's policy less upgrade-insecure-requests"
+        );
+    }
+}
+
 async fn post_raw(app: &TestApp, body: Vec<u8>, chunked: bool) -> (u16, Value) {
     let req = app
         .client
@@ -697,6 +809,14 @@ fn the_production_access_log_is_one_json_object_a_line_without_query_strings() {
     let bytes: u64 = r.header("content-length").unwrap().parse().unwrap();
     let r = server.request("GET", &format!("/api/v1/auth/me?token={secret}"), &[], "");
     assert_eq!(r.status, 401);
+    let doc = server.request(
+        "GET",
+        "/api/v1/openapi.json",
+        &[("Accept-Encoding", "gzip")],
+        "",
+    );
+    assert_eq!(doc.header("content-encoding"), Some("gzip"));
+    assert_eq!(doc.header("transfer-encoding"), Some("chunked"));
     server.signal("TERM");
     assert_eq!(
         server
@@ -716,7 +836,7 @@ fn the_production_access_log_is_one_json_object_a_line_without_query_strings() {
         .iter()
         .filter(|l| l["target"] == "dealroom::access")
         .collect();
-    assert_eq!(access.len(), 2, "{stderr}");
+    assert_eq!(access.len(), 3, "{stderr}");
     let health = access[0];
     assert_eq!(health["method"], "GET");
     assert_eq!(health["path"], "/health");
@@ -736,6 +856,10 @@ fn the_production_access_log_is_one_json_object_a_line_without_query_strings() {
         me["requestId"].as_str().is_some_and(|id| id.len() == 36),
         "{me}"
     );
+    // A compressed response: the bytes that went on the wire, not 0.
+    let gzipped = access[2];
+    assert_eq!(gzipped["path"], "/api/v1/openapi.json");
+    assert_eq!(gzipped["bytes"], dechunked_len(&doc.raw_body), "{gzipped}");
     // The other lines are objects too, with the message as a string.
     assert!(
         lines.iter().any(|l| l["message"]
@@ -743,4 +867,23 @@ fn the_production_access_log_is_one_json_object_a_line_without_query_strings() {
             .is_some_and(|m| m.contains("SIGTERM received"))),
         "{stderr}"
     );
+}
+
+/// The length of a chunked body once its framing is taken off.
+fn dechunked_len(raw: &[u8]) -> u64 {
+    let (mut at, mut total) = (0, 0u64);
+    loop {
+        let eol = raw[at..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a chunk size line");
+        let size = std::str::from_utf8(&raw[at..at + eol]).unwrap().trim();
+        let size = u64::from_str_radix(size, 16).unwrap();
+        if size == 0 {
+            return total;
+        }
+        total += size;
+        at += eol + 2 + size as usize + 2;
+        assert!(at <= raw.len(), "a truncated chunk");
+    }
 }

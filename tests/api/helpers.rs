@@ -449,6 +449,8 @@ pub struct RawReply {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body's bytes as they came (`body` is their lossy text).
+    pub raw_body: Vec<u8>,
 }
 
 impl RawReply {
@@ -508,6 +510,11 @@ impl RawConn {
         let mut raw = Vec::new();
         self.stream.read_to_end(&mut raw)?;
         let text = String::from_utf8_lossy(&raw).into_owned();
+        let raw_body = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|at| raw[at + 4..].to_vec())
+            .unwrap_or_default();
         let Some((head, body)) = text.split_once("\r\n\r\n") else {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,
@@ -528,6 +535,7 @@ impl RawConn {
             status,
             headers,
             body: body.to_owned(),
+            raw_body,
         })
     }
 }

@@ -168,6 +168,7 @@ impl Application {
                 .wrap(body_timeout)
                 .wrap(Compress::default())
                 .wrap(cors(s.cors_origins.as_deref()))
+                .wrap(from_fn(edge::cors_refusals))
                 .wrap(edge::security_headers())
                 .wrap(from_fn(edge::request_context))
                 .wrap(from_fn(conn::track))
@@ -329,13 +330,26 @@ fn cors(origins: Option<&[String]>) -> Cors {
             .fold(Cors::default(), |c, o| c.allowed_origin(o)),
     };
     base.allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        // Every request header the API documents.
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::RANGE,
+            header::IF_RANGE,
+            header::IF_NONE_MATCH,
+        ])
         .allowed_header("x-request-id")
+        .allowed_header("last-event-id")
         .expose_headers([
             "x-request-id",
             "x-ratelimit-limit",
             "x-ratelimit-remaining",
             "retry-after",
+            "etag",
+            "content-range",
+            "content-disposition",
+            "accept-ranges",
         ])
         .max_age(600)
 }

@@ -3,12 +3,15 @@
 
 use crate::error::{ErrorBody, ErrorCode, InternalDetail};
 use crate::openapi;
-use actix_web::body::{BoxBody, EitherBody, MessageBody};
+use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Next};
+use actix_web::web::Bytes;
 use actix_web::{HttpResponse, web};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -34,7 +37,7 @@ fn sane_request_id(v: &HeaderValue) -> Option<String> {
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+) -> Result<ServiceResponse<Logged>, actix_web::Error> {
     let started = Instant::now();
     let config = req
         .app_data::<web::Data<EdgeConfig>>()
@@ -82,20 +85,86 @@ pub async fn request_context(
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), v);
     }
-    let bytes = match res.response().body().size() {
-        actix_web::body::BodySize::Sized(n) => n,
-        _ => 0,
-    };
-    access_log(
-        config.production,
-        &method,
-        &path,
-        res.status(),
-        bytes,
+    let line = AccessLine {
+        production: config.production,
+        method,
+        path,
+        status: res.status(),
         started,
-        &id,
-    );
-    Ok(res)
+        id,
+    };
+    Ok(res.map_body(|_, body| Logged {
+        body,
+        sent: 0,
+        line: Some(line),
+    }))
+}
+
+/// What a response's access-log line says besides its bytes.
+struct AccessLine {
+    production: bool,
+    method: String,
+    path: String,
+    status: StatusCode,
+    started: Instant,
+    id: String,
+}
+
+/// A response body that counts the bytes it hands to the connection (after
+/// compression: `Compress` is further in) and writes the access-log line when
+/// it ends, or when it is dropped because the client left.
+pub struct Logged {
+    body: BoxBody,
+    sent: u64,
+    line: Option<AccessLine>,
+}
+
+impl Logged {
+    fn log(&mut self) {
+        if let Some(l) = self.line.take() {
+            access_log(
+                l.production,
+                &l.method,
+                &l.path,
+                l.status,
+                self.sent,
+                l.started,
+                &l.id,
+            );
+        }
+    }
+}
+
+impl MessageBody for Logged {
+    type Error = <BoxBody as MessageBody>::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.body).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.sent += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(None) => {
+                this.log();
+                Poll::Ready(None)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        self.log();
+    }
 }
 
 /// One access-log line (also written by [`crate::conn`] for what the app never saw).
@@ -120,20 +189,37 @@ pub(crate) fn access_log(
     }
 }
 
+/// helmet 8's default Content-Security-Policy, less its last directive
+/// (`upgrade-insecure-requests`).
+macro_rules! helmet_csp {
+    () => {
+        "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';\
+         frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';\
+         script-src-attr 'none';style-src 'self' https: 'unsafe-inline'"
+    };
+}
+
+/// The policy of the docs pages: helmet's without `upgrade-insecure-requests`,
+/// so that they work over plain http at any host name (an operator opening
+/// `/docs` from another machine: the browser would fetch the script and style
+/// over https, and fail).
+pub const DOCS_CSP: &str = helmet_csp!();
+
 /// The headers helmet 8 sends by default, with its default values.
 pub fn security_headers() -> DefaultHeaders {
     DefaultHeaders::new()
         .add((
             "Content-Security-Policy",
-            "default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';\
-             frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';\
-             script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests",
+            concat!(helmet_csp!(), ";upgrade-insecure-requests"),
         ))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
         .add(("Cross-Origin-Resource-Policy", "same-origin"))
         .add(("Origin-Agent-Cluster", "?1"))
         .add(("Referrer-Policy", "no-referrer"))
-        .add(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+        .add((
+            "Strict-Transport-Security",
+            "max-age=31536000; includeSubDomains",
+        ))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-DNS-Prefetch-Control", "off"))
         .add(("X-Download-Options", "noopen"))
@@ -156,6 +242,45 @@ pub fn method_not_allowed<B: 'static>() -> ErrorHandlers<B> {
             ServiceResponse::new(req, body).map_into_right_body();
         Ok(ErrorHandlerResponse::Response(res))
     })
+}
+
+/// A preflight that CORS refuses, in the envelope (actix-cors answers it in
+/// plain text): `400 VALIDATION_ERROR` naming the header that was refused.
+pub async fn cors_refusals(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let res = next.call(req).await?;
+    let refused = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<actix_cors::CorsError>())
+        .map(|e| match e {
+            actix_cors::CorsError::MissingRequestMethod
+            | actix_cors::CorsError::BadRequestMethod
+            | actix_cors::CorsError::MethodNotAllowed => {
+                ("Access-Control-Request-Method", e.to_string())
+            }
+            actix_cors::CorsError::BadRequestHeaders | actix_cors::CorsError::HeadersNotAllowed => {
+                ("Access-Control-Request-Headers", e.to_string())
+            }
+            _ => ("Origin", e.to_string()),
+        });
+    let Some((field, message)) = refused else {
+        return Ok(res.map_into_left_body());
+    };
+    let (req, old) = res.into_parts();
+    let mut body = ErrorCode::ValidationError.respond(
+        "CORS request refused",
+        Some(&[domain::FieldError {
+            field: field.to_owned(),
+            message,
+        }]),
+    );
+    if let Some(vary) = old.headers().get(header::VARY) {
+        body.headers_mut().insert(header::VARY, vary.clone());
+    }
+    Ok(ServiceResponse::new(req, body).map_into_right_body())
 }
 
 /// Unknown routes.

@@ -50,5 +50,6 @@ fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+        .insert_header(("Content-Security-Policy", crate::edge::DOCS_CSP))
         .body(body)
 }
