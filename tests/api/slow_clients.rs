@@ -561,3 +561,32 @@ fn an_upload_slower_than_the_body_timeout_but_within_the_upload_timeout_succeeds
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["data"]["media"]["mimeType"], "image/png");
 }
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_within_a_second_of_sigterm() {
+    let mut server = ServerProcess::spawn(&[("SHUTDOWN_GRACE", "10s")]);
+    let mut c = Conn::open(server.port).unwrap();
+    c.get("/health").unwrap();
+    assert_eq!(c.read().unwrap().status, 200);
+    c.get("/api/v1/openapi.json").unwrap();
+    assert_eq!(c.read().unwrap().status, 200);
+    // Idle now, well inside its 5 s keep-alive.
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    server.signal("TERM");
+    assert!(
+        c.closed_within(Duration::from_secs(4)),
+        "the idle connection is closed"
+    );
+    let took = signalled.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "closed {took:?} after the signal: the 500 ms step, not the 5 s keep-alive"
+    );
+    assert_eq!(
+        server
+            .wait_exit(Duration::from_secs(5))
+            .and_then(|s| s.code()),
+        Some(0)
+    );
+}

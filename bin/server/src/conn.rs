@@ -241,11 +241,15 @@ impl AsyncRead for Conn {
             // Idle between requests, nothing waiting to be read: end of
             // stream, so the dispatcher closes the connection. A connection
             // that has not sent its first request yet is left to the
-            // request-head timeout: its client is about to send.
+            // request-head timeout: its client is about to send. The switch
+            // is watched while a request is answered too: the dispatcher's
+            // last read before it goes idle happens then, and an idle
+            // connection is not read again until its client sends or its
+            // keep-alive runs out (5 s).
             Poll::Pending
-                if this.state.active.get() == 0
-                    && this.state.requests.get() > 0
-                    && this.draining(cx) =>
+                if this.state.requests.get() > 0
+                    && this.draining(cx)
+                    && this.state.active.get() == 0 =>
             {
                 Poll::Ready(Ok(()))
             }
