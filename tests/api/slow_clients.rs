@@ -590,3 +590,48 @@ fn an_idle_keep_alive_connection_is_closed_within_a_second_of_sigterm() {
         Some(0)
     );
 }
+
+#[actix_web::test]
+async fn a_search_page_over_the_byte_cap_carries_fewer_hits_and_pages_on() {
+    let app = crate::helpers::TestApp::spawn_with(&[("PAGE_MAX_BYTES", "100000")]).await;
+    let u = app.register("long@example.com").await;
+    let s = app
+        .post("/api/v1/sessions", &u.token, serde_json::json!({}))
+        .await;
+    let sid = s.data()["session"]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/sessions/{sid}/messages");
+    for i in 0..10 {
+        // Quotes double in JSON: 15,000 of them are 30,000 bytes on the wire.
+        let content = format!("{i} apple {}", "\"".repeat(15_000));
+        let r = app
+            .post(&path, &u.token, serde_json::json!({ "content": content }))
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let q = match &cursor {
+            Some(c) => format!("/api/v1/messages/search?q=apple&limit=200&cursor={c}"),
+            None => "/api/v1/messages/search?q=apple&limit=200".to_owned(),
+        };
+        let r = app.get(&q, &u.token).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let items = r.data()["items"].as_array().unwrap().clone();
+        assert!(!items.is_empty() && items.len() <= 3, "{}", items.len());
+        let bytes = serde_json::to_string(&r.data()["items"]).unwrap().len();
+        assert!(bytes <= 100_000, "a page of {bytes} bytes");
+        seen.extend(
+            items
+                .iter()
+                .map(|h| h["message"]["content"].as_str().unwrap()[..1].to_owned()),
+        );
+        cursor = r.data()["nextCursor"].as_str().map(str::to_owned);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    seen.sort();
+    let expected: Vec<String> = (0..10).map(|i| i.to_string()).collect();
+    assert_eq!(seen, expected, "every hit once");
+}

@@ -15,7 +15,6 @@ mod media;
 mod metrics;
 mod net;
 mod openapi;
-mod pages;
 mod panics;
 mod ratelimit;
 mod reply;

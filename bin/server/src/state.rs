@@ -88,7 +88,7 @@ impl AppState {
         Ok(Self {
             auth: auth.with_caller_cache(callers.clone()),
             accounts: accounts.with_caller_cache(callers.clone()),
-            chat,
+            chat: chat.with_page_max_bytes(settings.page_max_bytes),
             market,
             media,
             blobs,

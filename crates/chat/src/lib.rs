@@ -4,7 +4,10 @@
 pub mod inputs;
 
 use domain::media::MediaUrls;
-use domain::page::{Cursors, bad_cursor, page_from};
+use domain::page::{
+    ByteBudget, Cursors, DEFAULT_PAGE_MAX_BYTES, bad_cursor, json_text_len, message_json_bound,
+    page_from, page_within,
+};
 use domain::policy::{can_change_chat, can_read_chat};
 use domain::ports::{
     ChatStore, MessageSearch, NewMessage, Posted, SearchKey, SearchScope, SortOrder,
@@ -39,6 +42,7 @@ pub struct ChatService {
     store: Arc<dyn ChatStore>,
     cursors: Cursors,
     media_urls: Option<MediaUrls>,
+    page_max_bytes: usize,
 }
 
 impl ChatService {
@@ -48,7 +52,15 @@ impl ChatService {
             store,
             cursors,
             media_urls: None,
+            page_max_bytes: DEFAULT_PAGE_MAX_BYTES,
         }
+    }
+
+    /// The byte cap of a page of messages or search hits (`PAGE_MAX_BYTES`,
+    /// default 256 KiB; see [`ByteBudget`]).
+    pub fn with_page_max_bytes(mut self, max: usize) -> Self {
+        self.page_max_bytes = max;
+        self
     }
 
     /// Signs a fresh `url` into the medium of every message handed back
@@ -232,11 +244,12 @@ impl ChatService {
         } else {
             Some(actor.user_id)
         };
+        let mut budget = ByteBudget::new(self.page_max_bytes);
         let rows = self
             .store
-            .message_page(session, owner, after, order, page.limit + 1)?
+            .message_page(session, owner, after, order, page.limit + 1, &mut budget)?
             .ok_or(DomainError::NotFound(SESSION))?;
-        let mut page = page_from(rows, page.limit, |m| {
+        let mut page = page_within(rows, page.limit, &budget, |m| {
             self.cursors
                 .encode(MESSAGES_CURSOR, &scope, &m.seq.to_be_bytes())
         });
@@ -316,6 +329,7 @@ impl ChatService {
                 Some(after),
                 SortOrder::Asc,
                 max.saturating_add(1),
+                &mut ByteBudget::unlimited(),
             )?
             .ok_or(DomainError::NotFound(SESSION))?;
         if missed.len() as i64 > max {
@@ -447,7 +461,20 @@ impl ChatService {
             after,
             limit: limit + 1,
         })?;
-        let page = page_from(found, limit, |f| {
+        // The page's byte cap, as for a page of messages.
+        let mut budget = ByteBudget::new(self.page_max_bytes);
+        let found: Vec<domain::ports::Found> = found
+            .into_iter()
+            .take_while(|f| {
+                let hit = &f.hit;
+                budget.take(
+                    message_json_bound(&hit.message)
+                        + json_text_len(&hit.session_title)
+                        + json_text_len(&hit.snippet),
+                )
+            })
+            .collect();
+        let page = page_within(found, limit, &budget, |f| {
             self.cursors
                 .encode(SEARCH_CURSOR, &cursor_scope, &search_key_bytes(&f.key))
         });

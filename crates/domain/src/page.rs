@@ -133,6 +133,99 @@ pub fn bad_cursor() -> DomainError {
     DomainError::invalid("cursor", "is not a valid cursor for this list")
 }
 
+/// The default of `PAGE_MAX_BYTES`: the most bytes of JSON a page of
+/// messages or search hits holds (at least one item).
+pub const DEFAULT_PAGE_MAX_BYTES: usize = 256 * 1024;
+
+/// What one item's JSON takes besides its variable texts, generously: ids,
+/// role, type, status, timestamps, a medium with its signed URL.
+pub const ITEM_OVERHEAD: usize = 1024;
+
+/// The bytes `s` takes inside a JSON string as serde writes it (`"` and `\`
+/// escaped, control characters as `\n`-style or `\u00XX` escapes).
+pub fn json_text_len(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// An upper bound of the length of `m`'s JSON (its texts exactly, the rest
+/// as [`ITEM_OVERHEAD`]).
+pub fn message_json_bound(m: &crate::entities::Message) -> usize {
+    let text = |t: Option<&str>| t.map_or(0, json_text_len);
+    ITEM_OVERHEAD
+        + text(m.content.as_deref())
+        + text(m.client_message_id.as_deref())
+        + text(m.media.as_ref().and_then(|x| x.file_name.as_deref()))
+}
+
+/// A page's byte cap (`PAGE_MAX_BYTES`), spent item by item as the page is
+/// read, so that no list, however long its items, builds (or pins in the
+/// memory of a client that never reads it) more than the cap: 200 messages of
+/// 32,000 characters would be 6 MiB. The first item always fits; the page
+/// ends before the first one that does not, and its `nextCursor` goes on
+/// from there, so `limit` stays an upper bound.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ByteBudget {
+    left: usize,
+    taken: usize,
+    cut: bool,
+}
+
+impl ByteBudget {
+    /// At most `max` bytes (and at least one item).
+    pub const fn new(max: usize) -> Self {
+        Self {
+            left: max,
+            taken: 0,
+            cut: false,
+        }
+    }
+
+    /// No cap.
+    pub const fn unlimited() -> Self {
+        Self::new(usize::MAX)
+    }
+
+    /// Whether an item of `len` bytes fits; if it does, it is spent. Once one
+    /// does not, none does: the page was cut.
+    pub fn take(&mut self, len: usize) -> bool {
+        if self.cut || (self.taken > 0 && len > self.left) {
+            self.cut = true;
+            return false;
+        }
+        self.left = self.left.saturating_sub(len);
+        self.taken += 1;
+        true
+    }
+
+    /// Whether an item was refused: there is more than the page holds.
+    pub fn was_cut(&self) -> bool {
+        self.cut
+    }
+}
+
+/// Builds a page from rows read under `budget`: cut by the budget, the page
+/// goes on from its last row; otherwise as [`page_from`].
+pub fn page_within<T>(
+    rows: Vec<T>,
+    limit: i64,
+    budget: &ByteBudget,
+    cursor_of: impl Fn(&T) -> String,
+) -> Page<T> {
+    if budget.was_cut() {
+        let next_cursor = rows.last().map(&cursor_of);
+        let mut page = page_from(rows, limit, cursor_of);
+        page.next_cursor = page.next_cursor.or(next_cursor);
+        return page;
+    }
+    page_from(rows, limit, cursor_of)
+}
+
 /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
 pub fn page_from<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Page<T> {
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -151,6 +244,42 @@ pub fn page_from<T>(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_len_is_what_serde_writes() {
+        for s in [
+            "",
+            "plain",
+            "quote \" and \\ slash",
+            "\n\r\t\u{8}\u{c}",
+            "\u{0}\u{1f}",
+            "é ☃ 𝄞 </script>",
+        ] {
+            let written = serde_json::to_string(s).unwrap_or_default();
+            assert_eq!(json_text_len(s), written.len() - 2, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_budget_takes_the_first_item_whatever_its_size_and_stops_at_the_first_that_does_not_fit() {
+        let mut b = ByteBudget::new(100);
+        assert!(b.take(500), "the first item always fits");
+        assert!(!b.take(1));
+        assert!(b.was_cut());
+        let mut b = ByteBudget::new(100);
+        assert!(b.take(60) && b.take(40));
+        assert!(!b.was_cut());
+        assert!(!b.take(1) && !b.take(0), "once cut, nothing more");
+        assert!(b.was_cut());
+        let rows = vec![1, 2, 3];
+        let page = page_within(rows, 50, &b, |n| n.to_string());
+        assert_eq!(
+            (page.items.len(), page.next_cursor.as_deref()),
+            (3, Some("3"))
+        );
+        let page = page_within(vec![1, 2], 50, &ByteBudget::unlimited(), |n| n.to_string());
+        assert_eq!(page.next_cursor, None);
+    }
 
     #[test]
     fn cursor_round_trips_in_its_list_and_scope_only() {

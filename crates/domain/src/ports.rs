@@ -240,7 +240,9 @@ pub trait ChatStore: MediaStore + Send + Sync {
     fn post_message(&self, message: &NewMessage) -> StoreResult<Option<Posted>>;
     /// One page of a session's messages by `seq`, after `after_seq` in `order`, in
     /// one query with the visibility check: `None` when the session does not exist
-    /// or, with `owner` set, belongs to someone else.
+    /// or, with `owner` set, belongs to someone else. At most `limit`, and no
+    /// more than `budget` holds ([`crate::page::message_json_bound`] each):
+    /// rows past it are not decoded.
     fn message_page(
         &self,
         session: ChatSessionId,
@@ -248,6 +250,7 @@ pub trait ChatStore: MediaStore + Send + Sync {
         after_seq: Option<i64>,
         order: SortOrder,
         limit: i64,
+        budget: &mut crate::page::ByteBudget,
     ) -> StoreResult<Option<Vec<Message>>>;
     /// A message with its session's owner.
     fn message(&self, id: MessageId) -> StoreResult<Option<(Message, UserId)>>;

@@ -15,6 +15,7 @@ use crate::schema::{chat_sessions, media, messages, vendors};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
 use domain::events::{EventKind, Notice};
+use domain::page::{ByteBudget, message_json_bound};
 use domain::ports::{ChatStore, NewMessage, Posted, SortOrder, StoreResult};
 use domain::timefmt::Timestamp;
 use domain::*;
@@ -373,6 +374,7 @@ fn page_rows<S: Statement>(
     owner: Option<UserId>,
     after: i64,
     limit: i64,
+    budget: &mut ByteBudget,
 ) -> QueryResult<Option<Vec<Message>>> {
     let rows = Prepared::of::<S>()
         .returning::<PageColumns>()
@@ -386,8 +388,14 @@ fn page_rows<S: Statement>(
         let messages = page.get_or_insert_with(|| {
             Vec::with_capacity(usize::try_from(limit).unwrap_or(0).min(PAGE_CAPACITY))
         });
+        if budget.was_cut() {
+            // Past the byte cap: the rest is left undecoded.
+            break;
+        }
         if let Some(m) = row?.into_domain(session)? {
-            messages.push(m);
+            if budget.take(message_json_bound(&m)) {
+                messages.push(m);
+            }
         }
     }
     Ok(page)
@@ -581,14 +589,31 @@ impl ChatStore for PgStore {
         after_seq: Option<i64>,
         order: SortOrder,
         limit: i64,
+        budget: &mut ByteBudget,
     ) -> StoreResult<Option<Vec<Message>>> {
-        self.run(|c| match order {
-            SortOrder::Asc => {
-                page_rows::<PageAsc>(c, session, owner, after_seq.unwrap_or(0), limit)
-            }
-            SortOrder::Desc => {
-                page_rows::<PageDesc>(c, session, owner, after_seq.unwrap_or(i64::MAX), limit)
-            }
+        self.run(|c| {
+            // A retried call starts from the same budget.
+            let mut spent = *budget;
+            let page = match order {
+                SortOrder::Asc => page_rows::<PageAsc>(
+                    c,
+                    session,
+                    owner,
+                    after_seq.unwrap_or(0),
+                    limit,
+                    &mut spent,
+                ),
+                SortOrder::Desc => page_rows::<PageDesc>(
+                    c,
+                    session,
+                    owner,
+                    after_seq.unwrap_or(i64::MAX),
+                    limit,
+                    &mut spent,
+                ),
+            }?;
+            *budget = spent;
+            Ok(page)
         })
     }
 

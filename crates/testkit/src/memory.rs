@@ -993,6 +993,7 @@ impl ChatStore for MemoryStore {
         after_seq: Option<i64>,
         order: SortOrder,
         limit: i64,
+        budget: &mut domain::page::ByteBudget,
     ) -> StoreResult<Option<Vec<Message>>> {
         let st = self.lock();
         match st.owner_of(session) {
@@ -1016,6 +1017,7 @@ impl ChatStore for MemoryStore {
             rows.into_iter()
                 .take(take(limit))
                 .map(|m| st.message(m))
+                .take_while(|m| budget.take(domain::page::message_json_bound(m)))
                 .collect(),
         ))
     }

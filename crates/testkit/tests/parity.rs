@@ -8,6 +8,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Uuid as SqlUuid};
+use domain::page::ByteBudget;
 use domain::ports::*;
 use domain::*;
 use std::fmt::Debug;
@@ -420,7 +421,11 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
     );
     step("post 4", post(text(34, 11, 1, "four", None)));
     let pg = |owner: Option<UserId>, after, order, limit| {
-        show(s.message_page(sid(11), owner, after, order, limit), page)
+        let mut budget = ByteBudget::unlimited();
+        show(
+            s.message_page(sid(11), owner, after, order, limit, &mut budget),
+            page,
+        )
     };
     step("page asc", pg(None, None, SortOrder::Asc, 10));
     step(
@@ -436,10 +441,28 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
     step(
         "page of nowhere",
         show(
-            s.message_page(sid(99), None, None, SortOrder::Asc, 10),
+            s.message_page(
+                sid(99),
+                None,
+                None,
+                SortOrder::Asc,
+                10,
+                &mut ByteBudget::unlimited(),
+            ),
             page,
         ),
     );
+    // Two short messages fit in 2,100 bytes (1,024 each and their text), a
+    // third does not: the same rows are decoded, and the cut is told.
+    let mut budget = ByteBudget::new(2100);
+    step(
+        "page under a byte cap",
+        show(
+            s.message_page(sid(11), None, None, SortOrder::Asc, 10, &mut budget),
+            page,
+        ),
+    );
+    step("the cap cut it", format!("{}", budget.was_cut()));
 
     // ---- search: words, or, minus, the access scopes, the keyset
     let find = |text: &str, scope, after: Option<SearchKey>, limit| {
@@ -688,7 +711,14 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
     step(
         "bob's page after",
         show(
-            s.message_page(sid(14), None, None, SortOrder::Asc, 10),
+            s.message_page(
+                sid(14),
+                None,
+                None,
+                SortOrder::Asc,
+                10,
+                &mut ByteBudget::unlimited(),
+            ),
             page,
         ),
     );

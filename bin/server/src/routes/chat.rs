@@ -4,7 +4,6 @@ use super::{Id, delete, get, patch, post};
 use crate::bodies::{MessageData, SessionData};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Caller;
-use crate::pages;
 use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok, written};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
@@ -178,27 +177,7 @@ async fn list_messages(
     query: web::Query<MessageListQuery>,
 ) -> Res {
     let id = ChatSessionId(id.into_inner());
-    let query = query.into_inner();
-    let page = blocking(move || {
-        let again = MessageListQuery {
-            limit: query.limit,
-            cursor: query.cursor.clone(),
-            order: query.order.clone(),
-        };
-        let page = state.chat.messages(&actor, id, query)?;
-        let text = |m: &Message| m.content.as_ref().map_or(0, String::len);
-        match pages::items_that_fit(&page.items, state.settings.page_max_bytes, text) {
-            None => Ok(page),
-            Some(fit) => {
-                drop(page);
-                let limit = Some(i64::try_from(fit).unwrap_or(1));
-                state
-                    .chat
-                    .messages(&actor, id, MessageListQuery { limit, ..again })
-            }
-        }
-    })
-    .await?;
+    let page = blocking(move || state.chat.messages(&actor, id, query.into_inner())).await?;
     // Written by hand: the hottest response (see json.rs).
     Ok(written(StatusCode::OK, |out| {
         crate::json::message_page(out, "Messages", &page);
@@ -240,6 +219,10 @@ async fn delete_message(state: web::Data<AppState>, Caller(actor): Caller, id: I
 /// - `"red bike"`: the words next to each other, in this order;
 /// - `bike or car`: either;
 /// - `bike -red`: `bike` but not `red`.
+///
+/// At most `limit` hits, and fewer when they would make the page larger than
+/// the server's byte cap (256 KiB by default); `nextCursor` then goes on
+/// from the last one given.
 ///
 /// Best match first (`ts_rank_cd`), newest first among equals. A `q` of only
 /// stop words (`the`, `and`, …) finds nothing. Each item is `{message,
