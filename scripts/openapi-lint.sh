@@ -64,5 +64,14 @@ names = [m.name for m in pkgutil.walk_packages(client.__path__, "client.")]
 for name in names:
     importlib.import_module(name)
 print(f"the generated client's {len(names)} modules import")
+# Each named schema is one class: a list's items are the named Message,
+# ChatSession, User and SearchHit, not inline copies with classes of their
+# own (`EnvelopePageMessageDataItemsItem`).
+import client.models as models
+for named in ("Message", "ChatSession", "User", "SearchHit"):
+    assert isinstance(getattr(models, named, None), type), f"no {named} class"
+copies = [n for n in dir(models) if n.endswith("ItemsItem")]
+assert not copies, f"inline copies of named schemas: {copies}"
+print("one class per named schema (Message, ChatSession, User, SearchHit)")
 PY
 )

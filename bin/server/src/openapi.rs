@@ -17,7 +17,7 @@ use utoipa::openapi::path::{
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
-    ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Type, header::HeaderBuilder,
+    ContentBuilder, Object, Ref, RefOr, ResponseBuilder, Schema, Type, header::HeaderBuilder,
 };
 
 #[derive(OpenApi)]
@@ -31,7 +31,7 @@ use utoipa::openapi::{
             A string holding a NUL character is a `400 VALIDATION_ERROR` wherever it is sent."
     ),
     servers((url = "/", description = "The server that serves this document")),
-    components(schemas(ErrorBody, domain::FieldError)),
+    components(schemas(ErrorBody, domain::FieldError, domain::SearchHit)),
     tags(
         (name = "auth", description = "Register, log in, refresh, log out; login sessions"),
         (name = "users", description = "The caller's profile; user administration (admins)"),
@@ -223,6 +223,7 @@ impl utoipa::Modify for Conventions {
             }
         }
         add_links(doc);
+        reference_named_schemas(doc);
         prune_unused_components(doc);
     }
 }
@@ -325,6 +326,62 @@ fn add_links(doc: &mut utoipa::openapi::OpenApi) {
                 .build();
             res.links.insert(id.clone(), RefOr::T(link));
         }
+    }
+}
+
+/// Replaces each inline copy of a named object schema with a `$ref` to it: a
+/// generic body (`Page<Message>`) inlines its argument, and client generators
+/// then make a class per copy (one `Message` class per list).
+fn reference_named_schemas(doc: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let values: Vec<(String, serde_json::Value)> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| Some((name.clone(), serde_json::to_value(schema).ok()?)))
+        .collect();
+    // Objects with properties only, and only those no other name shares.
+    let named: Vec<(String, serde_json::Value)> = values
+        .iter()
+        .filter(|(_, v)| v.get("properties").is_some())
+        .filter(|(name, v)| !values.iter().any(|(other, w)| other != name && w == v))
+        .map(|(name, v)| (format!("#/components/schemas/{name}"), v.clone()))
+        .collect();
+    // A named schema's own root stays; what it holds is replaced. (The
+    // paths' bodies and responses name their schemas already.)
+    for schema in components.schemas.values_mut() {
+        if let RefOr::T(schema) = schema {
+            replace_children(schema, &named);
+        }
+    }
+}
+
+fn replace_copies(schema: &mut RefOr<Schema>, named: &[(String, serde_json::Value)]) {
+    let RefOr::T(inner) = schema else { return };
+    let value = serde_json::to_value(&*inner).ok();
+    if let Some((target, _)) = named.iter().find(|(_, v)| Some(v) == value.as_ref()) {
+        *schema = RefOr::Ref(Ref::new(target.clone()));
+        return;
+    }
+    replace_children(inner, named);
+}
+
+fn replace_children(schema: &mut Schema, named: &[(String, serde_json::Value)]) {
+    match schema {
+        Schema::Object(object) => object
+            .properties
+            .values_mut()
+            .for_each(|p| replace_copies(p, named)),
+        Schema::Array(array) => {
+            if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items {
+                replace_copies(items, named);
+            }
+        }
+        Schema::OneOf(one) => one.items.iter_mut().for_each(|i| replace_copies(i, named)),
+        Schema::AllOf(all) => all.items.iter_mut().for_each(|i| replace_copies(i, named)),
+        Schema::AnyOf(any) => any.items.iter_mut().for_each(|i| replace_copies(i, named)),
+        _ => {}
     }
 }
 
