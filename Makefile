@@ -7,7 +7,7 @@ CARGO ?= cargo
 TESTKIT_DIR ?= $(shell echo $${TMPDIR:-/tmp})/dealroom-testkit-$(shell id -u)
 export TESTKIT_DIR
 
-.PHONY: run test test-newcomer docs cluster cluster-stop test-cluster lint openapi-lint fmt check-deps check-schema db db-stop build release bench abuse fuzz-api clean
+.PHONY: run test test-browser test-newcomer docs cluster cluster-stop test-cluster lint openapi-lint fmt check-deps check-schema db db-stop build release bench abuse fuzz-api clean
 
 ## run: serve the API on 127.0.0.1:3000 (this checkout's local PostgreSQL unless DATABASE_URL is set)
 run:
@@ -15,13 +15,18 @@ run:
 	  export DATABASE_URL=$$(echo "$$url" | tail -n 1); fi; \
 	$(CARGO) run --release --bin dealroom -- serve
 
-## test: the whole suite, on disposable PostgreSQL databases (testkit)
+## test: the whole suite, on disposable PostgreSQL databases (testkit), and the docs page in headless Chromium when it is installed
 test:
 	@scripts/pg.sh ensure-server
 	@scripts/moto.sh ensure >/dev/null
 	$(CARGO) build --bin dealroom
 	$(CARGO) test --workspace --no-fail-fast -- --test-threads=8; status=$$?; \
-	scripts/testkit-stop.sh; exit $$status
+	scripts/testkit-stop.sh; \
+	CARGO="$(CARGO)" DEALROOM_BIN=target/debug/dealroom scripts/browser-test.sh || status=1; exit $$status
+
+## test-browser: the docs page (/docs) in headless Chromium against its own server (builds first; skipped without Chromium)
+test-browser:
+	@CARGO="$(CARGO)" scripts/browser-test.sh
 
 ## docs: every crate's API docs (each crate's README is its front page), warnings are errors; target/doc/dealroom/index.html
 docs:
