@@ -92,6 +92,8 @@ fn every_owning_foreign_key_cascades() {
     let got: Vec<(String, String)> = fks.into_iter().map(|f| (f.name, f.on_delete)).collect();
     let want: Vec<(String, String)> = [
         ("chat_sessions.user_id", "c"),
+        // A date's rates go with it.
+        ("exchange_rates.date", "c"),
         ("login_sessions.user_id", "c"),
         // An upload that messages in other people's sessions carry outlives
         // its uploader's account, unowned (store deletes the rest with them).

@@ -3,7 +3,10 @@
 use crate::ids::*;
 use crate::roles::{MessageKind, MessageRole, Role};
 use crate::timefmt::{self, Timestamp};
+use rust_decimal::Decimal;
 use serde::Serialize;
+use std::collections::BTreeMap;
+use time::Date;
 
 /// A user account; never carries the password hash.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -263,6 +266,42 @@ pub struct Seller {
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     /// When it last changed.
     pub updated_at: Timestamp,
+}
+
+/// A page of search results: [`crate::page::Page`]'s fields and `truncated`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPage {
+    /// This page's hits.
+    pub items: Vec<SearchHit>,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    /// The cursor of the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+    /// `sort=relevance` only: older matches exist beyond the ranked window
+    /// (`SEARCH_RANK_WINDOW` newest matches); `sort=recent` reaches them.
+    /// Always `false` with `sort=recent`.
+    pub truncated: bool,
+}
+
+/// One day's reference exchange rates against one base currency (contract
+/// 3.7b): how many units of each currency one unit of `base` buys.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeRates {
+    /// The ISO 4217 code every rate is against (the ECB's are against `EUR`).
+    #[cfg_attr(feature = "openapi", schema(example = "EUR"))]
+    pub base: String,
+    #[serde(serialize_with = "timefmt::date::serialize")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date, example = "2026-12-04"))]
+    /// The day the rates are for.
+    pub date: Date,
+    /// Units of each currency per 1 unit of `base`, by ISO 4217 code: positive
+    /// decimal strings of at most 10 significant digits (`"1.0812"`), never
+    /// floats. The base is not listed (its rate is 1).
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    pub rates: BTreeMap<String, Decimal>,
 }
 
 /// One result of a message search: the message, the title of its session, and

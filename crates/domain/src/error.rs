@@ -118,6 +118,8 @@ pub enum Entity {
     Vendor,
     /// A seller.
     Seller,
+    /// A day of exchange rates.
+    ExchangeRates,
 }
 
 /// A database failure, classified once by `store`.

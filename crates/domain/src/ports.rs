@@ -459,7 +459,19 @@ pub enum SellerAdded {
     NoSession,
 }
 
-/// Vendors and sellers: what the market context needs.
+/// What comparing a session's offers reads, in one transaction: the session's
+/// owner (for access), all its sellers, and the rates of one day.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionOffers {
+    /// Who owns the chat session.
+    pub owner: UserId,
+    /// Every seller of the session, oldest first (ties by id).
+    pub sellers: Vec<Seller>,
+    /// The latest day of rates on or before the asked date, if any.
+    pub rates: Option<ExchangeRates>,
+}
+
+/// Vendors, sellers and exchange rates: what the market context needs.
 pub trait MarketStore: Send + Sync {
     /// Inserts the session's vendor and bumps the session; `vendors_session_id_key`
     /// when it already has one.
@@ -494,6 +506,19 @@ pub trait MarketStore: Send + Sync {
     fn update_seller(&self, id: SellerId, changes: &SellerChanges) -> StoreResult<Option<Seller>>;
     /// Deletes a seller; false if it did not exist.
     fn delete_seller(&self, id: SellerId) -> StoreResult<bool>;
+    /// Stores each day's rates in one transaction, each replacing whatever
+    /// that date held (its base too): a day stored again as it is changes no
+    /// row, so importing a file twice changes nothing.
+    fn replace_exchange_rates(&self, days: &[ExchangeRates]) -> StoreResult<()>;
+    /// The latest day of rates on or before `date`.
+    fn exchange_rates_on(&self, date: time::Date) -> StoreResult<Option<ExchangeRates>>;
+    /// A chat session's owner and sellers with the latest rates on or before
+    /// `date`, read in one transaction; `None` if the session does not exist.
+    fn session_offers(
+        &self,
+        session: ChatSessionId,
+        date: time::Date,
+    ) -> StoreResult<Option<SessionOffers>>;
 }
 
 /// Liveness of the database, for `/ready`.

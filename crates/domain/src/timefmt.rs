@@ -93,8 +93,73 @@ pub mod option {
     }
 }
 
+/// Calendar dates as the contract writes them: `YYYY-MM-DD` (exchange rates' days).
+pub mod date {
+    use serde::Serializer;
+    use time::Date;
+    use time::macros::format_description;
+
+    /// `2026-12-04`, for years 0 to 9999 (the only ones [`parse`] accepts).
+    pub fn format(d: &Date) -> String {
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    }
+
+    /// A `YYYY-MM-DD` date: exactly four, two and two digits, a real day.
+    pub fn parse(text: &str) -> Option<Date> {
+        let b = text.as_bytes();
+        let shape = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shape {
+            return None;
+        }
+        Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
+    }
+
+    /// serde `serialize_with` for a date.
+    pub fn serialize<S: Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format(d))
+    }
+
+    /// serde `serialize_with` for an optional date.
+    pub mod option {
+        use super::*;
+
+        /// Writes `Some` as `YYYY-MM-DD` and `None` as `null`.
+        pub fn serialize<S: Serializer>(d: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dates_are_four_two_and_two_digits_and_real_days() {
+        use super::date::{format, parse};
+        let d = time::macros::date!(2026 - 12 - 04);
+        assert_eq!(parse("2026-12-04"), Some(d));
+        assert_eq!(format(&d), "2026-12-04");
+        assert_eq!(format(&time::macros::date!(0099 - 01 - 02)), "0099-01-02");
+        for bad in [
+            "2026-2-04",
+            "2026-02-30",
+            "+2026-12-04",
+            "2026-12-04T00:00:00Z",
+            "2026/12/04",
+            "",
+            "２０２６-12-04",
+        ] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
+    }
+
     #[test]
     fn formats_with_millis_in_utc() {
         let t = time::macros::datetime!(2026-11-24 00:13:22.123456 +02:00);

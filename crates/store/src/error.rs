@@ -29,6 +29,12 @@ pub const UNIQUE_INDEXES: &[(&str, Conflict)] = &[
     ("media_gone_pkey", Conflict::Id(Entity::Media)),
     ("vendors_pkey", Conflict::Id(Entity::Vendor)),
     ("sellers_pkey", Conflict::Id(Entity::Seller)),
+    // Written with ON CONFLICT DO UPDATE only: never violated.
+    (
+        "exchange_rate_dates_pkey",
+        Conflict::Id(Entity::ExchangeRates),
+    ),
+    ("exchange_rates_pkey", Conflict::Id(Entity::ExchangeRates)),
 ];
 
 /// Every foreign key of the schema and the entity it refers to.
@@ -42,6 +48,7 @@ pub const FOREIGN_KEYS: &[(&str, Entity)] = &[
     ("messages_media_id_fkey", Entity::Media),
     ("vendors_session_id_fkey", Entity::ChatSession),
     ("sellers_session_id_fkey", Entity::ChatSession),
+    ("exchange_rates_date_fkey", Entity::ExchangeRates),
 ];
 
 /// The typed conflict of a unique index, if it is one of the schema's.

@@ -6,13 +6,14 @@ use crate::PgStore;
 use crate::events::notify;
 use crate::rows::VendorRow;
 use crate::rows::sql::lower_text;
-use crate::schema::{chat_sessions, sellers, vendors};
+use crate::schema::{chat_sessions, exchange_rate_dates, exchange_rates, sellers, vendors};
 use diesel::dsl::now;
 use diesel::prelude::*;
 use domain::events::EventKind;
 use domain::ports::*;
 use domain::*;
-use time::OffsetDateTime;
+use rust_decimal::Decimal;
+use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
 #[derive(Insertable)]
@@ -161,6 +162,119 @@ fn seller_session(c: &mut PgConnection, id: Uuid) -> QueryResult<Option<Uuid>> {
         lock_session(c, s)?;
     }
     Ok(session)
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = exchange_rates)]
+struct NewRateRow<'a> {
+    date: Date,
+    currency: &'a str,
+    rate: Decimal,
+}
+
+/// Serialises writers of exchange rates for their transaction (the first
+/// key is the rates namespace, `rate`): each compares a day with what it
+/// holds, then writes the difference.
+const LOCK_RATES_SQL: &str = "SELECT pg_advisory_xact_lock(1918989413, 0)";
+
+/// Replaces what `day.date` held with `day`, writing only what differs: a
+/// day stored again as it is writes nothing.
+fn replace_day(c: &mut PgConnection, day: &ExchangeRates) -> QueryResult<()> {
+    use exchange_rate_dates as d;
+    use exchange_rates as r;
+    let held = day_of(c, day.date)?;
+    match &held {
+        None => {
+            diesel::insert_into(d::table)
+                .values((d::date.eq(day.date), d::base.eq(&day.base)))
+                .execute(c)?;
+        }
+        Some(held) if held.base != day.base => {
+            diesel::update(d::table.find(day.date))
+                .set(d::base.eq(&day.base))
+                .execute(c)?;
+        }
+        Some(_) => {}
+    }
+    let held = held.map(|h| h.rates).unwrap_or_default();
+    let gone: Vec<&str> = held
+        .keys()
+        .filter(|c| !day.rates.contains_key(*c))
+        .map(String::as_str)
+        .collect();
+    if !gone.is_empty() {
+        diesel::delete(
+            r::table
+                .filter(r::date.eq(day.date))
+                .filter(r::currency.eq_any(&gone)),
+        )
+        .execute(c)?;
+    }
+    let mut new = Vec::new();
+    for (currency, rate) in &day.rates {
+        match held.get(currency) {
+            None => new.push(NewRateRow {
+                date: day.date,
+                currency,
+                rate: *rate,
+            }),
+            Some(was) if was != rate => {
+                diesel::update(r::table.find((day.date, currency)))
+                    .set(r::rate.eq(rate))
+                    .execute(c)?;
+            }
+            Some(_) => {}
+        }
+    }
+    if !new.is_empty() {
+        diesel::insert_into(r::table).values(&new).execute(c)?;
+    }
+    Ok(())
+}
+
+/// The day of rates stored for exactly `date`.
+fn day_of(c: &mut PgConnection, date: Date) -> QueryResult<Option<ExchangeRates>> {
+    let base: Option<String> = exchange_rate_dates::table
+        .find(date)
+        .select(exchange_rate_dates::base)
+        .first(c)
+        .optional()?;
+    base.map(|base| with_rates(c, date, base)).transpose()
+}
+
+/// The latest day of rates on or before `date`.
+fn rates_on(c: &mut PgConnection, date: Date) -> QueryResult<Option<ExchangeRates>> {
+    let day: Option<(Date, String)> = exchange_rate_dates::table
+        .filter(exchange_rate_dates::date.le(date))
+        .order(exchange_rate_dates::date.desc())
+        .select((exchange_rate_dates::date, exchange_rate_dates::base))
+        .first(c)
+        .optional()?;
+    day.map(|(date, base)| with_rates(c, date, base))
+        .transpose()
+}
+
+fn with_rates(c: &mut PgConnection, date: Date, base: String) -> QueryResult<ExchangeRates> {
+    let rates: Vec<(String, Decimal)> = exchange_rates::table
+        .filter(exchange_rates::date.eq(date))
+        .select((exchange_rates::currency, exchange_rates::rate))
+        .load(c)?;
+    Ok(ExchangeRates {
+        base,
+        date,
+        rates: rates
+            .into_iter()
+            .map(|(currency, rate)| (currency, rate.normalize()))
+            .collect(),
+    })
+}
+
+/// Runs `f` in a read-only transaction that sees one snapshot throughout.
+fn snapshot<T>(
+    c: &mut PgConnection,
+    f: impl FnOnce(&mut PgConnection) -> QueryResult<T>,
+) -> QueryResult<T> {
+    c.build_transaction().read_only().repeatable_read().run(f)
 }
 
 impl MarketStore for PgStore {
@@ -320,8 +434,18 @@ impl MarketStore for PgStore {
                 .into_boxed();
             let q = match sort {
                 SellerSort::CreatedAt => q.order((sellers::created_at.asc(), sellers::id.asc())),
-                SellerSort::PriceAsc => q.order((sellers::price_minor.asc(), sellers::id.asc())),
-                SellerSort::PriceDesc => q.order((sellers::price_minor.desc(), sellers::id.asc())),
+                // Amounts of different currencies are not compared: by
+                // currency, then price within it (the offers route converts).
+                SellerSort::PriceAsc => q.order((
+                    sellers::currency.asc(),
+                    sellers::price_minor.asc(),
+                    sellers::id.asc(),
+                )),
+                SellerSort::PriceDesc => q.order((
+                    sellers::currency.asc(),
+                    sellers::price_minor.desc(),
+                    sellers::id.asc(),
+                )),
                 SellerSort::Name => q.order((lower_text(sellers::name).asc(), sellers::id.asc())),
             };
             Ok(q.load(c)?.into_iter().map(SellerRow::into_domain).collect())
@@ -385,6 +509,50 @@ impl MarketStore for PgStore {
                 notify(c, session, EventKind::SellerDeleted, id.0)?;
             }
             Ok(deleted)
+        })
+    }
+
+    fn replace_exchange_rates(&self, days: &[ExchangeRates]) -> StoreResult<()> {
+        self.tx(|c| {
+            diesel::sql_query(LOCK_RATES_SQL).execute(c)?;
+            days.iter().try_for_each(|day| replace_day(c, day))
+        })
+    }
+
+    fn exchange_rates_on(&self, date: Date) -> StoreResult<Option<ExchangeRates>> {
+        self.run(|c| snapshot(c, |c| rates_on(c, date)))
+    }
+
+    fn session_offers(
+        &self,
+        session: ChatSessionId,
+        date: Date,
+    ) -> StoreResult<Option<SessionOffers>> {
+        // One snapshot for the owner, the sellers and the rates.
+        self.run(|c| {
+            snapshot(c, |c| {
+                let owner: Option<Uuid> = chat_sessions::table
+                    .find(session.0)
+                    .select(chat_sessions::user_id)
+                    .first(c)
+                    .optional()?;
+                let Some(owner) = owner else {
+                    return Ok(None);
+                };
+                let sellers = sellers::table
+                    .filter(sellers::session_id.eq(session.0))
+                    .order((sellers::created_at.asc(), sellers::id.asc()))
+                    .select(SellerRow::as_select())
+                    .load(c)?
+                    .into_iter()
+                    .map(SellerRow::into_domain)
+                    .collect();
+                Ok(Some(SessionOffers {
+                    owner: UserId(owner),
+                    sellers,
+                    rates: rates_on(c, date)?,
+                }))
+            })
         })
     }
 }

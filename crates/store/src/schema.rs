@@ -21,6 +21,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    exchange_rate_dates (date) {
+        date -> Date,
+        base -> Text,
+    }
+}
+
+diesel::table! {
+    exchange_rates (date, currency) {
+        date -> Date,
+        currency -> Text,
+        rate -> Numeric,
+    }
+}
+
+diesel::table! {
     login_sessions (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -123,6 +138,7 @@ diesel::table! {
 }
 
 diesel::joinable!(chat_sessions -> users (user_id));
+diesel::joinable!(exchange_rates -> exchange_rate_dates (date));
 diesel::joinable!(login_sessions -> users (user_id));
 diesel::joinable!(media -> users (owner_id));
 diesel::joinable!(messages -> chat_sessions (session_id));
@@ -133,6 +149,8 @@ diesel::joinable!(vendors -> chat_sessions (session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     chat_sessions,
+    exchange_rate_dates,
+    exchange_rates,
     login_sessions,
     media,
     media_gone,

@@ -41,6 +41,8 @@ struct State {
     messages: BTreeMap<MessageId, MessageRow>,
     vendors: BTreeMap<VendorId, Vendor>,
     sellers: BTreeMap<SellerId, Seller>,
+    /// `exchange_rate_dates` with their `exchange_rates`.
+    rates: BTreeMap<time::Date, ExchangeRates>,
 }
 
 struct UserRow {
@@ -1486,10 +1488,20 @@ impl MarketStore for MemoryStore {
             .collect();
         match sort {
             SellerSort::CreatedAt => list.sort_by_key(|s| (s.created_at, s.id)),
-            SellerSort::PriceAsc => list.sort_by_key(|s| (s.product.price_minor, s.id)),
-            SellerSort::PriceDesc => {
-                list.sort_by_key(|s| (std::cmp::Reverse(s.product.price_minor), s.id));
-            }
+            SellerSort::PriceAsc => list.sort_by(|a, b| {
+                (&a.product.currency, a.product.price_minor, a.id).cmp(&(
+                    &b.product.currency,
+                    b.product.price_minor,
+                    b.id,
+                ))
+            }),
+            SellerSort::PriceDesc => list.sort_by(|a, b| {
+                (&a.product.currency, b.product.price_minor, a.id).cmp(&(
+                    &b.product.currency,
+                    a.product.price_minor,
+                    b.id,
+                ))
+            }),
             // `lower(name)` under the C collation: by code point.
             SellerSort::Name => list.sort_by_cached_key(|s| (s.name.to_lowercase(), s.id)),
         }
@@ -1559,6 +1571,71 @@ impl MarketStore for MemoryStore {
         }
         Ok(true)
     }
+
+    fn replace_exchange_rates(&self, days: &[ExchangeRates]) -> StoreResult<()> {
+        let mut st = self.lock();
+        for day in days {
+            check_rates(day)?;
+        }
+        for day in days {
+            // PostgreSQL's numeric keeps trailing zeros; the store reads rates normalised.
+            let mut day = day.clone();
+            day.rates.values_mut().for_each(|r| *r = r.normalize());
+            st.rates.insert(day.date, day);
+        }
+        Ok(())
+    }
+
+    fn exchange_rates_on(&self, date: time::Date) -> StoreResult<Option<ExchangeRates>> {
+        Ok(self.lock().rates_on(date))
+    }
+
+    fn session_offers(
+        &self,
+        session: ChatSessionId,
+        date: time::Date,
+    ) -> StoreResult<Option<SessionOffers>> {
+        let st = self.lock();
+        let Some(owner) = st.owner_of(session) else {
+            return Ok(None);
+        };
+        let mut sellers: Vec<Seller> = st
+            .sellers
+            .values()
+            .filter(|s| s.session_id == session)
+            .cloned()
+            .collect();
+        sellers.sort_by_key(|s| (s.created_at, s.id));
+        Ok(Some(SessionOffers {
+            owner,
+            sellers,
+            rates: st.rates_on(date),
+        }))
+    }
+}
+
+impl State {
+    /// The latest day of rates on or before `date`.
+    fn rates_on(&self, date: time::Date) -> Option<ExchangeRates> {
+        self.rates
+            .range(..=date)
+            .next_back()
+            .map(|(_, r)| r.clone())
+    }
+}
+
+/// The CHECKs of `exchange_rate_dates` and `exchange_rates`.
+fn check_rates(day: &ExchangeRates) -> StoreResult<()> {
+    let code = |c: &str| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase());
+    check(code(&day.base), "exchange_rate_dates_base_check")?;
+    for (currency, rate) in &day.rates {
+        check(code(currency), "exchange_rates_currency_check")?;
+        check(
+            rate.is_sign_positive() && !rate.is_zero(),
+            "exchange_rates_rate_check",
+        )?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- health

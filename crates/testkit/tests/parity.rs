@@ -653,6 +653,76 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
             show(s.sellers(sid(11), sort), |l| ids(&l, |s| s.id.0)),
         );
     }
+
+    // ---- exchange rates, and a session's offers with the rates of a day
+    let day = |date: time::Date, base: &str, rates: &[(&str, &str)]| ExchangeRates {
+        base: base.to_owned(),
+        date,
+        rates: rates
+            .iter()
+            .map(|(c, r)| ((*c).to_owned(), r.parse().unwrap()))
+            .collect(),
+    };
+    let (d1, d2) = (
+        time::macros::date!(2026 - 12 - 01),
+        time::macros::date!(2026 - 12 - 04),
+    );
+    let replace = |days: &[ExchangeRates]| show(s.replace_exchange_rates(days), dbg);
+    step(
+        "rates of a lower-case base",
+        replace(&[day(d1, "eur", &[])]),
+    );
+    step(
+        "rates of a lower-case code",
+        replace(&[day(d1, "EUR", &[("USD", "1"), ("usd", "1")])]),
+    );
+    step(
+        "a rate of zero",
+        replace(&[day(d1, "EUR", &[("USD", "0")])]),
+    );
+    step(
+        "two days",
+        replace(&[
+            day(d1, "EUR", &[("USD", "1.0799"), ("JPY", "157")]),
+            day(d2, "EUR", &[("USD", "1.08120"), ("GBP", "0.8583")]),
+        ]),
+    );
+    step(
+        "the same two days again",
+        replace(&[day(d2, "EUR", &[("USD", "1.0812"), ("GBP", "0.8583")])]),
+    );
+    step(
+        "a day replaced",
+        replace(&[day(d1, "USD", &[("EUR", "0.926")])]),
+    );
+    for on in [
+        d1 - time::Duration::days(1),
+        d1,
+        d1 + time::Duration::days(1),
+        d2 + time::Duration::days(30),
+    ] {
+        step(
+            &format!("rates on {on}"),
+            show(s.exchange_rates_on(on), dbg),
+        );
+    }
+    step(
+        "offers of session 11",
+        show(s.session_offers(sid(11), d2), |o| {
+            dbg(o.map(|o| (o.owner, ids(&o.sellers, |s| s.id.0), o.rates)))
+        }),
+    );
+    step(
+        "offers of session 11 before any rates",
+        show(
+            s.session_offers(sid(11), d1 - time::Duration::days(1)),
+            |o| dbg(o.map(|o| (ids(&o.sellers, |s| s.id.0), o.rates))),
+        ),
+    );
+    step(
+        "offers of no session",
+        show(s.session_offers(sid(99), d2), |o| dbg(o.is_none())),
+    );
     step(
         "session 11",
         show(

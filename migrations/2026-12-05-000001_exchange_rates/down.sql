@@ -1,0 +1,2 @@
+DROP TABLE exchange_rates;
+DROP TABLE exchange_rate_dates;
