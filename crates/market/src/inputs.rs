@@ -3,41 +3,24 @@
 //! `Option<Option<T>>` read with [`crate::patch::nullable`]: absent stays, `null`
 //! clears an optional field and is refused for a required one.
 
+use crate::money::{MAX_RATES, NOT_A_CURRENCY, parse_rate};
 use domain::patch::{integer, nullable, nullable_integer};
 use domain::ports::{SellerChanges, SellerFields, SellerSort, VendorChanges, VendorFields};
 use domain::text::{normalize_email, trim, trim_opt};
+use domain::timefmt;
 use domain::validation::{Parse, no_nul};
-use domain::{DomainError, Product};
+use domain::{DomainError, ExchangeRates, Product};
+use rust_decimal::Decimal;
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use time::Date;
 
 /// The largest `priceMinor`: 10^12 minor units.
 pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
 /// The largest `quantity`: 10^9.
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
 
-/// The active ISO 4217 currency codes (the published list: national currencies,
-/// funds codes, precious metals, SDR and the special codes), sorted.
-pub const ISO_4217: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
-    "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP",
-    "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP",
-    "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS",
-    "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW",
-    "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD",
-    "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN",
-    "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR",
-    "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS",
-    "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD",
-    "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND",
-    "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XCG", "XDR", "XOF",
-    "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG",
-];
-
-/// True for an active ISO 4217 code, written in upper case.
-pub fn is_currency(code: &str) -> bool {
-    ISO_4217.binary_search(&code).is_ok()
-}
+pub use crate::money::{ISO_4217, is_currency};
 
 /// A value a rule looks at, whether the field is `T`, `Option<T>` or a patch's
 /// `Option<Option<T>>`.
@@ -104,9 +87,7 @@ pub(crate) fn http_url<V: Given<String>>(value: &V, _: &()) -> garde::Result {
 /// A three-letter upper-case ISO 4217 code.
 pub(crate) fn currency_code<V: Given<String>>(value: &V, _: &()) -> garde::Result {
     match value.given() {
-        Some(v) if !is_currency(v) => Err(garde::Error::new(
-            "must be an upper-case ISO 4217 currency code",
-        )),
+        Some(v) if !is_currency(v) => Err(garde::Error::new(NOT_A_CURRENCY)),
         _ => Ok(()),
     }
 }
@@ -446,7 +427,10 @@ impl SellerPatchInput {
 pub struct SellerListQuery {
     #[garde(length(max = 20), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 20))]
-    /// `createdAt` (default), `price`, `-price` or `name`.
+    /// `createdAt` (default), `price`, `-price` or `name`. `price` sorts by
+    /// currency code, then `priceMinor` within a currency (`-price`: dearest
+    /// first within each currency): amounts in different currencies are not
+    /// compared; `GET /sessions/{id}/offers` compares them in one currency.
     pub sort: Option<String>,
 }
 
@@ -468,15 +452,129 @@ impl SellerListQuery {
     }
 }
 
+// ---------------------------------------------------------------- exchange rates, offers
+
+/// `PUT /exchange-rates/{date}`: the day's rates, replacing what it held.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExchangeRatesInput {
+    #[garde(required, custom(currency_code))]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, example = "EUR"))]
+    /// The ISO 4217 code the rates are against.
+    pub base: Option<String>,
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>, required = true))]
+    /// Units of each currency per 1 unit of `base`, by upper-case ISO 4217
+    /// code: positive decimal strings of at most 10 significant digits
+    /// (`{"USD": "1.0812", "JPY": "157.12"}`), at most 200, the base not among them.
+    pub rates: Option<BTreeMap<String, String>>,
+}
+
+impl ExchangeRatesInput {
+    /// The day, validated whole: every failing rate is reported, and none is
+    /// kept unless all pass.
+    pub(crate) fn parse(self, date: &str) -> Result<ExchangeRates, DomainError> {
+        let mut p = Parse::new(&self);
+        let date = date_field(&mut p, "date", date);
+        let base = p.required("base", self.base);
+        let rates = p.required("rates", self.rates);
+        let mut day = ExchangeRates {
+            base,
+            date,
+            rates: BTreeMap::new(),
+        };
+        if rates.len() > MAX_RATES {
+            p.fail("rates", format!("must hold at most {MAX_RATES} rates"));
+            return p.finish(day);
+        }
+        for (code, text) in rates {
+            let field = format!("rates.{code}");
+            match rate_entry(&day.base, &code, &text) {
+                Ok(rate) => {
+                    day.rates.insert(code, rate);
+                }
+                Err(message) => p.fail(field, message),
+            }
+        }
+        p.finish(day)
+    }
+}
+
+/// One rate of a day against `base`: the code, then the rate, checked.
+pub(crate) fn rate_entry(base: &str, code: &str, rate: &str) -> Result<Decimal, &'static str> {
+    if !is_currency(code) {
+        return Err(NOT_A_CURRENCY);
+    }
+    if code == base {
+        return Err("must not be the base currency, whose rate is 1");
+    }
+    parse_rate(rate)
+}
+
+/// A `YYYY-MM-DD` date.
+pub(crate) fn parse_date(text: &str) -> Result<Date, &'static str> {
+    timefmt::date::parse(text).ok_or("must be a date written YYYY-MM-DD")
+}
+
+/// [`parse_date`] as a field of `p` (a placeholder on failure, which
+/// [`Parse::finish`] never lets out).
+fn date_field(p: &mut Parse, field: &str, text: &str) -> Date {
+    parse_date(text).unwrap_or_else(|message| {
+        p.fail(field, message);
+        Date::MIN
+    })
+}
+
+/// `GET /exchange-rates` query.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExchangeRatesQuery {
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = Date, example = "2026-12-04"))]
+    /// `YYYY-MM-DD`: the latest rates on or before this day (default today, UTC).
+    pub date: Option<String>,
+}
+
+impl ExchangeRatesQuery {
+    /// The asked day, if one was given.
+    pub(crate) fn parse(self) -> Result<Option<Date>, DomainError> {
+        let mut p = Parse::new(&self);
+        let date = self.date.as_deref().map(|d| date_field(&mut p, "date", d));
+        p.finish(date)
+    }
+}
+
+/// `GET /sessions/{id}/offers` query.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OffersQuery {
+    #[garde(required, custom(currency_code))]
+    #[cfg_attr(feature = "openapi", param(value_type = String, required = true, example = "EUR"))]
+    /// The upper-case ISO 4217 code to compare in (required).
+    pub currency: Option<String>,
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>, format = Date, example = "2026-12-04"))]
+    /// `YYYY-MM-DD`: compare with the latest rates on or before this day
+    /// (default today, UTC).
+    pub date: Option<String>,
+}
+
+impl OffersQuery {
+    /// The currency, and the day if one was given.
+    pub(crate) fn parse(self) -> Result<(String, Option<Date>), DomainError> {
+        let mut p = Parse::new(&self);
+        let date = self.date.as_deref().map(|d| date_field(&mut p, "date", d));
+        let currency = p.required("currency", self.currency);
+        p.finish((currency, date))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_currency_list_is_sorted_and_unique() {
-        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
-        assert!(ISO_4217.iter().all(|c| c.len() == 3));
-    }
 
     #[test]
     fn sort_names_map_to_orders() {

@@ -2,16 +2,28 @@
 #![doc = include_str!("../README.md")]
 
 pub mod inputs;
+pub mod money;
+pub mod offers;
+pub mod rate_files;
 
 use domain::policy::{can_change_chat, can_read_chat};
 use domain::ports::{ChatStore, MarketStore, SellerAdded};
 use domain::*;
-use inputs::{SellerInput, SellerListQuery, SellerPatchInput, VendorInput, VendorPatchInput};
+use inputs::{
+    ExchangeRatesInput, ExchangeRatesQuery, OffersQuery, SellerInput, SellerListQuery,
+    SellerPatchInput, VendorInput, VendorPatchInput,
+};
+use offers::OfferList;
 use std::sync::Arc;
+use std::time::Duration;
 
 const SESSION: &str = "Chat session";
 const VENDOR: &str = "Vendor";
 const SELLER: &str = "Seller";
+const RATES: &str = "Exchange rates";
+
+/// How old rates may be before a comparison calls them stale (`RATES_MAX_AGE`).
+pub const DEFAULT_RATES_MAX_AGE: Duration = Duration::from_secs(7 * 86_400);
 
 const VENDOR_TAKEN: &str = "This chat session already has a vendor";
 const OFFER_TAKEN: &str = "This seller already offers this product in this chat session";
@@ -23,6 +35,16 @@ pub struct MarketService {
     /// vendor and sellers follows).
     chats: Arc<dyn ChatStore>,
     max_sellers_per_session: i32,
+    rates_max_age: Duration,
+}
+
+/// What `dealroom import-rates` stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RatesImported {
+    /// Days of rates.
+    pub dates: usize,
+    /// Rates, over all those days.
+    pub rates: usize,
 }
 
 impl MarketService {
@@ -36,7 +58,16 @@ impl MarketService {
             store,
             chats,
             max_sellers_per_session,
+            rates_max_age: DEFAULT_RATES_MAX_AGE,
         }
+    }
+
+    /// Rates older than `max_age` before the compared date are stale
+    /// (`RATES_MAX_AGE`; default [`DEFAULT_RATES_MAX_AGE`]).
+    #[must_use]
+    pub fn with_rates_max_age(mut self, max_age: Duration) -> Self {
+        self.rates_max_age = max_age;
+        self
     }
 
     // ------------------------------------------------------------ vendors
@@ -164,6 +195,86 @@ impl MarketService {
         found(self.store.delete_seller(id)?, SELLER)
     }
 
+    // ------------------------------------------------------------ exchange rates, offers
+
+    /// `PUT /exchange-rates/{date}` (admins): the day's rates, validated
+    /// whole and stored in place of what the day held; nothing is stored
+    /// unless every rate passes.
+    pub fn put_exchange_rates(
+        &self,
+        actor: &Actor,
+        date: &str,
+        input: ExchangeRatesInput,
+    ) -> Result<ExchangeRates, DomainError> {
+        if !actor.is_admin() {
+            return Err(DomainError::Forbidden);
+        }
+        let day = input.parse(date)?;
+        self.store
+            .replace_exchange_rates(std::slice::from_ref(&day))?;
+        Ok(day)
+    }
+
+    /// `GET /exchange-rates`: the latest day of rates on or before `date`
+    /// (default today, UTC); `NotFound` if there is none.
+    pub fn exchange_rates(
+        &self,
+        _actor: &Actor,
+        query: ExchangeRatesQuery,
+    ) -> Result<ExchangeRates, DomainError> {
+        let date = query.parse()?.unwrap_or_else(today);
+        self.store
+            .exchange_rates_on(date)?
+            .ok_or(DomainError::NotFound(RATES))
+    }
+
+    /// `GET /sessions/{id}/offers`: every offer of the session compared in
+    /// `currency`, with the latest rates on or before `date` (default today,
+    /// UTC); readable by whoever may read the session.
+    pub fn offers(
+        &self,
+        actor: &Actor,
+        session: ChatSessionId,
+        query: OffersQuery,
+    ) -> Result<OfferList, DomainError> {
+        let (currency, date) = match query.parse() {
+            Ok(parsed) => parsed,
+            // Who may not read the session learns nothing, not even that
+            // the query is bad.
+            Err(invalid) => {
+                self.session_to_read(actor, session)?;
+                return Err(invalid);
+            }
+        };
+        let date = date.unwrap_or_else(today);
+        let loaded = self
+            .store
+            .session_offers(session, date)?
+            .ok_or(DomainError::NotFound(SESSION))?;
+        readable(actor, loaded.owner, SESSION)?;
+        Ok(offers::compare(
+            loaded.sellers,
+            loaded.rates.as_ref(),
+            &currency,
+            date,
+            self.rates_max_age,
+        ))
+    }
+
+    /// `dealroom import-rates`: stores days read from a rate file
+    /// ([`rate_files`]) in one transaction, each replacing what its date
+    /// held; storing the same days again changes nothing.
+    pub fn import_exchange_rates(
+        &self,
+        days: &[ExchangeRates],
+    ) -> Result<RatesImported, DomainError> {
+        self.store.replace_exchange_rates(days)?;
+        Ok(RatesImported {
+            dates: days.len(),
+            rates: days.iter().map(|d| d.rates.len()).sum(),
+        })
+    }
+
     // ------------------------------------------------------------ access
 
     fn session_owner(&self, session: ChatSessionId) -> Result<UserId, DomainError> {
@@ -179,6 +290,11 @@ impl MarketService {
     fn session_to_change(&self, actor: &Actor, session: ChatSessionId) -> Result<(), DomainError> {
         changeable(actor, self.session_owner(session)?, SESSION)
     }
+}
+
+/// Today in UTC, the default day of rates.
+fn today() -> time::Date {
+    time::OffsetDateTime::now_utc().date()
 }
 
 /// A vendor or seller as loaded with its session's owner, if the actor passes

@@ -7,8 +7,8 @@ use domain::ports::ChatStore;
 use domain::*;
 use market::MarketService;
 use market::inputs::{
-    ProductInput, ProductPatchInput, SellerInput, SellerListQuery, SellerPatchInput, VendorInput,
-    VendorPatchInput,
+    ExchangeRatesInput, OffersQuery, ProductInput, ProductPatchInput, SellerInput, SellerListQuery,
+    SellerPatchInput, VendorInput, VendorPatchInput,
 };
 use std::sync::Arc;
 use testkit::memory::MemoryStore;
@@ -544,4 +544,89 @@ fn deleting_the_session_takes_its_vendor_and_sellers() {
     w.store.delete_chat_session(w.session).unwrap();
     assert_err!(w.market.vendor(&w.admin, v.id), DomainError::NotFound(_));
     assert_err!(w.market.seller(&w.admin, s.id), DomainError::NotFound(_));
+}
+
+// ---------------------------------------------------------------- exchange rates, offers
+
+fn rates(base: &str, list: &[(&str, &str)]) -> ExchangeRatesInput {
+    ExchangeRatesInput {
+        base: Some(base.to_owned()),
+        rates: Some(
+            list.iter()
+                .map(|(c, r)| ((*c).to_owned(), (*r).to_owned()))
+                .collect(),
+        ),
+    }
+}
+
+fn in_currency(currency: &str, date: Option<&str>) -> OffersQuery {
+    OffersQuery {
+        currency: Some(currency.to_owned()),
+        date: date.map(str::to_owned),
+    }
+}
+
+#[test]
+fn only_admins_store_rates_and_a_bad_day_stores_nothing() {
+    use domain::ports::MarketStore;
+    let w = world();
+    let day = time::macros::date!(2026 - 12 - 04);
+    for who in [&w.ann, &w.agent] {
+        // Refused for the role before the body is looked at.
+        assert_err!(
+            w.market
+                .put_exchange_rates(who, "2026-12-04", rates("eur", &[])),
+            DomainError::Forbidden
+        );
+    }
+    assert_err!(
+        w.market.put_exchange_rates(
+            &w.admin,
+            "2026-12-04",
+            rates("EUR", &[("USD", "1.0812"), ("JPY", "-1")])
+        ),
+        DomainError::Validation(_)
+    );
+    assert_eq!(w.store.exchange_rates_on(day).unwrap(), None);
+    let stored = w
+        .market
+        .put_exchange_rates(&w.admin, "2026-12-04", rates("EUR", &[("USD", "1.08120")]))
+        .unwrap();
+    assert_eq!(stored.rates["USD"].to_string(), "1.0812");
+    assert_eq!(w.store.exchange_rates_on(day).unwrap(), Some(stored));
+}
+
+#[test]
+fn offers_are_compared_by_whoever_may_read_the_session() {
+    let w = world();
+    w.market
+        .add_seller(&w.ann, w.session, seller("Acme", "Chair", 100))
+        .unwrap();
+    for who in [&w.ann, &w.agent, &w.admin] {
+        let list = w
+            .market
+            .offers(who, w.session, in_currency("USD", None))
+            .unwrap();
+        assert_eq!(list.items.len(), 1);
+        assert_eq!(list.rates_date, None);
+    }
+    assert_err!(
+        w.market.offers(&w.bob, w.session, in_currency("USD", None)),
+        DomainError::NotFound("Chat session")
+    );
+    // A bad query on someone else's session is not found, not invalid.
+    assert_err!(
+        w.market.offers(&w.bob, w.session, in_currency("usd", None)),
+        DomainError::NotFound("Chat session")
+    );
+    assert_err!(
+        w.market
+            .offers(&w.ann, w.session, in_currency("USD", Some("yesterday"))),
+        DomainError::Validation(_)
+    );
+    assert_err!(
+        w.market
+            .offers(&w.ann, ChatSessionId::new(), in_currency("USD", None)),
+        DomainError::NotFound("Chat session")
+    );
 }
