@@ -13,6 +13,7 @@ mod events;
 mod foundation;
 mod market;
 mod media;
+mod offers;
 mod openapi;
 mod rules;
 mod scaling;

@@ -46,6 +46,9 @@ const CONTRACT: &[(&str, &str, bool)] = &[
     ("get", "/api/v1/sellers/{id}", true),
     ("patch", "/api/v1/sellers/{id}", true),
     ("delete", "/api/v1/sellers/{id}", true),
+    ("get", "/api/v1/sessions/{id}/offers", true),
+    ("put", "/api/v1/exchange-rates/{date}", true),
+    ("get", "/api/v1/exchange-rates", true),
     ("post", "/api/v1/media", true),
     // A token or a signed url: no bearer scheme required.
     ("get", "/api/v1/media/{id}", false),
@@ -208,7 +211,7 @@ async fn every_documented_operation_is_routed() {
     let id = "0190f0f0-0000-7000-8000-000000000000";
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let url = path.replace("{id}", id);
+            let url = path.replace("{id}", id).replace("{date}", "2026-12-04");
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let body = op["requestBody"].is_object().then(|| json!({}));
             let r = app.call(method.clone(), &url, None, body).await;

@@ -2,7 +2,7 @@
 //! OpenAPI document is generated from the same types, so the two cannot drift.
 
 use auth::Tokens;
-use domain::{ChatSession, LoginSession, Media, Message, Seller, User, Vendor};
+use domain::{ChatSession, ExchangeRates, LoginSession, Media, Message, Seller, User, Vendor};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -37,6 +37,13 @@ data! {
     LoginSessionList { items: Vec<LoginSession> }
     /// Every seller of a chat session, in the requested order.
     SellerList { items: Vec<Seller> }
+}
+
+/// `{exchangeRates}`: one day of rates.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExchangeRatesData {
+    pub exchange_rates: ExchangeRates,
 }
 
 /// `GET /health`.

@@ -1,11 +1,14 @@
-//! The `dealroom` command line: `serve`, `migrate`, `create-admin`.
+//! The `dealroom` command line: `serve`, `migrate`, `create-admin`,
+//! `gc-media`, `import-rates`.
 
 use crate::app::{Application, ShutdownSignals};
 use crate::settings::Settings;
 use crate::state::AppState;
 use auth::inputs::RegisterInput;
+use domain::ExchangeRates;
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use store::PoolSettings;
 
@@ -20,6 +23,10 @@ Usage:
   dealroom create-admin --email E --name N     create an admin, or promote an existing user;
                                                the password comes from DEALROOM_ADMIN_PASSWORD
                                                or the first line of standard input
+  dealroom import-rates FILE [--base B]        store exchange rates from the ECB's reference-rate
+                                               XML (daily or 90-day file; base EUR) or from a
+                                               date,currency,rate CSV against --base B; a date
+                                               in the file replaces what it held; all or nothing
   dealroom --help | --version
 
 Settings: config/default.toml, config/{APP_ENV}.toml, then environment variables
@@ -32,6 +39,7 @@ pub enum Command {
     Migrate,
     GcMedia,
     CreateAdmin { email: String, name: String },
+    ImportRates { file: PathBuf, base: Option<String> },
     Help,
     Version,
 }
@@ -100,6 +108,35 @@ pub fn parse(args: &[String]) -> Result<Command, Failure> {
             match (email, name) {
                 (Some(email), Some(name)) => Ok(Command::CreateAdmin { email, name }),
                 _ => Err(Failure::usage("create-admin needs --email and --name")),
+            }
+        }
+        "import-rates" => {
+            let (mut file, mut base) = (None, None);
+            let mut i = 0;
+            while i < rest.len() {
+                match rest[i] {
+                    "--base" => {
+                        i += 1;
+                        base = Some(
+                            rest.get(i)
+                                .map(|v| (*v).to_owned())
+                                .ok_or_else(|| Failure::usage("--base needs a currency code"))?,
+                        );
+                    }
+                    flag if flag.starts_with("--base=") => {
+                        base = Some(flag["--base=".len()..].to_owned());
+                    }
+                    flag if flag.starts_with('-') && flag != "-" => {
+                        return Err(Failure::usage(format!("unknown option {flag}")));
+                    }
+                    path if file.is_none() => file = Some(PathBuf::from(path)),
+                    _ => return Err(Failure::usage("import-rates takes one FILE")),
+                }
+                i += 1;
+            }
+            match file {
+                Some(file) => Ok(Command::ImportRates { file, base }),
+                None => Err(Failure::usage("import-rates needs a FILE")),
             }
         }
         other => Err(Failure::usage(format!("unknown command {other:?}"))),
@@ -212,6 +249,39 @@ pub fn run(
             line(out, &format!("admin {} <{}> is ready", user.id, user.email));
             Ok(())
         }
+        Command::ImportRates { file, base } => {
+            // The file is read whole, and every day checked, before the
+            // database is touched: a bad file stores nothing and needs none.
+            let days = read_rates(&file, base.as_deref())?;
+            let settings = settings(env)?;
+            migrate(&settings)?;
+            let store = crate::app::open_store(
+                &settings,
+                PoolSettings {
+                    max_size: 1,
+                    min_idle: 0,
+                    ..PoolSettings::default()
+                },
+                false,
+            );
+            let closing = store.closing();
+            let state = AppState::new(settings, store).map_err(|e| Failure::new(e.to_string()))?;
+            let stored = state.market.import_exchange_rates(&days);
+            // Every connection closed before the process may exit.
+            drop(state);
+            closing.wait(Duration::from_secs(10));
+            let stored = stored.map_err(|e| Failure::new(format!("import-rates failed: {e}")))?;
+            line(
+                out,
+                &format!(
+                    "stored {} dates and {} rates from {}",
+                    stored.dates,
+                    stored.rates,
+                    file.display()
+                ),
+            );
+            Ok(())
+        }
         Command::Serve => {
             let settings = settings(env)?;
             for m in migrate(&settings)? {
@@ -240,6 +310,30 @@ pub fn run(
             Ok(())
         }
     }
+}
+
+/// The days of a rate file, ECB XML or CSV (told by its first bytes), each
+/// checked as `PUT /exchange-rates/{date}` checks a body.
+fn read_rates(file: &Path, base: Option<&str>) -> Result<Vec<ExchangeRates>, Failure> {
+    use market::rate_files::{ECB_BASE, Format, read_csv, read_ecb_xml, sniff};
+    let name = file.display();
+    let cannot = |e: std::io::Error| Failure::new(format!("cannot read {name}: {e}"));
+    let mut input = std::io::BufReader::new(std::fs::File::open(file).map_err(cannot)?);
+    let days = match (sniff(&mut input).map_err(cannot)?, base) {
+        (Format::EcbXml, Some(base)) if base != ECB_BASE => {
+            return Err(Failure::usage(format!(
+                "the ECB's rates are against {ECB_BASE}: --base {base} applies to a CSV"
+            )));
+        }
+        (Format::EcbXml, _) => read_ecb_xml(input),
+        (Format::Csv, Some(base)) => read_csv(input, base),
+        (Format::Csv, None) => {
+            return Err(Failure::usage(
+                "a date,currency,rate CSV needs --base, the currency its rates are against",
+            ));
+        }
+    };
+    days.map_err(|e| Failure::new(format!("{name}: {e}; nothing was stored")))
 }
 
 fn settings(env: &HashMap<String, String>) -> Result<Settings, Failure> {
@@ -303,5 +397,33 @@ mod tests {
             Some(2)
         );
         assert_eq!(parse(&args(&["frobnicate"])).err().map(|f| f.code), Some(2));
+    }
+
+    #[test]
+    fn parses_import_rates() {
+        let rates = |file: &str, base: Option<&str>| Command::ImportRates {
+            file: PathBuf::from(file),
+            base: base.map(str::to_owned),
+        };
+        assert_eq!(
+            parse(&args(&["import-rates", "eurofxref-daily.xml"])).ok(),
+            Some(rates("eurofxref-daily.xml", None))
+        );
+        assert_eq!(
+            parse(&args(&["import-rates", "rates.csv", "--base", "USD"])).ok(),
+            Some(rates("rates.csv", Some("USD")))
+        );
+        assert_eq!(
+            parse(&args(&["import-rates", "--base=GBP", "rates.csv"])).ok(),
+            Some(rates("rates.csv", Some("GBP")))
+        );
+        for bad in [
+            &["import-rates"][..],
+            &["import-rates", "a.csv", "b.csv"],
+            &["import-rates", "a.csv", "--base"],
+            &["import-rates", "a.csv", "--quote", "USD"],
+        ] {
+            assert_eq!(parse(&args(bad)).err().map(|f| f.code), Some(2), "{bad:?}");
+        }
     }
 }

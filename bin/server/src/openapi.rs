@@ -38,7 +38,8 @@ use utoipa::openapi::{
         (name = "sessions", description = "Chat sessions"),
         (name = "messages", description = "Messages in chat sessions"),
         (name = "vendors", description = "The vendor a chat session is about"),
-        (name = "sellers", description = "Sellers' product offers in a chat session"),
+        (name = "sellers", description = "Sellers' product offers in a chat session, and their comparison"),
+        (name = "exchange-rates", description = "Daily reference exchange rates against one base currency"),
         (name = "media", description = "Uploaded files: photos, PDFs, voice notes, short videos"),
         (name = "service", description = "Liveness, readiness, metrics, this document"),
     )

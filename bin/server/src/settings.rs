@@ -109,6 +109,9 @@ pub struct Settings {
     pub max_connections: usize,
     /// Largest page of messages in JSON bytes (at least one message).
     pub page_max_bytes: usize,
+    /// Rates older than this before the compared date are stale.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub rates_max_age: Duration,
     pub media_storage: MediaStorage,
     pub media_dir: PathBuf,
     pub media_max_bytes: u64,
@@ -537,6 +540,17 @@ mod tests {
             Some(Duration::from_secs(3))
         );
         assert!(duration("soon", Unit::Seconds).is_err());
+    }
+
+    #[test]
+    fn rates_max_age_is_seven_days_unless_set() {
+        let age = |v: &[(&str, &str)]| Settings::load(&env(v)).map(|s| s.rates_max_age).ok();
+        assert_eq!(age(&[]), Some(Duration::from_secs(7 * 86_400)));
+        assert_eq!(
+            age(&[("RATES_MAX_AGE", "36h")]),
+            Some(Duration::from_secs(36 * 3600))
+        );
+        assert_eq!(age(&[("RATES_MAX_AGE", "0")]), None);
     }
 
     #[test]

@@ -82,6 +82,7 @@ impl AppState {
         )?;
         let media_urls = media.urls().clone();
         let blobs = crate::media::open_blobs(&settings)?;
+        let market = market.with_rates_max_age(settings.rates_max_age);
         // The per-request check's cache: only the server has the listener
         // that keeps it true (a library user's never answers; see CallerCache).
         let callers = Arc::new(CallerCache::new(settings.auth_cache_size));
