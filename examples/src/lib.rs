@@ -1,9 +1,7 @@
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
-use dealroom::domain::{ChatSessionId, Seller};
-use dealroom::market::inputs::{ProductInput, SellerInput};
-use dealroom::{Actor, Dealroom, DomainError};
+use dealroom::{Actor, ChatSessionId, Dealroom, DomainError, ProductInput, Seller, SellerInput};
 use std::fmt::Write as _;
 
 /// The columns an offers CSV may have, in any order; the first line names them.
@@ -134,8 +132,10 @@ pub struct Report {
 /// Adds each offer to the chat session as `actor`, with the market's rules: a
 /// duplicate is skipped (so an import can be run again), an invalid line is
 /// reported; `out` gets one line per CSV line. An error that is not about one
-/// line (the session is not the actor's to change, the database is away) stops
-/// the import and is returned.
+/// line (the session is not the actor's to change, the actor's user was
+/// demoted, deactivated or deleted since the import began: the facade checks
+/// the actor on every call; the database is away) stops the import and is
+/// returned.
 pub fn import(
     dr: &Dealroom,
     actor: &Actor,

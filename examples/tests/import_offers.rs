@@ -3,11 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use dealroom::auth::inputs::RegisterInput;
-use dealroom::chat::inputs::NewSessionInput;
-use dealroom::domain::User;
-use dealroom::market::inputs::SellerListQuery;
-use dealroom::{Dealroom, Role};
+use dealroom::{
+    AdminUserInput, Dealroom, DomainError, NewSessionInput, Options, RegisterInput, Role,
+    SellerListQuery, User,
+};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -57,7 +56,7 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn an_admin_imports_offers_and_a_duplicate_is_the_markets_conflict() {
     let db = testkit::TestDb::new();
-    let dr = Dealroom::connect(db.url()).unwrap();
+    let dr = Dealroom::connect_with(db.url(), Options::for_tests()).unwrap();
     let ops = user(&dr, "ops@example.com", Role::Admin);
     let csv = Csv::new(
         &db,
@@ -125,7 +124,7 @@ fn an_admin_imports_offers_and_a_duplicate_is_the_markets_conflict() {
 #[test]
 fn invalid_lines_are_reported_with_the_rules_field_errors_and_exit_2() {
     let db = testkit::TestDb::new();
-    let dr = Dealroom::connect(db.url()).unwrap();
+    let dr = Dealroom::connect_with(db.url(), Options::for_tests()).unwrap();
     user(&dr, "ops@example.com", Role::Admin);
     let csv = Csv::new(
         &db,
@@ -167,7 +166,7 @@ fn invalid_lines_are_reported_with_the_rules_field_errors_and_exit_2() {
 #[test]
 fn a_plain_user_cannot_import_into_someone_elses_session() {
     let db = testkit::TestDb::new();
-    let dr = Dealroom::connect(db.url()).unwrap();
+    let dr = Dealroom::connect_with(db.url(), Options::for_tests()).unwrap();
     let ann = user(&dr, "ann@example.com", Role::User);
     let bob = user(&dr, "bob@example.com", Role::User);
     let anns = dr
@@ -210,7 +209,7 @@ fn a_plain_user_cannot_import_into_someone_elses_session() {
 #[test]
 fn an_unknown_or_deactivated_user_cannot_be_acted_as() {
     let db = testkit::TestDb::new();
-    let dr = Dealroom::connect(db.url()).unwrap();
+    let dr = Dealroom::connect_with(db.url(), Options::for_tests()).unwrap();
     let csv = Csv::new(&db, "seller,product,price_minor,currency\n");
 
     let out = import_offers(
@@ -235,16 +234,12 @@ fn an_unknown_or_deactivated_user_cannot_be_acted_as() {
         .update_user(
             &dr.act_as(ops.id, "test").unwrap(),
             gone.id,
-            dealroom::accounts::inputs::AdminUserInput {
-                name: None,
-                role: None,
-                is_active: Some(false),
-            },
+            AdminUserInput::deactivate(),
         )
         .unwrap();
     assert!(matches!(
         dr.act_as(gone.id, "test"),
-        Err(dealroom::DomainError::Forbidden)
+        Err(DomainError::Forbidden)
     ));
     let out = import_offers(
         &db,
@@ -265,4 +260,42 @@ fn an_unknown_or_deactivated_user_cannot_be_acted_as() {
             gone.id
         )
     );
+}
+
+#[test]
+fn an_import_stops_at_its_next_call_once_its_user_is_deactivated() {
+    let db = testkit::TestDb::new();
+    let dr = Dealroom::connect_with(db.url(), Options::for_tests()).unwrap();
+    let boss = user(&dr, "boss@example.com", Role::Admin);
+    let boss = dr.act_as(boss.id, "test").unwrap();
+    let ops = user(&dr, "ops@example.com", Role::Admin);
+    // The job acts as `ops` and keeps its actor for the whole import.
+    let job = dr.act_as(ops.id, "import-offers").unwrap();
+    let session = dr
+        .chat
+        .create_session(
+            &job,
+            NewSessionInput {
+                title: Some("Chairs".into()),
+            },
+        )
+        .unwrap();
+    dr.accounts
+        .update_user(&boss, ops.id, AdminUserInput::deactivate())
+        .unwrap();
+
+    let lines = dealroom_examples::read_offers(
+        "seller,product,price_minor,currency\nAcme,Oak chair,12900,EUR\n",
+    )
+    .unwrap();
+    let mut out = String::new();
+    let report = dealroom_examples::import(&dr, &job, session.id, lines, &mut out);
+
+    assert!(matches!(report, Err(DomainError::Forbidden)), "{report:?}");
+    assert_eq!(out, "");
+    let sellers = dr
+        .market
+        .sellers(&boss, session.id, SellerListQuery::default())
+        .unwrap();
+    assert_eq!(sellers.len(), 0);
 }

@@ -268,6 +268,7 @@ impl ApiError {
             DomainError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             DomainError::Unavailable => ErrorCode::Unavailable,
             DomainError::Internal(_) => ErrorCode::Internal,
+            _ => ErrorCode::Internal,
         }
     }
 }
@@ -282,7 +283,7 @@ impl ResponseError for ApiError {
             DomainError::Validation(list) => Some(list.as_slice()),
             _ => None,
         };
-        let mut res = self.code().respond(&self.0.to_string(), errors);
+        let mut res = self.code().respond(&self.0.public_message(), errors);
         if let DomainError::Internal(detail) = &self.0 {
             res.extensions_mut().insert(InternalDetail(detail.clone()));
         }

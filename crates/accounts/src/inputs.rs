@@ -8,7 +8,10 @@ use domain::{DomainError, PageRequest, Role};
 use serde::Deserialize;
 
 /// `PATCH /users/me`: a user may change only their name.
-#[derive(Clone, Deserialize, garde::Validate)]
+///
+/// The fields are the wire's (each optional, validated by the service); a
+/// Rust caller writes `ProfileInput::rename("Ada L.")`.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProfileInput {
@@ -19,6 +22,13 @@ pub struct ProfileInput {
 }
 
 impl ProfileInput {
+    /// A new display name (1 to 100 characters once trimmed).
+    pub fn rename(name: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+        }
+    }
+
     /// The change a user may make to their own profile.
     pub(crate) fn parse(mut self) -> Result<UserPatch, DomainError> {
         if let Some(n) = &mut self.name {
@@ -31,8 +41,23 @@ impl ProfileInput {
     }
 }
 
-/// `PATCH /users/{id}` by an admin.
-#[derive(Clone, Deserialize, garde::Validate)]
+/// `PATCH /users/{id}` by an admin: the fields that are set change.
+///
+/// The fields are the wire's (each optional); a Rust caller writes one
+/// change with a constructor, or several with struct update syntax:
+///
+/// ```
+/// use accounts::inputs::AdminUserInput;
+/// use domain::Role;
+///
+/// let demote = AdminUserInput::set_role(Role::User);
+/// let off = AdminUserInput::deactivate();
+/// let both = AdminUserInput { is_active: Some(false), ..AdminUserInput::set_role(Role::User) };
+/// assert_eq!((demote.role, demote.is_active), (Some(Role::User), None));
+/// assert_eq!((off.role, off.is_active), (None, Some(false)));
+/// assert_eq!((both.role, both.is_active), (Some(Role::User), Some(false)));
+/// ```
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AdminUserInput {
@@ -49,6 +74,38 @@ pub struct AdminUserInput {
 }
 
 impl AdminUserInput {
+    /// Gives the user this role, nothing else.
+    pub fn set_role(role: Role) -> Self {
+        Self {
+            role: Some(role),
+            ..Self::default()
+        }
+    }
+
+    /// Deactivates the user (their login sessions end), nothing else.
+    pub fn deactivate() -> Self {
+        Self {
+            is_active: Some(false),
+            ..Self::default()
+        }
+    }
+
+    /// Reactivates the user, nothing else.
+    pub fn reactivate() -> Self {
+        Self {
+            is_active: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// Renames the user (1 to 100 characters once trimmed), nothing else.
+    pub fn rename(name: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
     /// The change an admin makes to a user.
     pub(crate) fn parse(mut self) -> Result<UserPatch, DomainError> {
         if let Some(n) = &mut self.name {

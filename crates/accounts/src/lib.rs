@@ -46,14 +46,19 @@ impl AccountService {
     /// `purpose`; every log line that shows the actor says `via service <purpose>`.
     ///
     /// Act as the user the work is for; maintenance that needs admin rights
-    /// acts as an admin account (its role is checked again on each call of
-    /// `act_as`, so demoting or deactivating it stops the job).
+    /// acts as an admin account.
+    ///
+    /// The actor is a snapshot of the row. The `dealroom` facade's services
+    /// check it against the database again on every call
+    /// (`Dealroom::current`), so that demoting, deactivating or deleting the
+    /// user stops a job that holds it. A program that calls this crate's
+    /// services without the facade calls `act_as` again for each unit of work.
     pub fn act_as(&self, user: UserId, purpose: &'static str) -> Result<Actor, DomainError> {
-        let row = self
-            .store
-            .user(user)?
-            .ok_or(DomainError::NotFound("User"))?;
-        let actor = Actor::service(&row, purpose).inspect_err(|_| {
+        let Some(row) = self.store.user(user)? else {
+            log::warn!(target: "security", "service {purpose} refused: user {user} does not exist");
+            return Err(DomainError::NotFound("User"));
+        };
+        let actor = Actor::__from_user_row(&row, purpose).inspect_err(|_| {
             log::warn!(target: "security", "service {purpose} refused: user {user} is inactive");
         })?;
         log::info!(target: "security", "{actor} acts without a login");

@@ -73,7 +73,7 @@ fn everyone_reads_and_renames_themself() {
             )
             .unwrap();
         assert_eq!(renamed.name, "New name");
-        assert_eq!(renamed.role, a.role);
+        assert_eq!(renamed.role, a.role());
     }
 }
 
@@ -255,7 +255,7 @@ fn a_role_change_applies_to_the_login_session_already_open() {
         .actor(u.user_id, u.login_session_id().unwrap())
         .unwrap()
         .unwrap();
-    assert_eq!(now.actor.role, Role::Agent);
+    assert_eq!(now.actor.role(), Role::Agent);
 }
 
 #[test]
@@ -393,8 +393,8 @@ fn a_program_acts_as_a_user_with_the_role_their_row_holds() {
     let w = world();
     let job = w.accounts.act_as(w.admin.user_id, "import-offers").unwrap();
     assert_eq!(job.user_id, w.admin.user_id);
-    assert_eq!(job.role, Role::Admin);
-    assert_eq!(job.via, Via::Service("import-offers"));
+    assert_eq!(job.role(), Role::Admin);
+    assert_eq!(job.via(), Via::Service("import-offers"));
     assert_eq!(job.login_session_id(), None);
     assert_eq!(
         job.to_string(),
@@ -419,7 +419,7 @@ fn a_program_acts_as_a_user_with_the_role_their_row_holds() {
 fn a_program_acting_as_a_plain_user_gets_the_plain_users_forbidden() {
     let w = world();
     let job = w.accounts.act_as(w.user.user_id, "bot").unwrap();
-    assert_eq!(job.role, Role::User);
+    assert_eq!(job.role(), Role::User);
     assert_err!(
         w.accounts.list_users(&job, list(None, None)),
         DomainError::Forbidden
@@ -437,7 +437,7 @@ fn acting_as_follows_a_role_change_and_refuses_an_unknown_or_inactive_user() {
         .update_user(&w.admin, w.agent.user_id, patch(Some(Role::User), None))
         .unwrap();
     assert_eq!(
-        w.accounts.act_as(w.agent.user_id, "bot").unwrap().role,
+        w.accounts.act_as(w.agent.user_id, "bot").unwrap().role(),
         Role::User
     );
     assert_err!(
@@ -450,5 +450,50 @@ fn acting_as_follows_a_role_change_and_refuses_an_unknown_or_inactive_user() {
     assert_err!(
         w.accounts.act_as(w.user.user_id, "bot"),
         DomainError::Forbidden
+    );
+}
+
+#[test]
+fn the_inputs_constructors_change_only_what_they_name() {
+    let w = world();
+    let carl = w.agent.user_id;
+    let before = w.accounts.user(&w.admin, carl).unwrap();
+
+    let renamed = w
+        .accounts
+        .update_user(&w.admin, carl, AdminUserInput::rename("  Carl B.  "))
+        .unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.role, renamed.is_active),
+        ("Carl B.", Role::Agent, true)
+    );
+    let demoted = w
+        .accounts
+        .update_user(&w.admin, carl, AdminUserInput::set_role(Role::User))
+        .unwrap();
+    assert_eq!(
+        (demoted.name.as_str(), demoted.role, demoted.is_active),
+        ("Carl B.", Role::User, true)
+    );
+    let off = w
+        .accounts
+        .update_user(&w.admin, carl, AdminUserInput::deactivate())
+        .unwrap();
+    assert_eq!((off.role, off.is_active), (Role::User, false));
+    let on = w
+        .accounts
+        .update_user(&w.admin, carl, AdminUserInput::reactivate())
+        .unwrap();
+    assert_eq!((on.role, on.is_active), (Role::User, true));
+    assert_eq!(on.email, before.email);
+
+    let me = w
+        .accounts
+        .update_me(&w.user, ProfileInput::rename("Ann B."))
+        .unwrap();
+    assert_eq!(me.name, "Ann B.");
+    assert_err!(
+        w.accounts.update_me(&w.user, ProfileInput::rename(" ")),
+        DomainError::Validation(_)
     );
 }

@@ -31,7 +31,7 @@ fn service(store: &Arc<MemoryStore>) -> AuthService {
 fn ann(store: &MemoryStore) -> (Actor, Actor) {
     let login = store.signed_in("ann", Role::User).unwrap();
     let row = store.user(login.user_id).unwrap().unwrap();
-    (login, Actor::service(&row, "bot").unwrap())
+    (login, Actor::__from_user_row(&row, "bot").unwrap())
 }
 
 #[test]

@@ -1,16 +1,69 @@
 #![warn(missing_docs)]
 #![doc = include_str!("../README.md")]
 
+mod checked;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use accounts::{self, AccountService};
-pub use auth::{self, AuthService, Secret};
-pub use chat::{self, ChatService};
-pub use domain::{self, Actor, DomainError, Role, Via};
-pub use market::{self, MarketService};
-pub use media::{self, MediaService};
-pub use store::{self, PgStore, PoolSettings};
+use checked::Actors;
+pub use checked::Checked;
+
+// The crates, for what the facade does not name itself.
+pub use accounts;
+pub use auth;
+pub use chat;
+pub use domain;
+pub use market;
+pub use media;
+pub use store;
+
+// The services, as the crates build them (without the facade's per-call
+// check: see `Services`). Their pages are their crates'.
+#[doc(no_inline)]
+pub use accounts::AccountService;
+#[doc(no_inline)]
+pub use auth::AuthService;
+#[doc(no_inline)]
+pub use chat::ChatService;
+#[doc(no_inline)]
+pub use market::MarketService;
+#[doc(no_inline)]
+pub use media::MediaService;
+#[doc(no_inline)]
+pub use store::PgStore;
+
+// Every type the facade's methods take or give, so that a program needs no
+// other crate, and each is documented here. `tests/names.rs` names each as
+// `dealroom::Name`.
+#[doc(inline)]
+pub use accounts::inputs::{AdminUserInput, ProfileInput, UserListQuery};
+#[doc(inline)]
+pub use auth::inputs::{ChangePasswordInput, LoginInput, RefreshInput, RegisterInput};
+#[doc(inline)]
+pub use auth::{ClientInfo, Secret, SignedIn, Tokens};
+#[doc(inline)]
+pub use chat::inputs::{
+    MessageListQuery, MessageSearchQuery, NewSessionInput, PostMessageInput, RenameSessionInput,
+    SessionListQuery,
+};
+#[doc(inline)]
+pub use domain::ports::Posted;
+#[doc(inline)]
+pub use domain::timefmt::Timestamp;
+#[doc(inline)]
+pub use domain::{
+    Actor, ChatSession, ChatSessionId, DomainError, FieldError, LoginSession, LoginSessionId,
+    Media, MediaId, Message, MessageId, MessageKind, MessageRole, Page, Product, Role, SearchHit,
+    SearchPage, Seller, SellerId, User, UserId, Vendor, VendorId, Via,
+};
+#[doc(inline)]
+pub use market::inputs::{
+    ProductInput, ProductPatchInput, SellerInput, SellerListQuery, SellerPatchInput, VendorInput,
+    VendorPatchInput,
+};
+#[doc(inline)]
+pub use store::PoolSettings;
 
 use domain::media::MediaUrls;
 use domain::page::Cursors;
@@ -83,6 +136,33 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// [`Options::default`] for tests: bcrypt at its lowest cost (4: a
+    /// 64th of the work of the default 10 per registration, login or
+    /// password change), bcrypt's threads at normal priority, and a
+    /// small pool that opens no connection before it is asked (many test
+    /// databases share one PostgreSQL server, 400 connections in testkit's).
+    /// Never for a real database: cost 4 is cheap to brute-force.
+    ///
+    /// ```
+    /// let options = dealroom::Options::for_tests();
+    /// assert_eq!((options.bcrypt_cost, options.hash_nice), (4, 0));
+    /// assert_eq!((options.pool.max_size, options.pool.min_idle), (4, 0));
+    /// ```
+    pub fn for_tests() -> Self {
+        Self {
+            pool: PoolSettings {
+                max_size: 4,
+                min_idle: 0,
+                ..PoolSettings::default()
+            },
+            bcrypt_cost: 4,
+            hash_nice: 0,
+            ..Self::default()
+        }
+    }
+}
+
 /// Why [`Dealroom::connect`] could not open the store.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -98,57 +178,31 @@ pub enum ConnectError {
     Services(#[from] DomainError),
 }
 
-/// Every service of Dealroom on one PostgreSQL store: what the HTTP server
-/// runs, for a Rust program to call directly with the same rules.
-///
-/// The services are blocking (Diesel, bcrypt): call them from ordinary
-/// threads, or from an async runtime's blocking pool.
-pub struct Dealroom {
+/// Every service of Dealroom on one PostgreSQL store, as the crates build
+/// them: without the facade's per-call check of the actor. For a host that
+/// makes a fresh [`Actor`] for every call itself, as the HTTP server does for
+/// every request (`AuthService::authenticate`); a program that holds an
+/// actor across calls uses [`Dealroom`] ([`Dealroom::from_services`] wraps
+/// these).
+pub struct Services {
     /// Registration, login, tokens and login sessions.
     pub auth: AuthService,
-    /// Profiles, user administration, and [`AccountService::act_as`].
+    /// Profiles, user administration, and `act_as`.
     pub accounts: AccountService,
     /// Chat sessions, messages and search.
     pub chat: ChatService,
     /// Vendors and sellers' offers.
     pub market: MarketService,
-    /// Uploads' rows, access and signed links (the bytes are the `blobs`
-    /// crate's, which this facade does not open).
+    /// Uploads' rows, access and signed links.
     pub media: MediaService,
-    /// The store the services share (its pool's state, closing it).
+    /// The store the services share.
     pub store: PgStore,
 }
 
-impl Dealroom {
-    /// Opens a pool on `url` with [`Options::default`], checks that the
-    /// database answers (within the pool's checkout timeout, 3 s by default)
-    /// and is migrated, and builds every service.
-    pub fn connect(url: &str) -> Result<Self, ConnectError> {
-        Self::connect_with(url, Options::default())
-    }
-
-    /// [`Dealroom::connect`] with options of your own.
-    pub fn connect_with(url: &str, options: Options) -> Result<Self, ConnectError> {
-        let store = PgStore::connect(url, &options.pool);
-        // A readiness check waits at most 800 ms for a connection: try again
-        // until the pool's own checkout timeout has passed.
-        let deadline = Instant::now() + options.pool.connection_timeout;
-        loop {
-            match store.ready() {
-                Ok(true) => break,
-                Ok(false) => return Err(ConnectError::NotMigrated),
-                Err(e) if Instant::now() >= deadline => {
-                    return Err(ConnectError::Unreachable(e.to_string()));
-                }
-                Err(_) => {}
-            }
-        }
-        Ok(Self::from_store(store, &options)?)
-    }
-
+impl Services {
     /// The services on a store opened by the caller; checks nothing and
     /// connects nothing (the pool connects on demand). The HTTP server builds
-    /// its services with this.
+    /// its services with this, so the wiring lives in one place.
     pub fn from_store(store: PgStore, options: &Options) -> Result<Self, DomainError> {
         let store = store.with_search_language(&options.search_language);
         let shared = Arc::new(store.clone());
@@ -184,21 +238,123 @@ impl Dealroom {
             store,
         })
     }
+}
+
+/// Every service of Dealroom on one PostgreSQL store: what the HTTP server
+/// runs, for a Rust program to call directly with the same rules.
+///
+/// Each service checks the acting [`Actor`] against the database on every
+/// call ([`Checked`], [`Dealroom::current`]), as the HTTP server checks its
+/// caller on every request: an actor held across calls never acts with
+/// rights its user has lost.
+///
+/// The services are blocking (Diesel, bcrypt): call them from ordinary
+/// threads, or from an async runtime's blocking pool.
+pub struct Dealroom {
+    /// Registration, login, tokens and login sessions.
+    pub auth: Checked<AuthService>,
+    /// Profiles, user administration, and [`Dealroom::act_as`].
+    pub accounts: Checked<AccountService>,
+    /// Chat sessions, messages and search.
+    pub chat: Checked<ChatService>,
+    /// Vendors and sellers' offers.
+    pub market: Checked<MarketService>,
+    /// Reading uploads (their rows and fresh signed links) and collecting
+    /// orphans. Uploading is not here: the bytes are the `blobs` crate's,
+    /// which this facade does not open (`Services` has the whole service).
+    pub media: Checked<MediaService>,
+    /// The store the services share (its pool's state, closing it).
+    pub store: PgStore,
+    actors: Actors,
+}
+
+impl Dealroom {
+    /// Opens a pool on `url` with [`Options::default`], checks that the
+    /// database answers (within the pool's checkout timeout, 3 s by default)
+    /// and is migrated, and builds every service.
+    pub fn connect(url: &str) -> Result<Self, ConnectError> {
+        Self::connect_with(url, Options::default())
+    }
+
+    /// [`Dealroom::connect`] with options of your own.
+    pub fn connect_with(url: &str, options: Options) -> Result<Self, ConnectError> {
+        let store = PgStore::connect(url, &options.pool);
+        // A readiness check waits at most 800 ms for a connection: try again
+        // until the pool's own checkout timeout has passed.
+        let deadline = Instant::now() + options.pool.connection_timeout;
+        loop {
+            match store.ready() {
+                Ok(true) => break,
+                Ok(false) => return Err(ConnectError::NotMigrated),
+                Err(e) if Instant::now() >= deadline => {
+                    return Err(ConnectError::Unreachable(e.to_string()));
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(Self::from_store(store, &options)?)
+    }
+
+    /// The services on a store opened by the caller; checks nothing and
+    /// connects nothing (the pool connects on demand).
+    pub fn from_store(store: PgStore, options: &Options) -> Result<Self, DomainError> {
+        Services::from_store(store, options).map(Self::from_services)
+    }
+
+    /// The facade over services built (and perhaps configured) by the caller.
+    pub fn from_services(services: Services) -> Self {
+        let Services {
+            auth,
+            accounts,
+            chat,
+            market,
+            media,
+            store,
+        } = services;
+        Self {
+            auth: Checked::new(auth, store.clone()),
+            accounts: Checked::new(accounts, store.clone()),
+            chat: Checked::new(chat, store.clone()),
+            market: Checked::new(market, store.clone()),
+            media: Checked::new(media, store.clone()),
+            actors: Actors::new(store.clone()),
+            store,
+        }
+    }
 
     /// Applies the migrations this version embeds that `url` lacks; their names.
     pub fn migrate(url: &str) -> Result<Vec<String>, ConnectError> {
         store::migrations::run_pending_at(url).map_err(|e| ConnectError::Unreachable(e.to_string()))
     }
 
-    /// Acts as the user with this id, without a login:
-    /// [`AccountService::act_as`] (the role is the user's row's; unknown is
-    /// `NotFound`, inactive `Forbidden`; logged on the `security` target).
+    /// Acts as the user with this id, without a login: the role is the user's
+    /// row's; unknown is `NotFound("User")`, inactive `Forbidden`; logged at
+    /// `info` on the `security` target (`AccountService::act_as`).
+    ///
+    /// Keep the actor for as long as the job runs: every call of the
+    /// facade's services checks it again ([`Dealroom::current`]), so
+    /// demoting, deactivating or deleting the user stops the job at its next
+    /// call.
     pub fn act_as(
         &self,
         user: domain::UserId,
         purpose: &'static str,
     ) -> Result<Actor, DomainError> {
         self.accounts.act_as(user, purpose)
+    }
+
+    /// `actor` as the database holds it now; the facade's services call this
+    /// before each call that takes an actor.
+    ///
+    /// - A program's actor (`Via::Service`): the user's row is read again. A
+    ///   deleted user is `NotFound("User")`, a deactivated one `Forbidden`
+    ///   (both logged at `warn` on the `security` target); otherwise the
+    ///   actor with the row's role now.
+    /// - A login's actor (`Via::Login`): the login session must be live and
+    ///   its user active, else `SessionRevoked` (the HTTP server's check on
+    ///   every request); otherwise the actor with the user's role now.
+    pub fn current(&self, actor: &Actor) -> Result<Actor, DomainError> {
+        self.actors.current(actor)
     }
 
     /// [`Dealroom::act_as`] the user with this email (case-insensitively);
@@ -211,12 +367,12 @@ impl Dealroom {
             .credentials_by_email(&normalized)?
             .ok_or(DomainError::NotFound("User"))?
             .user;
-        self.accounts.act_as(user.id, purpose)
+        self.act_as(user.id, purpose)
     }
 
     /// Drops the services and waits, at most `within`, until the pool has
     /// closed every connection; true if it has. Call it before the program
-    /// exits (see [`store::Closing::wait`]).
+    /// exits (see `store::Closing::wait`).
     pub fn close(self, within: Duration) -> bool {
         let closing = self.store.closing();
         drop(self);

@@ -94,7 +94,7 @@ impl CallerCache {
         let entries = self.entries.read().ok()?;
         let e = entries.get(&session)?;
         (e.user == user && e.expires_at > OffsetDateTime::now_utc())
-            .then(|| Actor::login(user, session, e.role))
+            .then(|| Actor::__from_store(user, session, e.role))
     }
 
     /// Read before a database check; hand it back to [`CallerCache::put`].
@@ -124,7 +124,7 @@ impl CallerCache {
             session,
             Entry {
                 user: live.actor.user_id,
-                role: live.actor.role,
+                role: live.actor.role(),
                 expires_at: live.session_expires_at,
             },
         );
@@ -179,7 +179,7 @@ mod tests {
 
     fn live(user: UserId, role: Role, ttl: time::Duration) -> LiveActor {
         LiveActor {
-            actor: Actor::login(user, LoginSessionId::new(), role),
+            actor: Actor::__from_store(user, LoginSessionId::new(), role),
             session_expires_at: OffsetDateTime::now_utc() + ttl,
         }
     }

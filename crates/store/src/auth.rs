@@ -115,7 +115,7 @@ impl AuthStore for PgStore {
             found
                 .map(|(r, expires_at)| {
                     Ok(LiveActor {
-                        actor: Actor::login(user, session, r.parse().map_err(bad_value)?),
+                        actor: Actor::__from_store(user, session, r.parse().map_err(bad_value)?),
                         session_expires_at: expires_at,
                     })
                 })

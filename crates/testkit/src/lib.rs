@@ -133,17 +133,36 @@ fn shared_server() -> Result<Server> {
         .map_err(Error::from)
 }
 
+/// The variable naming a server of the caller's own for test databases.
+/// Not `DATABASE_URL`, which names the database of the program under test
+/// (and of `make run`): tests must never create and drop databases there
+/// because it happens to be set.
+pub const DATABASE_URL_VAR: &str = "TESTKIT_DATABASE_URL";
+
+/// The server named by [`DATABASE_URL_VAR`], if set and not empty.
+fn external_url() -> Option<String> {
+    std::env::var(DATABASE_URL_VAR)
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+}
+
+/// The directory of the shared local cluster: `$TESTKIT_DIR`, else
+/// `dealroom-testkit-<uid>` in the temp directory.
+fn shared_dir() -> PathBuf {
+    std::env::var_os("TESTKIT_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("dealroom-testkit-{}", uid())))
+}
+
 fn start_shared() -> Result<Server> {
-    if let Ok(url) = std::env::var("DATABASE_URL") {
+    if let Some(url) = external_url() {
         return Ok(Server {
             pattern: url_pattern(&url)?,
             external: true,
             dir: None,
         });
     }
-    let dir = std::env::var_os("TESTKIT_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("dealroom-testkit-{}", uid())));
+    let dir = shared_dir();
     let cluster = Cluster::at(dir.clone());
     let lock = cluster.lock()?;
     let fresh = cluster.ensure_running()?;
@@ -157,6 +176,46 @@ fn start_shared() -> Result<Server> {
     }
     drop(lock);
     Ok(server)
+}
+
+/// Stops the local cluster that [`TestDb::new`] starts (in `$TESTKIT_DIR`,
+/// else `dealroom-testkit-<uid>` in the temp directory), as its owner (the
+/// `postgres` user when run as root, where a plain `pg_ctl stop` is refused);
+/// true if it was running. Nothing to do, `false`, when
+/// `TESTKIT_DATABASE_URL` names a server of your own, or when no cluster runs.
+///
+/// Call it after the tests, from a step of its own (a test process still
+/// running loses its databases): the next `TestDb::new()` starts the cluster
+/// again, in a few seconds, and sweeps what killed runs left behind.
+///
+/// ```no_run
+/// // A `[[bin]]` or an example of a downstream crate, run after `cargo test`:
+/// fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+///     if testkit::stop()? {
+///         println!("testkit's cluster stopped");
+///     }
+///     Ok(())
+/// }
+/// ```
+pub fn stop() -> Result<bool> {
+    if external_url().is_some() {
+        return Ok(false);
+    }
+    stop_cluster(&Cluster::at(shared_dir()))
+}
+
+/// Stops `cluster` if it runs; true if it did.
+fn stop_cluster(cluster: &Cluster) -> Result<bool> {
+    if !cluster.dir.join("data/PG_VERSION").exists()
+        || PgConnection::establish(&cluster.url("postgres")).is_err()
+    {
+        return Ok(false);
+    }
+    // Not while another process starts it or builds the template.
+    let _lock = cluster.lock()?;
+    let bin = bindir()?;
+    cluster.pg_ctl(&bin, &["-D", &cluster.data(), "-m", "fast", "-w", "stop"])?;
+    Ok(true)
 }
 
 /// Drops databases left by test runs that were killed before their `Drop` ran.
@@ -188,7 +247,7 @@ fn url_pattern(url: &str) -> Result<String> {
     };
     let scheme_end = before_query
         .find("://")
-        .ok_or("DATABASE_URL is not a postgres:// URL")?
+        .ok_or("TESTKIT_DATABASE_URL is not a postgres:// URL")?
         + 3;
     let base = match before_query[scheme_end..].find('/') {
         Some(i) => &before_query[..scheme_end + i],
@@ -568,6 +627,15 @@ mod tests {
             url_pattern("postgres://h").ok().as_deref(),
             Some("postgres://h/{db}")
         );
+    }
+
+    #[test]
+    fn stopping_a_running_cluster_stops_it_once() {
+        let cluster = Cluster::private();
+        assert!(PgConnection::establish(&cluster.url("app")).is_ok());
+        assert_eq!(stop_cluster(&cluster).map_err(|e| e.to_string()), Ok(true));
+        assert!(PgConnection::establish(&cluster.url("app")).is_err());
+        assert_eq!(stop_cluster(&cluster).map_err(|e| e.to_string()), Ok(false));
     }
 
     #[test]

@@ -10,9 +10,7 @@
 //! line was invalid, 1 when the import could not run. What it did goes to
 //! stdout; logs (`RUST_LOG`, default `info`) and errors to stderr.
 
-use dealroom::chat::inputs::NewSessionInput;
-use dealroom::domain::ChatSessionId;
-use dealroom::{Dealroom, DomainError};
+use dealroom::{ChatSessionId, Dealroom, NewSessionInput};
 use dealroom_examples::{import, read_offers};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -64,7 +62,7 @@ fn run() -> Result<bool, String> {
     let dr = Dealroom::connect(&url).map_err(|e| e.to_string())?;
     let actor = dr
         .act_as_email(&args.acting_as, PURPOSE)
-        .map_err(|e| format!("cannot act as {}: {}", args.acting_as, explain(&e)))?;
+        .map_err(|e| format!("cannot act as {}: {e}", args.acting_as))?;
     println!("acting as {actor}");
     let session = match (args.session, args.title) {
         (Some(id), _) => {
@@ -73,27 +71,15 @@ fn run() -> Result<bool, String> {
         }
         (None, title) => dr.chat.create_session(&actor, NewSessionInput { title }),
     }
-    .map_err(|e| format!("chat session: {}", explain(&e)))?;
+    .map_err(|e| format!("chat session: {e}"))?;
     println!("chat session {} {:?}", session.id, session.title);
 
     let mut out = String::new();
     let report = import(&dr, &actor, session.id, lines, &mut out);
     print!("{out}");
-    let report = report.map_err(|e| format!("import stopped: {}", explain(&e)))?;
+    let report = report.map_err(|e| format!("import stopped: {e}"))?;
     dr.close(Duration::from_secs(2));
     Ok(report.invalid.is_empty())
-}
-
-/// An error as a person reads it: the validation's fields spelled out.
-fn explain(e: &DomainError) -> String {
-    match e {
-        DomainError::Validation(fields) => fields
-            .iter()
-            .map(|f| format!("{} {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
-    }
 }
 
 fn main() -> ExitCode {
