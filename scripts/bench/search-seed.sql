@@ -2,8 +2,9 @@
 -- sessions of :users users, with text drawn from a vocabulary whose word
 -- frequencies follow Zipf's law (the word of rank r has probability ~ 1/r), as
 -- in natural language. The benchmark's user (:'user_id') owns
--- :user_sessions of the sessions; the rest belong to generated users.
--- Run with psql -v user_id=... -v users=... -v sessions=... -v messages=...
+-- :user_sessions of the sessions, its big user (:'big_id') the next
+-- :big_sessions; the rest belong to generated users.
+-- Run with psql -v user_id=... -v big_id=... -v big_sessions=... -v users=... -v sessions=... -v messages=...
 -- -v user_sessions=...; then search-seed-messages.sql (in parallel parts) and
 -- the index (see scripts/bench/bench.py).
 \set ON_ERROR_STOP on
@@ -62,7 +63,9 @@ FROM users WHERE email LIKE 'seed%@example.com';
 DROP TABLE IF EXISTS bench_sessions;
 CREATE UNLOGGED TABLE bench_sessions AS
 SELECT gen_random_uuid() AS id,
-       CASE WHEN g <= :user_sessions THEN :'user_id'::uuid ELSE u.id END AS user_id, g
+       CASE WHEN g <= :user_sessions THEN :'user_id'::uuid
+            WHEN g <= :user_sessions + :big_sessions THEN :'big_id'::uuid
+            ELSE u.id END AS user_id, g
 FROM generate_series(1, :sessions) g LEFT JOIN seed_users u ON u.i = g % (:users - 1);
 INSERT INTO chat_sessions (id, user_id, title, message_count, message_seq, created_at, updated_at, last_message_at)
 SELECT s.id, s.user_id,
@@ -77,4 +80,6 @@ ANALYZE bench_sessions;
 -- and with their owner set by the seed instead of by the trigger (enabled again
 -- after them).
 DROP INDEX IF EXISTS messages_search_idx;
+DROP INDEX IF EXISTS messages_time_idx;
+DROP INDEX IF EXISTS messages_owner_time_idx;
 ALTER TABLE messages DISABLE TRIGGER messages_set_owner;

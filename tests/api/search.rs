@@ -46,9 +46,22 @@ async fn search(app: &TestApp, user: &TestUser, q: &str) -> Reply {
         .await
 }
 
-/// The ids of a successful search's items, in order.
+/// The ids of a successful search's items, in order (`sort=recent`).
 async fn found(app: &TestApp, user: &TestUser, q: &str) -> Vec<String> {
     let r = search(app, user, q).await;
+    assert_eq!(r.status, 200, "{q}: {:?}", r.body);
+    assert_eq!(r.data()["truncated"], false, "recent is never truncated");
+    ids(&r)
+}
+
+/// The ids of a successful `sort=relevance` search's items, in order.
+async fn ranked(app: &TestApp, user: &TestUser, q: &str) -> Vec<String> {
+    let r = app
+        .get(
+            &format!("{SEARCH}?q={}&sort=relevance", enc(q)),
+            &user.token,
+        )
+        .await;
     assert_eq!(r.status, 200, "{q}: {:?}", r.body);
     ids(&r)
 }
@@ -80,7 +93,7 @@ async fn a_message_with_both_words_ranks_above_one_with_one() {
     let both = post(&app, &u, &s, "A red bike with a basket").await;
     let neither = post(&app, &u, &s, "Something else entirely").await;
     // Either word (or), best first: both words, then the older one-word match.
-    let got = found(&app, &u, "red or bike").await;
+    let got = ranked(&app, &u, "red or bike").await;
     assert_eq!(got, vec![both.clone(), one.clone()]);
     assert!(!got.contains(&neither));
     // Both words required by default; word forms match (bikes ~ bike).
@@ -88,7 +101,18 @@ async fn a_message_with_both_words_ranks_above_one_with_one() {
 
     // Equal ranks: newest first.
     let newer = post(&app, &u, &s, "red again").await;
-    assert_eq!(found(&app, &u, "red").await, vec![newer, both, one]);
+    assert_eq!(
+        ranked(&app, &u, "red").await,
+        vec![newer.clone(), both.clone(), one.clone()]
+    );
+    // A better match that is older stays below with sort=recent (the default).
+    let best_old = ranked(&app, &u, "red or bike").await;
+    assert_eq!(best_old, vec![both.clone(), newer.clone(), one.clone()]);
+    assert_eq!(
+        found(&app, &u, "red or bike").await,
+        vec![newer, both.clone(), one],
+        "the default is newest first, whatever the rank"
+    );
 
     let r = search(&app, &u, "bike").await;
     assert_eq!(r.body["status"], "success");
@@ -137,7 +161,11 @@ async fn a_query_of_only_stop_words_is_an_empty_page() {
     for q in ["the", "and of the", "\"it is\"", "-the", "or"] {
         let r = search(&app, &u, q).await;
         assert_eq!(r.status, 200, "{q}: {:?}", r.body);
-        assert_eq!(r.data(), &json!({ "items": [], "nextCursor": null }), "{q}");
+        assert_eq!(
+            r.data(),
+            &json!({ "items": [], "nextCursor": null, "truncated": false }),
+            "{q}"
+        );
     }
 }
 
@@ -274,6 +302,189 @@ async fn paging_over_120_hits_skips_and_repeats_nothing_while_posts_arrive() {
         .get(&format!("{SEARCH}?q=kayak&limit=1&cursor={c}"), &u.token)
         .await;
     assert_eq!(r.status, 200);
+}
+
+/// Every page of a search, following `nextCursor`: (ids, truncated) per page.
+async fn all_pages(app: &TestApp, user: &TestUser, query: &str) -> Vec<(Vec<String>, bool)> {
+    let mut pages = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("{SEARCH}?{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let r = app.get(&path, &user.token).await;
+        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+        pages.push((ids(&r), r.data()["truncated"].as_bool().unwrap()));
+        match r.data()["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return pages,
+        }
+    }
+}
+
+/// A user with eight matches of `kayak`, oldest first; the oldest is the
+/// best match of all.
+async fn eight_kayaks(app: &TestApp) -> (TestUser, Vec<String>) {
+    let u = app.register("window@example.com").await;
+    let s = new_session(app, &u, "Window").await;
+    let mut posted = vec![post(app, &u, &s, "kayak kayak kayak kayak").await];
+    for i in 1..8 {
+        posted.push(post(app, &u, &s, &format!("kayak number {i}")).await);
+    }
+    (u, posted)
+}
+
+#[actix_web::test]
+async fn relevance_ranks_only_the_newest_window_and_says_truncated_while_recent_reaches_all() {
+    let app = TestApp::spawn_with(&[("SEARCH_RANK_WINDOW", "5")]).await;
+    let (u, posted) = eight_kayaks(&app).await;
+    let newest_first: Vec<String> = posted.iter().rev().cloned().collect();
+    // recent (the default): all eight, newest first, never truncated.
+    let pages = all_pages(&app, &u, "q=kayak&limit=3").await;
+    assert_eq!(pages.len(), 3);
+    let all: Vec<String> = pages.iter().flat_map(|(ids, _)| ids.clone()).collect();
+    assert_eq!(all, newest_first);
+    assert!(pages.iter().all(|(_, truncated)| !truncated));
+    // relevance: only the five newest are ranked, on every page truncated.
+    let pages = all_pages(&app, &u, "q=kayak&sort=relevance&limit=2").await;
+    assert_eq!(pages.len(), 3);
+    assert!(pages.iter().all(|(_, truncated)| *truncated));
+    let window: Vec<String> = pages.iter().flat_map(|(ids, _)| ids.clone()).collect();
+    assert!(
+        !window.contains(&posted[0]),
+        "the best match is outside the window"
+    );
+    assert_eq!(
+        window,
+        newest_first[..5].to_vec(),
+        "equal ranks: newest first"
+    );
+
+    // With a window that holds them all, the best comes first, untruncated.
+    let app = TestApp::spawn_with(&[("SEARCH_RANK_WINDOW", "8")]).await;
+    let (u, posted) = eight_kayaks(&app).await;
+    let r = app
+        .get(&format!("{SEARCH}?q=kayak&sort=relevance"), &u.token)
+        .await;
+    assert_eq!(ids(&r)[0], posted[0]);
+    assert_eq!(ids(&r).len(), 8);
+    assert_eq!(r.data()["truncated"], false);
+}
+
+#[actix_web::test]
+async fn a_message_posted_between_relevance_pages_never_enters_the_window() {
+    let app = TestApp::spawn().await;
+    let u = app.register("between@example.com").await;
+    let s = new_session(&app, &u, "Between").await;
+    for i in 0..6 {
+        post(
+            &app,
+            &u,
+            &s,
+            &format!("{} canoe {i}", "canoe ".repeat(i % 3)),
+        )
+        .await;
+    }
+    let r = app
+        .get(
+            &format!("{SEARCH}?q=canoe&sort=relevance&limit=2"),
+            &u.token,
+        )
+        .await;
+    let mut seen = ids(&r);
+    let mut cursor = r.data()["nextCursor"].as_str().map(str::to_owned);
+    // The best match of all arrives after the first page.
+    let late = post(&app, &u, &s, "canoe canoe canoe canoe canoe canoe").await;
+    while let Some(c) = cursor {
+        let r = app
+            .get(
+                &format!("{SEARCH}?q=canoe&sort=relevance&limit=2&cursor={c}"),
+                &u.token,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        seen.extend(ids(&r));
+        cursor = r.data()["nextCursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 6, "the six of the window, once each: {seen:?}");
+    assert!(!seen.contains(&late));
+    let unique: HashSet<&String> = seen.iter().collect();
+    assert_eq!(unique.len(), 6);
+    // A new search sees it first.
+    assert_eq!(ranked(&app, &u, "canoe").await[0], late);
+}
+
+#[actix_web::test]
+async fn a_cursor_is_bound_to_its_sort_and_an_unknown_sort_is_a_400() {
+    let app = TestApp::spawn().await;
+    let u = app.register("sorts@example.com").await;
+    let s = new_session(&app, &u, "Sorts").await;
+    for i in 0..3 {
+        post(&app, &u, &s, &format!("paddle {i}")).await;
+    }
+    for (from, to) in [("recent", "relevance"), ("relevance", "recent")] {
+        let r = app
+            .get(&format!("{SEARCH}?q=paddle&sort={from}&limit=1"), &u.token)
+            .await;
+        let c = r.data()["nextCursor"].as_str().unwrap().to_owned();
+        let r = app
+            .get(
+                &format!("{SEARCH}?q=paddle&sort={to}&limit=1&cursor={c}"),
+                &u.token,
+            )
+            .await;
+        assert_eq!(r.status, 400, "a {from} cursor used with {to}");
+        assert_eq!(
+            r.body,
+            validation_error("cursor", "is not a valid cursor for this list")
+        );
+    }
+    // A cursor issued without sort is a recent cursor.
+    let r = app
+        .get(&format!("{SEARCH}?q=paddle&limit=1"), &u.token)
+        .await;
+    let c = r.data()["nextCursor"].as_str().unwrap().to_owned();
+    let r = app
+        .get(
+            &format!("{SEARCH}?q=paddle&sort=recent&limit=1&cursor={c}"),
+            &u.token,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let r = app
+        .get(&format!("{SEARCH}?q=paddle&sort=best"), &u.token)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body,
+        validation_error("sort", "must be recent or relevance")
+    );
+}
+
+#[actix_web::test]
+async fn a_users_window_holds_only_their_own_sessions_matches() {
+    let app = TestApp::spawn_with(&[("SEARCH_RANK_WINDOW", "3")]).await;
+    let ann = app.register("ann-window@example.com").await;
+    let bob = app.register("bob-window@example.com").await;
+    let a = new_session(&app, &ann, "Ann's").await;
+    let b = new_session(&app, &bob, "Bob's").await;
+    let mut anns = Vec::new();
+    for i in 0..3 {
+        anns.push(post(&app, &ann, &a, &format!("sail {i}")).await);
+    }
+    // Newer matches of someone else must not crowd Ann's out of her window.
+    for i in 0..10 {
+        post(&app, &bob, &b, &format!("sail {i}")).await;
+    }
+    let r = app
+        .get(&format!("{SEARCH}?q=sail&sort=relevance"), &ann.token)
+        .await;
+    let mut got = ids(&r);
+    got.sort();
+    anns.sort();
+    assert_eq!(got, anns);
+    assert_eq!(r.data()["truncated"], false);
 }
 
 #[actix_web::test]
@@ -460,7 +671,7 @@ fn plan_text(lines: Vec<PlanLine>) -> String {
 #[actix_web::test]
 async fn message_search_and_title_search_use_their_indexes() {
     use diesel::RunQueryDsl;
-    use diesel::sql_types::{BigInt, Float, Nullable, Text, Uuid};
+    use diesel::sql_types::{BigInt, Bool, Nullable, Text, Uuid};
 
     let app = TestApp::spawn().await;
     let u = app.register("plans@example.com").await;
@@ -517,24 +728,54 @@ async fn message_search_and_title_search_use_their_indexes() {
     diesel::sql_query("SET plan_cache_mode = force_generic_plan")
         .execute(&mut conn)
         .unwrap();
-    use store::search::{Scope, search_sql};
-    for (scope, who) in [(Scope::Owner, Some(owner)), (Scope::All, None)] {
-        let plan: Vec<PlanLine> = diesel::sql_query(format!("EXPLAIN {}", search_sql(scope)))
-            .bind::<diesel::sql_types::Oid, _>(english)
-            .bind::<Text, _>("zeppelin")
-            .bind::<Nullable<Uuid>, _>(who)
-            .bind::<Nullable<Uuid>, _>(None::<uuid::Uuid>)
-            .bind::<Float, _>(f32::INFINITY)
-            .bind::<Text, _>("1970-01-01T00:00:00Z")
-            .bind::<Uuid, _>(uuid::Uuid::nil())
-            .bind::<BigInt, _>(51_i64)
-            .load(&mut conn)
+    use store::search::{Scope, Shape, WALK_BUDGET, search_sql};
+    let far = "9999-12-31T00:00:00Z";
+    let epoch = "1970-01-01T00:00:00Z";
+    for (scope, who, time_index) in [
+        (Scope::Owner, Some(owner), "messages_owner_time_idx"),
+        (Scope::All, None, "messages_time_idx"),
+    ] {
+        for shape in [Shape::Walk, Shape::Exact] {
+            let query = diesel::sql_query(format!("EXPLAIN {}", search_sql(scope, shape)))
+                .bind::<diesel::sql_types::Oid, _>(english)
+                .bind::<Text, _>("zeppelin")
+                .bind::<Nullable<Uuid>, _>(who)
+                .bind::<Nullable<Uuid>, _>(None::<uuid::Uuid>)
+                .bind::<Text, _>(far)
+                .bind::<Uuid, _>(uuid::Uuid::max())
+                .bind::<Text, _>(epoch)
+                .bind::<Uuid, _>(uuid::Uuid::nil())
+                .bind::<BigInt, _>(51_i64);
+            let plan: Vec<PlanLine> = match shape {
+                Shape::Walk => query
+                    .bind::<BigInt, _>(WALK_BUDGET)
+                    .bind::<Bool, _>(false)
+                    .load(&mut conn),
+                Shape::Exact => query.bind::<Bool, _>(false).load(&mut conn),
+            }
             .unwrap();
-        let text = plan_text(plan);
-        assert!(
-            text.contains("Bitmap Index Scan on messages_search_idx"),
-            "message search must use messages_search_idx:\n{text}"
-        );
+            let text = plan_text(plan);
+            assert!(!text.contains("Seq Scan on messages"), "{shape:?}:\n{text}");
+            match shape {
+                // Here every message is this owner's: the planner may walk
+                // either time index.
+                Shape::Walk => assert!(
+                    text.contains(&format!("Index Scan using {time_index}"))
+                        || text.contains("Index Scan using messages_time_idx"),
+                    "the walk reads the newest rows through a time index:\n{text}"
+                ),
+                Shape::Exact => {
+                    assert!(
+                        text.contains("Bitmap Index Scan on messages_search_idx"),
+                        "the exact search uses messages_search_idx:\n{text}"
+                    );
+                    assert!(
+                        !text.contains("BitmapAnd"),
+                        "never ANDed with a time index:\n{text}"
+                    );
+                }
+            }
+        }
     }
     // Through the API, the same query finds the one message.
     let r = app.get(&format!("{SEARCH}?q=zeppelin"), &u.token).await;

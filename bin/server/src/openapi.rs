@@ -144,9 +144,18 @@ static ERRORS: LazyLock<Vec<(u16, String, utoipa::openapi::Response)>> = LazyLoc
         if status == 405 || out.iter().any(|(s, _, _)| *s == status) {
             continue;
         }
+        // The shared 401 is the bearer token's: wrong credentials and a bad
+        // refresh token are answered only by login, refresh and a password
+        // change, which document them in their own words.
         let all: Vec<ErrorCode> = ErrorCode::ALL
             .into_iter()
             .filter(|c| c.status() == code.status())
+            .filter(|c| {
+                !matches!(
+                    c,
+                    ErrorCode::InvalidCredentials | ErrorCode::InvalidRefreshToken
+                )
+            })
             .collect();
         out.push((status, format!("{code:?}"), error_response(code, &all)));
     }

@@ -93,6 +93,8 @@ pub struct Settings {
     pub events_buffer: usize,
     /// A text search configuration name (checked against the database at start).
     pub search_language: String,
+    /// How many of the newest matches `sort=relevance` ranks (1..=10000).
+    pub search_rank_window: i64,
     pub log_level: String,
     pub workers: usize,
     /// Longest wait for the next bytes of a request body.
@@ -237,6 +239,9 @@ impl Settings {
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
         {
             return bad("SEARCH_LANGUAGE must name a text search configuration, e.g. english");
+        }
+        if !(1..=chat::MAX_RANK_WINDOW).contains(&self.search_rank_window) {
+            return bad("SEARCH_RANK_WINDOW must be 1..=10000");
         }
         if self.media_max_bytes == 0 {
             return bad("MEDIA_MAX_BYTES must be at least 1");

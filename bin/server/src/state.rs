@@ -55,14 +55,14 @@ impl AppState {
     /// The services on one PostgreSQL store, built by the `dealroom` facade
     /// (the wiring lives there, shared with library users).
     pub fn new(settings: Settings, store: PgStore) -> Result<Self, DomainError> {
-        let dealroom::Dealroom {
+        let dealroom::Services {
             auth,
             accounts,
             chat,
             market,
             media,
             store,
-        } = dealroom::Dealroom::from_store(
+        } = dealroom::Services::from_store(
             store,
             &dealroom::Options {
                 // Not used: the store's pool is already built.
@@ -89,7 +89,9 @@ impl AppState {
         Ok(Self {
             auth: auth.with_caller_cache(callers.clone()),
             accounts: accounts.with_caller_cache(callers.clone()),
-            chat: chat.with_page_max_bytes(settings.page_max_bytes),
+            chat: chat
+                .with_page_max_bytes(settings.page_max_bytes)
+                .with_search_rank_window(settings.search_rank_window),
             market,
             media,
             blobs,

@@ -328,6 +328,13 @@ pub struct MessageSearchQuery {
         param(required = true, min_length = 1, max_length = 200)
     )]
     pub q: Option<String>,
+    /// `recent` (the default): every match, newest first. `relevance`: the
+    /// newest `SEARCH_RANK_WINDOW` matches (500 by default), best first,
+    /// newest first among equals; `truncated` says that older matches exist
+    /// beyond them. Anything else is a validation error on `sort`.
+    #[garde(length(max = 16), custom(no_nul))]
+    #[cfg_attr(feature = "openapi", param(max_length = 16))]
+    pub sort: Option<String>,
     /// Only this chat session (`404` if the caller may not read it).
     #[garde(skip)]
     pub session_id: Option<ChatSessionId>,
@@ -341,11 +348,32 @@ pub struct MessageSearchQuery {
     pub cursor: Option<String>,
 }
 
+/// The order of a message search.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SearchSort {
+    /// Every match, newest first.
+    #[default]
+    Recent,
+    /// The newest `SEARCH_RANK_WINDOW` matches, best first.
+    Relevance,
+}
+
+impl SearchSort {
+    /// Its name in a query string.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Recent => "recent",
+            Self::Relevance => "relevance",
+        }
+    }
+}
+
 /// A message search request, parsed.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct MessageSearchRequest {
     /// The query text as sent.
     pub q: String,
+    pub sort: SearchSort,
     pub session_id: Option<ChatSessionId>,
     pub page: PageRequest,
 }
@@ -355,8 +383,17 @@ impl MessageSearchQuery {
         let mut p = Parse::new(&self);
         let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
         let q = p.required("q", self.q);
+        let sort = p.parsed(
+            "sort",
+            match self.sort.as_deref() {
+                None | Some("recent") => Ok(SearchSort::Recent),
+                Some("relevance") => Ok(SearchSort::Relevance),
+                Some(_) => Err("must be recent or relevance"),
+            },
+        );
         p.finish(MessageSearchRequest {
             q,
+            sort,
             session_id: self.session_id,
             page,
         })

@@ -2,16 +2,16 @@
 #![doc = include_str!("../README.md")]
 
 pub mod inputs;
+mod search;
+
+pub use search::{DEFAULT_RANK_WINDOW, MAX_RANK_WINDOW};
 
 use domain::media::MediaUrls;
 use domain::page::{
-    ByteBudget, Cursors, DEFAULT_PAGE_MAX_BYTES, bad_cursor, json_text_len, message_json_bound,
-    page_from, page_within,
+    ByteBudget, Cursors, DEFAULT_PAGE_MAX_BYTES, bad_cursor, page_from, page_within,
 };
 use domain::policy::{can_change_chat, can_read_chat};
-use domain::ports::{
-    ChatStore, MessageSearch, NewMessage, Posted, SearchKey, SearchScope, SortOrder,
-};
+use domain::ports::{ChatStore, NewMessage, Posted, SortOrder};
 use domain::timefmt::Timestamp;
 use domain::*;
 use inputs::{
@@ -43,6 +43,7 @@ pub struct ChatService {
     cursors: Cursors,
     media_urls: Option<MediaUrls>,
     page_max_bytes: usize,
+    rank_window: i64,
 }
 
 impl ChatService {
@@ -53,7 +54,15 @@ impl ChatService {
             cursors,
             media_urls: None,
             page_max_bytes: DEFAULT_PAGE_MAX_BYTES,
+            rank_window: DEFAULT_RANK_WINDOW,
         }
+    }
+
+    /// How many of the newest matches `sort=relevance` ranks
+    /// (`SEARCH_RANK_WINDOW`, default 500, clamped to 1..=10000).
+    pub fn with_search_rank_window(mut self, window: i64) -> Self {
+        self.rank_window = window.clamp(1, MAX_RANK_WINDOW);
+        self
     }
 
     /// The byte cap of a page of messages or search hits (`PAGE_MAX_BYTES`,
@@ -421,118 +430,6 @@ fn session_key(key: &[u8]) -> Result<(Timestamp, ChatSessionId), DomainError> {
     Ok((at, ChatSessionId(id)))
 }
 
-// ---------------------------------------------------------------- search
-
-const SEARCH_CURSOR: &str = "search";
-
-impl ChatService {
-    /// `GET /messages/search`: full-text search over the messages of the
-    /// sessions the actor may read (their own; every session for agents and
-    /// admins), best match first, newest first among equals. With
-    /// `sessionId`, only that session (`NotFound` if the actor may not read
-    /// it). The cursor is good for the same actor, query and session only.
-    pub fn search(
-        &self,
-        actor: &Actor,
-        query: inputs::MessageSearchQuery,
-    ) -> Result<Page<SearchHit>, DomainError> {
-        let request = query.parse()?;
-        let own = (!actor.reads_any_chat()).then_some(actor.user_id);
-        let scope = match request.session_id {
-            Some(session) => {
-                self.readable_owner(actor, session)?;
-                SearchScope::Session(session, own)
-            }
-            None => own.map_or(SearchScope::All, SearchScope::Owner),
-        };
-        let cursor_scope = search_scope(actor.user_id, request.session_id, &request.q);
-        let after = match &request.page.cursor {
-            Some(c) => Some(search_key(&self.cursors.decode(
-                c,
-                SEARCH_CURSOR,
-                &cursor_scope,
-            )?)?),
-            None => None,
-        };
-        let limit = request.page.limit;
-        let found = self.store.search_messages(&MessageSearch {
-            text: request.q,
-            scope,
-            after,
-            limit: limit + 1,
-        })?;
-        // The page's byte cap, as for a page of messages.
-        let mut budget = ByteBudget::new(self.page_max_bytes);
-        let found: Vec<domain::ports::Found> = found
-            .into_iter()
-            .take_while(|f| {
-                let hit = &f.hit;
-                budget.take(
-                    message_json_bound(&hit.message)
-                        + json_text_len(&hit.session_title)
-                        + json_text_len(&hit.snippet),
-                )
-            })
-            .collect();
-        let page = page_within(found, limit, &budget, |f| {
-            self.cursors
-                .encode(SEARCH_CURSOR, &cursor_scope, &search_key_bytes(&f.key))
-        });
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|f| SearchHit {
-                    message: self.signed(f.hit.message),
-                    ..f.hit
-                })
-                .collect(),
-            next_cursor: page.next_cursor,
-        })
-    }
-}
-
-/// What a search cursor is good for: one actor, one session (or all), one query.
-fn search_scope(actor: UserId, session: Option<ChatSessionId>, q: &str) -> String {
-    match session {
-        Some(s) => format!("{actor}:{s}:{q}"),
-        None => format!("{actor}:*:{q}"),
-    }
-}
-
-/// The keyset key of a search: the rank's exact bits, `createdAt` in
-/// microseconds, and the id (28 bytes).
-fn search_key_bytes(key: &SearchKey) -> Vec<u8> {
-    let mut bytes = key.rank.to_bits().to_be_bytes().to_vec();
-    let micros = i64::try_from(key.created_at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX);
-    bytes.extend_from_slice(&micros.to_be_bytes());
-    bytes.extend_from_slice(key.id.0.as_bytes());
-    bytes
-}
-
-/// [`search_key_bytes`] back into a key.
-fn search_key(bytes: &[u8]) -> Result<SearchKey, DomainError> {
-    if bytes.len() != 28 {
-        return Err(bad_cursor());
-    }
-    let (rank, rest) = bytes.split_at(4);
-    let (micros, id) = rest.split_at(8);
-    let rank = <[u8; 4]>::try_from(rank)
-        .map(|b| f32::from_bits(u32::from_be_bytes(b)))
-        .map_err(|_| bad_cursor())?;
-    let micros = <[u8; 8]>::try_from(micros)
-        .map(i64::from_be_bytes)
-        .map_err(|_| bad_cursor())?;
-    let created_at = Timestamp::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .map_err(|_| bad_cursor())?;
-    let id = uuid::Uuid::from_slice(id).map_err(|_| bad_cursor())?;
-    Ok(SearchKey {
-        rank,
-        created_at,
-        id: MessageId(id),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,17 +444,5 @@ mod tests {
             Some((at, id))
         );
         assert!(session_key(b"nope").is_err());
-    }
-
-    #[test]
-    fn search_keys_round_trip_with_the_exact_rank() {
-        let key = SearchKey {
-            rank: 0.1_f32 + 0.2_f32,
-            created_at: Timestamp::from_unix_timestamp_nanos(1_790_000_000_123_456_000)
-                .unwrap_or(Timestamp::UNIX_EPOCH),
-            id: MessageId::new(),
-        };
-        assert_eq!(search_key(&search_key_bytes(&key)).ok(), Some(key));
-        assert!(search_key(&[0; 27]).is_err());
     }
 }

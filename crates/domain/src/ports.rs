@@ -256,9 +256,18 @@ pub trait ChatStore: MediaStore + Send + Sync {
     fn message(&self, id: MessageId) -> StoreResult<Option<(Message, UserId)>>;
     /// Deletes a message and lowers its session's count.
     fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
-    /// Full-text search ([`MessageSearch`]): one page of hits, best first, with
-    /// the access filter applied inside the query, before the limit.
-    fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<Found>>;
+    /// Full-text search, in one read: the matches of `search` in scope,
+    /// newest first, between its bounds, at most its limit, with the access
+    /// filter applied inside the query, before the limit (fast for rare and
+    /// common words alike: it never reads every match of a common word to find
+    /// the newest); then `page` picks the page's matches from them, and those
+    /// come back with their hits (message, session title, snippet), in
+    /// `page`'s order. A message deleted meanwhile is left out.
+    fn search_messages(
+        &self,
+        search: &MessageSearch,
+        page: &mut dyn FnMut(Vec<Match>) -> Vec<Match>,
+    ) -> StoreResult<Vec<Found>>;
 }
 
 // ---------------------------------------------------------------- media
@@ -328,38 +337,53 @@ pub enum SearchScope {
     Session(ChatSessionId, Option<UserId>),
 }
 
-/// The position of a hit in a search's order: rank descending, then newest
-/// first (`createdAt`, then id, descending). A page continues strictly after it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SearchKey {
-    /// `ts_rank_cd`'s `float4`, exactly.
-    pub rank: f32,
+/// A message's place in time: `createdAt`, then id (newest first is
+/// descending).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TimeKey {
     /// The message's `createdAt`.
     pub created_at: Timestamp,
     /// The message's id.
     pub id: MessageId,
 }
 
-/// A full-text search of messages, validated.
+/// A full-text search of messages, validated: the matches of `text` in
+/// `scope`, newest first, strictly before `before` and at or after `since`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MessageSearch {
     /// Web-search syntax: words, `"phrases"`, `or`, `-word`.
     pub text: String,
     /// Where to search.
     pub scope: SearchScope,
-    /// Continue after this hit (the page cursor's content).
-    pub after: Option<SearchKey>,
-    /// At most this many hits.
+    /// Only matches older than this (a `recent` cursor; a relevance window's
+    /// upper end).
+    pub before: Option<TimeKey>,
+    /// Only matches at or after this (a relevance window's oldest match).
+    pub since: Option<TimeKey>,
+    /// At most this many matches.
     pub limit: i64,
+    /// Rank each match (`ts_rank_cd`); else its rank is 0.
+    pub ranked: bool,
 }
 
-/// A hit with its position, from which the next page's cursor is made.
+/// A match of a search with its hit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Found {
-    /// The hit.
+    /// The match.
+    pub at: Match,
+    /// The message, its session's title and the snippet.
     pub hit: SearchHit,
-    /// Its position in the search's order.
-    pub key: SearchKey,
+}
+
+/// One match of a search.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Match {
+    /// Its chat session.
+    pub session_id: ChatSessionId,
+    /// Its place in time.
+    pub key: TimeKey,
+    /// `ts_rank_cd`'s `float4`, exactly (0 unless ranked).
+    pub rank: f32,
 }
 
 // ---------------------------------------------------------------- market

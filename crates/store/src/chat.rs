@@ -392,10 +392,10 @@ fn page_rows<S: Statement>(
             // Past the byte cap: the rest is left undecoded.
             break;
         }
-        if let Some(m) = row?.into_domain(session)? {
-            if budget.take(message_json_bound(&m)) {
-                messages.push(m);
-            }
+        if let Some(m) = row?.into_domain(session)?
+            && budget.take(message_json_bound(&m))
+        {
+            messages.push(m);
         }
     }
     Ok(page)
@@ -643,7 +643,8 @@ impl ChatStore for PgStore {
     fn search_messages(
         &self,
         search: &domain::ports::MessageSearch,
+        page: &mut dyn FnMut(Vec<domain::ports::Match>) -> Vec<domain::ports::Match>,
     ) -> StoreResult<Vec<domain::ports::Found>> {
-        self.search(search)
+        self.search(search, page)
     }
 }

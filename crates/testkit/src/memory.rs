@@ -2,7 +2,7 @@
 //! that need no database.
 //!
 //! It is faithful to `store::PgStore` on what a caller can observe: the same
-//! typed [`StoreError`] for every unique rule, foreign key and CHECK the schema
+//! typed `StoreError` for every unique rule, foreign key and CHECK the schema
 //! has, the same cascades, the same counters and timestamps, the same list
 //! orders and keyset pages. It is not a model of PostgreSQL's performance,
 //! concurrency or SQL: one mutex serialises every call, and each port method
@@ -108,7 +108,7 @@ impl MemoryStore {
             expires_at: time::OffsetDateTime::now_utc() + time::Duration::days(1),
         };
         let (user, session) = self.register(&user, &session)?;
-        Ok(Actor::login(user.id, session.id, role))
+        Ok(Actor::__from_store(user.id, session.id, role))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -618,7 +618,7 @@ impl AuthStore for MemoryStore {
             .get(&user)
             .filter(|u| u.user.is_active)
             .map(|u| LiveActor {
-                actor: Actor::login(user, session, u.user.role),
+                actor: Actor::__from_store(user, session, u.user.role),
                 session_expires_at: l.session.expires_at,
             }))
     }
@@ -988,6 +988,9 @@ impl ChatStore for MemoryStore {
         Ok(Some(Posted::Created(created)))
     }
 
+    /// `ChatStore::message_page`: one page of a session's messages by `seq`,
+    /// with the visibility check; at most `limit`, and no more than `budget`
+    /// holds (each message counted with `domain::page::message_json_bound`).
     fn message_page(
         &self,
         session: ChatSessionId,
@@ -1054,10 +1057,16 @@ impl ChatStore for MemoryStore {
         Ok(true)
     }
 
-    fn search_messages(&self, search: &MessageSearch) -> StoreResult<Vec<Found>> {
+    /// `ChatStore::search_messages`: the module's approximation of
+    /// PostgreSQL's text search (see the crate's README).
+    fn search_messages(
+        &self,
+        search: &MessageSearch,
+        page: &mut dyn FnMut(Vec<Match>) -> Vec<Match>,
+    ) -> StoreResult<Vec<Found>> {
         let st = self.lock();
         let query = search::Query::parse(&search.text);
-        let mut found: Vec<Found> = Vec::new();
+        let mut found: Vec<Match> = Vec::new();
         for m in st.messages.values() {
             let Some(owner) = st.owner_of(m.session_id) else {
                 continue;
@@ -1073,42 +1082,36 @@ impl ChatStore for MemoryStore {
             let Some(rank) = query.rank(content) else {
                 continue;
             };
-            let key = SearchKey {
-                rank,
+            let key = TimeKey {
                 created_at: m.created_at,
                 id: m.id,
             };
-            if search
-                .after
-                .is_some_and(|after| !search::before(&after, &key))
-            {
+            if search.before.is_some_and(|b| key >= b) || search.since.is_some_and(|s| key < s) {
                 continue;
             }
-            let title = st
-                .sessions
-                .get(&m.session_id)
-                .map(|s| s.title.clone())
-                .unwrap_or_default();
-            found.push(Found {
-                hit: SearchHit {
-                    message: st.message(m),
-                    session_title: title,
-                    snippet: query.snippet(content),
-                },
+            found.push(Match {
+                session_id: m.session_id,
                 key,
+                rank: if search.ranked { rank } else { 0.0 },
             });
         }
-        found.sort_by(|a, b| {
-            if search::before(&a.key, &b.key) {
-                std::cmp::Ordering::Less
-            } else if search::before(&b.key, &a.key) {
-                std::cmp::Ordering::Greater
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        });
+        found.sort_by_key(|m| std::cmp::Reverse(m.key));
         found.truncate(take(search.limit));
-        Ok(found)
+        Ok(page(found)
+            .into_iter()
+            .filter_map(|at| {
+                let m = st.messages.get(&at.key.id)?;
+                let title = st.sessions.get(&m.session_id)?.title.clone();
+                Some(Found {
+                    at,
+                    hit: SearchHit {
+                        message: st.message(m),
+                        session_title: title,
+                        snippet: query.snippet(m.content.as_deref().unwrap_or_default()),
+                    },
+                })
+            })
+            .collect())
     }
 }
 
@@ -1122,7 +1125,6 @@ impl ChatStore for MemoryStore {
 /// is the whole text with each occurrence of a wanted word between `[[` and
 /// `]]` (brackets of the text are not separated as PostgreSQL's are).
 mod search {
-    use domain::ports::SearchKey;
 
     const STOP_WORDS: &[&str] = &[
         "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
@@ -1131,11 +1133,6 @@ mod search {
         "our", "can", "do", "so", "have", "what", "how", "when", "all", "any", "from", "just",
         "would", "about", "more",
     ];
-
-    /// `a` comes before `b` in a search's order (rank, then newest, descending).
-    pub(super) fn before(a: &SearchKey, b: &SearchKey) -> bool {
-        (a.rank, a.created_at, a.id.0) > (b.rank, b.created_at, b.id.0)
-    }
 
     fn words(text: &str) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
@@ -1278,6 +1275,9 @@ impl MediaStore for MemoryStore {
         Ok(self.lock().media.get(&id).cloned())
     }
 
+    /// `MediaStore::insert_media`: inserts the row (the store's one lock
+    /// stands for the PostgreSQL store's lock of the hash);
+    /// `media_owner_id_fkey` when the owner is gone.
     fn insert_media(&self, m: &NewMedia) -> StoreResult<Media> {
         let at = self.lock().tick();
         self.seed_media(Media {

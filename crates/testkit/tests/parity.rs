@@ -465,22 +465,22 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
     step("the cap cut it", format!("{}", budget.was_cut()));
 
     // ---- search: words, or, minus, the access scopes, the keyset
-    let find = |text: &str, scope, after: Option<SearchKey>, limit| {
-        show(
-            s.search_messages(&MessageSearch {
-                text: text.to_owned(),
-                scope,
-                after,
-                limit,
-            }),
-            |found| {
-                found
-                    .iter()
-                    .map(|f| format!("{} {} {:?}", f.hit.message.id, f.key.rank, f.hit.snippet))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-        )
+    let find = |text: &str, scope, before: Option<TimeKey>, limit| {
+        let search = MessageSearch {
+            text: text.to_owned(),
+            scope,
+            before,
+            since: None,
+            limit,
+            ranked: true,
+        };
+        show(s.search_messages(&search, &mut |m| m), |found| {
+            found
+                .iter()
+                .map(|f| format!("{} {} {:?}", f.at.key.id, f.at.rank, f.hit.snippet))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
     };
     step(
         "search three or four",
@@ -507,20 +507,50 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
         find("the and", SearchScope::All, None, 10),
     );
     let first = s
-        .search_messages(&MessageSearch {
-            text: "three or four".to_owned(),
-            scope: SearchScope::All,
-            after: None,
-            limit: 1,
-        })
+        .search_messages(
+            &MessageSearch {
+                text: "three or four".to_owned(),
+                scope: SearchScope::All,
+                before: None,
+                since: None,
+                limit: 1,
+                ranked: false,
+            },
+            &mut |m| m,
+        )
         .unwrap();
     step(
-        "search after the first",
+        "search before the newest",
         find(
             "three or four",
             SearchScope::All,
-            first.first().map(|f| f.key),
+            first.first().map(|f| f.at.key),
             10,
+        ),
+    );
+    let newest = first.first().map(|f| f.at.key);
+    step(
+        "search since the newest",
+        show(
+            s.search_messages(
+                &MessageSearch {
+                    text: "three or four".to_owned(),
+                    scope: SearchScope::All,
+                    before: None,
+                    since: newest,
+                    limit: 10,
+                    ranked: false,
+                },
+                // The page keeps the oldest only.
+                &mut |mut m| m.split_off(m.len().saturating_sub(1)),
+            ),
+            |found| {
+                found
+                    .iter()
+                    .map(|f| format!("{} {}", f.at.key.id, f.at.rank))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
         ),
     );
 

@@ -13,7 +13,7 @@ use chat::inputs::{
     SessionListQuery,
 };
 use domain::ports::Posted;
-use domain::{ChatSession, ChatSessionId, Message, MessageId, Page, SearchHit};
+use domain::{ChatSession, ChatSessionId, Message, MessageId, Page, SearchPage};
 
 type Res = Result<HttpResponse, ApiError>;
 
@@ -220,22 +220,32 @@ async fn delete_message(state: web::Data<AppState>, Caller(actor): Caller, id: I
 /// - `bike or car`: either;
 /// - `bike -red`: `bike` but not `red`.
 ///
-/// At most `limit` hits, and fewer when they would make the page larger than
-/// the server's byte cap (256 KiB by default); `nextCursor` then goes on
-/// from the last one given.
+/// Two orders (`sort`):
 ///
-/// Best match first (`ts_rank_cd`), newest first among equals. A `q` of only
-/// stop words (`the`, `and`, …) finds nothing. Each item is `{message,
-/// sessionTitle, snippet}`; `snippet` is plain text (never HTML: the client
-/// must not render it as markup) from the message around its hits, each hit
-/// between `[[` and `]]`; a bracket of the message standing next to another
-/// bracket is separated from it by U+200B (zero-width space), so `[[` and `]]`
-/// only ever mark hits. `nextCursor` is good for the same caller, `q` and
-/// `sessionId`; pages stay stable while messages are posted.
+/// - `recent` (the default): every match, newest first (`createdAt`, then
+///   `id`, descending); paging reaches every match. `truncated` is `false`.
+/// - `relevance`: the newest `SEARCH_RANK_WINDOW` matches (500 by default)
+///   the caller may read, best match first (`ts_rank_cd`), newest first among
+///   equals. `truncated` is `true` when older matches exist beyond that
+///   window (`sort=recent` reaches them), on every page of that search. The
+///   window is fixed by the first page: a message posted later never enters
+///   it, and nothing shifts or repeats.
+///
+/// There is no total count. At most `limit` hits, and fewer when they would
+/// make the page larger than the server's byte cap (256 KiB by default);
+/// `nextCursor` then goes on from the last one given. A cursor is good for
+/// the same caller, `q`, `sessionId` and `sort` only (else `400`).
+///
+/// A `q` of only stop words (`the`, `and`, …) finds nothing. Each item is
+/// `{message, sessionTitle, snippet}`; `snippet` is plain text (never HTML:
+/// the client must not render it as markup) from the message around its
+/// hits, each hit between `[[` and `]]`; a bracket of the message standing
+/// next to another bracket is separated from it by U+200B (zero-width space),
+/// so `[[` and `]]` only ever mark hits. Deleted messages are never found.
 #[utoipa::path(get, path = "/api/v1/messages/search", tag = "messages",
     params(MessageSearchQuery),
     responses(
-        (status = 200, description = "Search results", body = Envelope<Page<SearchHit>>),
+        (status = 200, description = "Search results", body = Envelope<SearchPage>),
         (status = 404, description = "`NOT_FOUND`: `sessionId` of a session the caller may not read", body = ErrorBody),
     ),
     security(("bearer" = [])))]
