@@ -12,25 +12,55 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use store::PoolSettings;
 
-pub const USAGE: &str = "\
-dealroom — the Dealroom API server
+/// The command line, as clap reads it.
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "dealroom",
+    version,
+    about = "dealroom — the Dealroom API server",
+    after_help = "Settings: config/default.toml, config/{APP_ENV}.toml, then environment \
+variables (DATABASE_URL, JWT_SECRET, PORT, ...); see docs/operations.md.",
+    disable_help_subcommand = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+}
 
-Usage:
-  dealroom serve                               apply pending migrations, then serve on HOST:PORT
-  dealroom migrate                             apply pending migrations and name each one
-  dealroom gc-media                            remove orphan uploads and unreferenced stored
-                                               objects once, and say what was removed
-  dealroom create-admin --email E --name N     create an admin, or promote an existing user;
-                                               the password comes from DEALROOM_ADMIN_PASSWORD
-                                               or the first line of standard input
-  dealroom import-rates FILE [--base B]        store exchange rates from the ECB's reference-rate
-                                               XML (daily or 90-day file; base EUR) or from a
-                                               date,currency,rate CSV against --base B; a date
-                                               in the file replaces what it held; all or nothing
-  dealroom --help | --version
-
-Settings: config/default.toml, config/{APP_ENV}.toml, then environment variables
-(DATABASE_URL, JWT_SECRET, PORT, ...); see README.md.";
+#[derive(clap::Subcommand, Debug)]
+enum Sub {
+    /// Apply pending migrations, then serve on HOST:PORT
+    Serve,
+    /// Apply pending migrations and name each one
+    Migrate,
+    /// Remove orphan uploads and unreferenced stored objects once, and say
+    /// what was removed
+    GcMedia,
+    /// Create an admin, or promote an existing user; the password comes from
+    /// DEALROOM_ADMIN_PASSWORD or the first line of standard input
+    CreateAdmin {
+        /// The admin's email
+        #[arg(long, value_name = "E")]
+        email: String,
+        /// The admin's name
+        #[arg(long, value_name = "N")]
+        name: String,
+        /// Refused: a password on the command line shows in `ps` and in shell
+        /// histories
+        #[arg(long, hide = true)]
+        password: Option<String>,
+    },
+    /// Store exchange rates from the ECB's reference-rate XML (daily or
+    /// 90-day file; base EUR) or from a date,currency,rate CSV against
+    /// --base B; a date in the file replaces what it held; all or nothing
+    ImportRates {
+        /// The rate file
+        file: PathBuf,
+        /// The currency a CSV's rates are against
+        #[arg(long, value_name = "B")]
+        base: Option<String>,
+    },
+}
 
 /// What a command asks for.
 #[derive(Debug, PartialEq, Eq)]
@@ -38,9 +68,16 @@ pub enum Command {
     Serve,
     Migrate,
     GcMedia,
-    CreateAdmin { email: String, name: String },
-    ImportRates { file: PathBuf, base: Option<String> },
-    Help,
+    CreateAdmin {
+        email: String,
+        name: String,
+    },
+    ImportRates {
+        file: PathBuf,
+        base: Option<String>,
+    },
+    /// The help of the program or of one command, as printed.
+    Help(String),
     Version,
 }
 
@@ -67,80 +104,61 @@ impl Failure {
     }
 }
 
+/// The command `args` (without the program's name) ask for; a usage error is
+/// one line and exit code 2.
 pub fn parse(args: &[String]) -> Result<Command, Failure> {
-    let mut it = args.iter().map(String::as_str);
-    let cmd = match it.next() {
-        None | Some("-h") | Some("--help") | Some("help") => return Ok(Command::Help),
-        Some("-V") | Some("--version") => return Ok(Command::Version),
-        Some(c) => c,
+    use clap::Parser;
+    use clap::error::ErrorKind;
+    let cli = match Cli::try_parse_from(
+        std::iter::once("dealroom").chain(args.iter().map(String::as_str)),
+    ) {
+        Ok(cli) => cli,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    Ok(Command::Help(e.to_string()))
+                }
+                ErrorKind::DisplayVersion => Ok(Command::Version),
+                _ => Err(Failure::usage(clap_line(&e))),
+            };
+        }
     };
-    let rest: Vec<&str> = it.collect();
-    match cmd {
-        "serve" | "migrate" | "gc-media" if !rest.is_empty() => {
-            Err(Failure::usage(format!("{cmd} takes no arguments")))
+    Ok(match cli.command {
+        None => Command::Help(help()),
+        Some(Sub::Serve) => Command::Serve,
+        Some(Sub::Migrate) => Command::Migrate,
+        Some(Sub::GcMedia) => Command::GcMedia,
+        Some(Sub::CreateAdmin {
+            password: Some(_), ..
+        }) => {
+            return Err(Failure::usage(
+                "the password is never taken from the command line: set DEALROOM_ADMIN_PASSWORD or pipe it",
+            ));
         }
-        "serve" => Ok(Command::Serve),
-        "migrate" => Ok(Command::Migrate),
-        "gc-media" => Ok(Command::GcMedia),
-        "create-admin" => {
-            let (mut email, mut name) = (None, None);
-            let mut i = 0;
-            while i < rest.len() {
-                let (flag, value) = match rest[i].split_once('=') {
-                    Some((f, v)) => (f, Some(v.to_owned())),
-                    None => {
-                        i += 1;
-                        (rest[i - 1], rest.get(i).map(|v| (*v).to_owned()))
-                    }
-                };
-                match flag {
-                    "--email" => email = value,
-                    "--name" => name = value,
-                    "--password" => {
-                        return Err(Failure::usage(
-                            "the password is never taken from the command line: set DEALROOM_ADMIN_PASSWORD or pipe it",
-                        ));
-                    }
-                    other => return Err(Failure::usage(format!("unknown option {other}"))),
-                }
-                i += 1;
-            }
-            match (email, name) {
-                (Some(email), Some(name)) => Ok(Command::CreateAdmin { email, name }),
-                _ => Err(Failure::usage("create-admin needs --email and --name")),
-            }
-        }
-        "import-rates" => {
-            let (mut file, mut base) = (None, None);
-            let mut i = 0;
-            while i < rest.len() {
-                match rest[i] {
-                    "--base" => {
-                        i += 1;
-                        base = Some(
-                            rest.get(i)
-                                .map(|v| (*v).to_owned())
-                                .ok_or_else(|| Failure::usage("--base needs a currency code"))?,
-                        );
-                    }
-                    flag if flag.starts_with("--base=") => {
-                        base = Some(flag["--base=".len()..].to_owned());
-                    }
-                    flag if flag.starts_with('-') && flag != "-" => {
-                        return Err(Failure::usage(format!("unknown option {flag}")));
-                    }
-                    path if file.is_none() => file = Some(PathBuf::from(path)),
-                    _ => return Err(Failure::usage("import-rates takes one FILE")),
-                }
-                i += 1;
-            }
-            match file {
-                Some(file) => Ok(Command::ImportRates { file, base }),
-                None => Err(Failure::usage("import-rates needs a FILE")),
-            }
-        }
-        other => Err(Failure::usage(format!("unknown command {other:?}"))),
+        Some(Sub::CreateAdmin { email, name, .. }) => Command::CreateAdmin { email, name },
+        Some(Sub::ImportRates { file, base }) => Command::ImportRates { file, base },
+    })
+}
+
+/// clap's message in one line, without its `error: ` prefix, usage and tips.
+fn clap_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let words: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.trim_start().starts_with("tip:"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match words.join(" ").trim_start_matches("error: ") {
+        "" => "bad arguments".to_owned(),
+        line => line.to_owned(),
     }
+}
+
+/// The help text.
+pub fn help() -> String {
+    use clap::CommandFactory;
+    Cli::command().render_help().to_string()
 }
 
 /// Runs a command with the given environment and standard input; what it
@@ -155,8 +173,8 @@ pub fn run(
         let _ = writeln!(out, "{s}");
     };
     match command {
-        Command::Help => {
-            line(out, USAGE);
+        Command::Help(text) => {
+            line(out, text.trim_end());
             Ok(())
         }
         Command::Version => {
@@ -397,6 +415,36 @@ mod tests {
             Some(2)
         );
         assert_eq!(parse(&args(&["frobnicate"])).err().map(|f| f.code), Some(2));
+    }
+
+    #[test]
+    fn help_is_clap_s_for_the_program_and_for_each_command() {
+        let help = |a: &[&str]| match parse(&args(a)) {
+            Ok(Command::Help(text)) => text,
+            other => panic!("{a:?}: {other:?}"),
+        };
+        for a in [&[][..], &["--help"], &["-h"]] {
+            let text = help(a);
+            for cmd in [
+                "serve",
+                "migrate",
+                "gc-media",
+                "create-admin",
+                "import-rates",
+            ] {
+                assert!(text.contains(cmd), "{a:?} lists {cmd}: {text}");
+            }
+        }
+        assert!(help(&["create-admin", "--help"]).contains("--email <E>"));
+        let f = parse(&args(&["create-admin", "--email", "a@b.co"])).err();
+        assert_eq!(
+            f.map(|f| (f.code, f.message)),
+            Some((
+                2,
+                "the following required arguments were not provided: --name <N>; see dealroom --help"
+                    .to_owned()
+            ))
+        );
     }
 
     #[test]
