@@ -28,20 +28,24 @@ pub struct OfferLine {
     pub offer: Result<SellerInput, String>,
 }
 
-/// Reads an offers CSV: a header naming some of [`COLUMNS`], then one offer per
-/// line. Fields may be quoted with `"` (a `""` inside is one quote). An
-/// unknown column is an error of the whole file; a line that cannot be read
-/// (a wrong number of fields, a price that is not a whole number) is an
-/// [`OfferLine`] with the reason, so the other lines still go in.
+/// Reads an offers CSV (RFC 4180, read by the `csv` crate): a header naming
+/// some of [`COLUMNS`], then one offer per line. An unknown column is an error
+/// of the whole file; a line that cannot be read (a wrong number of fields, a
+/// price that is not a whole number) is an [`OfferLine`] with the reason, so
+/// the other lines still go in. Blank lines are skipped.
 pub fn read_offers(text: &str) -> Result<Vec<OfferLine>, String> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("line 1: {e}"))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if header.iter().all(String::is_empty) {
         return Err("the file is empty".into());
-    };
-    let header = split(header).map_err(|e| format!("line 1: {e}"))?;
+    }
     for name in &header {
         if !COLUMNS.contains(&name.as_str()) {
             return Err(format!(
@@ -49,36 +53,19 @@ pub fn read_offers(text: &str) -> Result<Vec<OfferLine>, String> {
             ));
         }
     }
-    Ok(lines
-        .map(|(i, l)| OfferLine {
-            line: i + 1,
-            offer: split(l).and_then(|fields| offer(&header, fields)),
+    Ok(reader
+        .records()
+        .map(|record| match record {
+            Ok(record) => OfferLine {
+                line: record.position().map_or(0, |p| p.line() as usize),
+                offer: offer(&header, record.iter().map(str::to_owned).collect()),
+            },
+            Err(e) => OfferLine {
+                line: e.position().map_or(0, |p| p.line() as usize),
+                offer: Err(e.to_string()),
+            },
         })
         .collect())
-}
-
-/// One CSV line's fields.
-fn split(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = vec![String::new()];
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        let field = fields.last_mut().ok_or("no field")?;
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if field.is_empty() => quoted = true,
-            (',', false) => fields.push(String::new()),
-            (c, _) => field.push(c),
-        }
-    }
-    if quoted {
-        return Err("a quoted field is not closed".into());
-    }
-    Ok(fields)
 }
 
 /// The offer a line's fields make; empty fields are absent.
