@@ -1,6 +1,7 @@
 # Dealroom. `make run` serves on 127.0.0.1:3000; `make test` runs every test.
 # Both work on a fresh machine: they start a local PostgreSQL (installing the
-# server package if it is missing) unless DATABASE_URL is set.
+# server package if it is missing) unless DATABASE_URL (make run) or
+# TESTKIT_DATABASE_URL (the tests' testkit) is set.
 
 SHELL := /bin/bash
 CARGO ?= cargo

@@ -3,9 +3,10 @@
 
 use crate::{
     AccountService, Actor, AdminUserInput, AuthService, ChangePasswordInput, ChatService,
-    ChatSession, ChatSessionId, ClientInfo, DomainError, LoginInput, LoginSession, LoginSessionId,
-    MarketService, Media, MediaId, MediaService, Message, MessageId, MessageListQuery,
-    MessageSearchQuery, NewSessionInput, Page, PgStore, PostMessageInput, Posted, ProfileInput,
+    ChatSession, ChatSessionId, ClientInfo, DomainError, ExchangeRates, ExchangeRatesInput,
+    ExchangeRatesQuery, LoginInput, LoginSession, LoginSessionId, MarketService, Media, MediaId,
+    MediaService, Message, MessageId, MessageListQuery, MessageSearchQuery, NewSessionInput,
+    OfferList, OffersQuery, Page, PgStore, PostMessageInput, Posted, ProfileInput, RatesImported,
     RefreshInput, RegisterInput, RenameSessionInput, SearchPage, Seller, SellerId, SellerInput,
     SellerListQuery, SellerPatchInput, SessionListQuery, SignedIn, Tokens, User, UserId,
     UserListQuery, Vendor, VendorId, VendorInput, VendorPatchInput, Via,
@@ -225,6 +226,25 @@ checked! {
         fn update_seller(&self, actor: &Actor, id: SellerId, input: SellerPatchInput) -> Seller;
         /// `DELETE /sellers/{id}`.
         fn delete_seller(&self, actor: &Actor, id: SellerId) -> ();
+        /// `PUT /exchange-rates/{date}` (admins; `date` as `YYYY-MM-DD`).
+        fn put_exchange_rates(&self, actor: &Actor, date: &str, input: ExchangeRatesInput) -> ExchangeRates;
+        /// `GET /exchange-rates`.
+        fn exchange_rates(&self, actor: &Actor, query: ExchangeRatesQuery) -> ExchangeRates;
+        /// `GET /sessions/{id}/offers`: the session's offers compared in one
+        /// currency.
+        fn offers(&self, actor: &Actor, session: ChatSessionId, query: OffersQuery) -> OfferList;
+    }
+}
+
+impl Checked<MarketService> {
+    /// What `dealroom import-rates` stores: days of rates, each replacing
+    /// that date's (`MarketService::import_exchange_rates`; an operator's
+    /// tool, it takes no actor).
+    pub fn import_exchange_rates(
+        &self,
+        days: &[ExchangeRates],
+    ) -> Result<RatesImported, DomainError> {
+        self.service.import_exchange_rates(days)
     }
 }
 

@@ -53,15 +53,19 @@ pub use domain::ports::Posted;
 pub use domain::timefmt::Timestamp;
 #[doc(inline)]
 pub use domain::{
-    Actor, ChatSession, ChatSessionId, DomainError, FieldError, LoginSession, LoginSessionId,
-    Media, MediaId, Message, MessageId, MessageKind, MessageRole, Page, Product, Role, SearchHit,
-    SearchPage, Seller, SellerId, User, UserId, Vendor, VendorId, Via,
+    Actor, ChatSession, ChatSessionId, DomainError, ExchangeRates, FieldError, LoginSession,
+    LoginSessionId, Media, MediaId, Message, MessageId, MessageKind, MessageRole, Page, Product,
+    Role, SearchHit, SearchPage, Seller, SellerId, User, UserId, Vendor, VendorId, Via,
 };
 #[doc(inline)]
+pub use market::RatesImported;
+#[doc(inline)]
 pub use market::inputs::{
-    ProductInput, ProductPatchInput, SellerInput, SellerListQuery, SellerPatchInput, VendorInput,
-    VendorPatchInput,
+    ExchangeRatesInput, ExchangeRatesQuery, OffersQuery, ProductInput, ProductPatchInput,
+    SellerInput, SellerListQuery, SellerPatchInput, VendorInput, VendorPatchInput,
 };
+#[doc(inline)]
+pub use market::offers::{Offer, OfferList};
 #[doc(inline)]
 pub use store::PoolSettings;
 

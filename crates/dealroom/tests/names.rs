@@ -9,10 +9,11 @@
 use dealroom::{
     AccountService, Actor, AdminUserInput, AuthService, ChangePasswordInput, ChatService,
     ChatSession, ChatSessionId, Checked, ClientInfo, ConnectError, Dealroom, DomainError,
-    FieldError, LoginInput, LoginSession, LoginSessionId, MarketService, Media, MediaId,
-    MediaService, Message, MessageId, MessageKind, MessageListQuery, MessageRole,
-    MessageSearchQuery, NewSessionInput, Options, Page, PgStore, PoolSettings, PostMessageInput,
-    Posted, Product, ProductInput, ProductPatchInput, ProfileInput, RefreshInput, RegisterInput,
+    ExchangeRates, ExchangeRatesInput, ExchangeRatesQuery, FieldError, LoginInput, LoginSession,
+    LoginSessionId, MarketService, Media, MediaId, MediaService, Message, MessageId, MessageKind,
+    MessageListQuery, MessageRole, MessageSearchQuery, NewSessionInput, Offer, OfferList,
+    OffersQuery, Options, Page, PgStore, PoolSettings, PostMessageInput, Posted, Product,
+    ProductInput, ProductPatchInput, ProfileInput, RatesImported, RefreshInput, RegisterInput,
     RenameSessionInput, Role, SearchHit, SearchPage, Secret, Seller, SellerId, SellerInput,
     SellerListQuery, SellerPatchInput, Services, SessionListQuery, SignedIn, Timestamp, Tokens,
     User, UserId, UserListQuery, Vendor, VendorId, VendorInput, VendorPatchInput, Via,
@@ -87,6 +88,11 @@ fn every_type_of_the_facades_methods_is_named_at_its_root() {
     let _: fn(&M, &Actor, SellerId) -> R<Seller> = M::seller;
     let _: fn(&M, &Actor, SellerId, SellerPatchInput) -> R<Seller> = M::update_seller;
     let _: fn(&M, &Actor, SellerId) -> R<()> = M::delete_seller;
+    let _: fn(&M, &Actor, &str, ExchangeRatesInput) -> R<ExchangeRates> = M::put_exchange_rates;
+    let _: fn(&M, &Actor, ExchangeRatesQuery) -> R<ExchangeRates> = M::exchange_rates;
+    let _: fn(&M, &Actor, ChatSessionId, OffersQuery) -> R<OfferList> = M::offers;
+    let _: fn(&M, &[ExchangeRates]) -> R<RatesImported> = M::import_exchange_rates;
+    let _: fn(&OfferList) -> &[Offer] = |l| &l.items;
 
     // media
     type D = Checked<MediaService>;
