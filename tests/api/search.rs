@@ -487,6 +487,95 @@ async fn a_users_window_holds_only_their_own_sessions_matches() {
     assert_eq!(r.data()["truncated"], false);
 }
 
+/// Seeds `n` messages into `session` (owned by `owner`), numbered from
+/// `from`, one a second from `start_s` seconds ago, `content` with `{n}` for
+/// the number.
+fn seed(app: &TestApp, session: &str, owner: &str, from: i64, n: i64, start_s: i64, content: &str) {
+    let content = content.replace("{n}", "' || g || '");
+    app.sql(&format!(
+        "INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, created_at) \
+         SELECT gen_random_uuid(), '{session}', g, '{owner}', 'user', 'text', '{content}', \
+                now() - interval '{start_s} seconds' + (g - {from}) * interval '1 second' \
+         FROM generate_series({from}, {from} + {n} - 1) g"
+    ));
+    app.sql(&format!(
+        "UPDATE chat_sessions SET message_seq = {from} + {n} - 1, \
+         message_count = message_count + {n} WHERE id = '{session}'"
+    ));
+}
+
+#[actix_web::test]
+async fn an_agent_pages_every_match_newest_first_through_the_probe_the_walk_and_the_exact_path() {
+    // Every session is a large scope: a word of more than 1,000 matches is
+    // walked (store::search::PROBE), and one whose matches are older than the
+    // walk's 10,000 newest rows falls through to the exact statement.
+    let app = TestApp::spawn().await;
+    let ann = app.register("many@example.com").await;
+    let agent = app.user_with_role("agent-many@example.com", "agent").await;
+    let s = new_session(&app, &ann, "Many").await;
+    // 1,500 old `canoe`s, then 10,500 newer messages of which every 7th says
+    // `kayak` (1,500 of them), and one `umiak`.
+    seed(&app, &s, &ann.id, 1, 1_500, 20_000, "canoe {n}");
+    seed(&app, &s, &ann.id, 1_501, 10_500, 15_000, "paddle {n}");
+    app.sql(&format!(
+        "UPDATE messages SET content = content || ' kayak' WHERE session_id = '{s}' \
+         AND seq > 1500 AND seq % 7 = 0"
+    ));
+    app.sql(&format!(
+        "UPDATE messages SET content = 'umiak' WHERE session_id = '{s}' AND seq = 5000"
+    ));
+    app.sql("ANALYZE messages");
+    let expected = |word: &str| -> Vec<i64> {
+        let mut c = app.db.conn();
+        #[derive(diesel::QueryableByName)]
+        struct Seq {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            seq: i64,
+        }
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "SELECT seq FROM messages WHERE session_id = '{s}' AND search @@ \
+             websearch_to_tsquery('english', '{word}') ORDER BY created_at DESC, id DESC"
+        ))
+        .load::<Seq>(&mut c)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.seq)
+        .collect()
+    };
+    for (word, count) in [("kayak", 1_500), ("canoe", 1_500), ("umiak", 1)] {
+        let want = expected(word);
+        assert_eq!(want.len(), count, "{word}");
+        let pages = all_pages(&app, &agent, &format!("q={word}&limit=200")).await;
+        let got: Vec<String> = pages.iter().flat_map(|(ids, _)| ids.clone()).collect();
+        let listed = got
+            .iter()
+            .map(|id| format!("'{id}'"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let seqs = {
+            let mut c = app.db.conn();
+            #[derive(diesel::QueryableByName)]
+            struct Pair {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                id: String,
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                seq: i64,
+            }
+            use diesel::RunQueryDsl;
+            let pairs = diesel::sql_query(format!(
+                "SELECT id::text AS id, seq FROM messages WHERE id IN ({listed})"
+            ))
+            .load::<Pair>(&mut c)
+            .unwrap();
+            got.iter()
+                .map(|id| pairs.iter().find(|p| &p.id == id).unwrap().seq)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seqs, want, "{word}: every match once, newest first");
+    }
+}
+
 #[actix_web::test]
 async fn snippets_mark_hits_and_give_markup_back_as_plain_text() {
     let app = TestApp::spawn().await;
@@ -751,7 +840,10 @@ async fn message_search_and_title_search_use_their_indexes() {
                     .bind::<BigInt, _>(WALK_BUDGET)
                     .bind::<Bool, _>(false)
                     .load(&mut conn),
-                Shape::Exact => query.bind::<Bool, _>(false).load(&mut conn),
+                Shape::Exact => query
+                    .bind::<Bool, _>(false)
+                    .bind::<BigInt, _>(i64::MAX)
+                    .load(&mut conn),
             }
             .unwrap();
             let text = plan_text(plan);

@@ -15,7 +15,7 @@ use serde::Deserialize;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProfileInput {
-    #[garde(length(chars, min = 1, max = 100), custom(no_nul), custom(not_blank))]
+    #[garde(length(chars, min = domain::bounds::user_name::MIN, max = domain::bounds::user_name::MAX), custom(no_nul), custom(not_blank))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     /// The new display name, 1 to 100 characters (trimmed).
     pub name: Option<String>,
@@ -61,7 +61,7 @@ impl ProfileInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AdminUserInput {
-    #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[garde(length(chars, min = domain::bounds::user_name::MIN, max = domain::bounds::user_name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     /// A new display name, 1 to 100 characters (trimmed).
     pub name: Option<String>,

@@ -24,21 +24,21 @@ pub(crate) fn password_bytes(value: &Option<String>, _: &()) -> garde::Result {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 /// `POST /auth/register`'s body; also what `create-admin` takes.
 pub struct RegisterInput {
-    #[garde(required, length(chars, max = 254), email)]
+    #[garde(required, length(chars, max = domain::bounds::email::MAX), email)]
     #[cfg_attr(feature = "openapi", schema(format = Email, value_type = String, required = true, max_length = 254))]
     /// A valid email, up to 254 characters; trimmed and lower-cased.
     pub email: Option<String>,
     /// 8 to 128 characters, and at most 72 bytes in UTF-8 (bcrypt's limit;
     /// longer is refused, never truncated).
-    #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
+    #[garde(required, length(chars, min = domain::bounds::password::MIN, max = domain::bounds::password::MAX), custom(password_bytes))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 8, max_length = 128))]
     pub password: Option<String>,
-    #[garde(required, length(chars, min = 1, max = 100), custom(no_nul))]
+    #[garde(required, length(chars, min = domain::bounds::user_name::MIN, max = domain::bounds::user_name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 100))]
     /// The display name, 1 to 100 characters (trimmed).
     pub name: Option<String>,
     /// A name for this device, up to 100 characters; blank is the same as absent.
-    #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[garde(length(chars, min = domain::bounds::device_name::MIN, max = domain::bounds::device_name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub device_name: Option<String>,
 }
@@ -89,7 +89,7 @@ pub struct LoginInput {
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 1024))]
     pub password: Option<String>,
     /// A name for this device, up to 100 characters; blank is the same as absent.
-    #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[garde(length(chars, min = domain::bounds::device_name::MIN, max = domain::bounds::device_name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 100))]
     pub device_name: Option<String>,
 }
@@ -149,7 +149,7 @@ pub struct ChangePasswordInput {
     /// The password now.
     pub current_password: Option<String>,
     /// 8 to 128 characters, and at most 72 bytes in UTF-8 (bcrypt's limit).
-    #[garde(required, length(chars, min = 8, max = 128), custom(password_bytes))]
+    #[garde(required, length(chars, min = domain::bounds::password::MIN, max = domain::bounds::password::MAX), custom(password_bytes))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 8, max_length = 128))]
     pub new_password: Option<String>,
 }

@@ -386,8 +386,12 @@ impl AuthService {
             id,
             refresh_token_hash: tokens::hash_token(&refresh).to_vec(),
             device_name,
-            user_agent: client.user_agent.map(|ua| truncate(&ua, 512)),
-            ip_address: client.ip_address.map(|ip| truncate(&ip, 64)),
+            user_agent: client
+                .user_agent
+                .map(|ua| truncate(&ua, domain::bounds::user_agent::MAX)),
+            ip_address: client
+                .ip_address
+                .map(|ip| truncate(&ip, domain::bounds::ip_address::MAX)),
             expires_at: OffsetDateTime::now_utc() + ttl,
         };
         Ok((refresh, session))

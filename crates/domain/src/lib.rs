@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod blobs;
+pub mod bounds;
 pub mod callers;
 pub mod entities;
 pub mod error;

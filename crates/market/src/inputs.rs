@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 use time::Date;
 
 /// The largest `priceMinor`: 10^12 minor units.
-pub const MAX_PRICE_MINOR: i64 = 1_000_000_000_000;
+pub const MAX_PRICE_MINOR: i64 = domain::bounds::price_minor::MAX;
 /// The largest `quantity`: 10^9.
-pub const MAX_QUANTITY: i64 = 1_000_000_000;
+pub const MAX_QUANTITY: i64 = domain::bounds::quantity::MAX;
 
 pub use crate::money::{ISO_4217, is_currency};
 
@@ -126,26 +126,26 @@ fn normalize_email_patch(value: &mut Option<Option<String>>) {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VendorInput {
-    #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    #[garde(required, length(chars, min = domain::bounds::name::MIN, max = domain::bounds::name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     /// The vendor's name, 1 to 200 characters.
     pub name: Option<String>,
-    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::email::MAX), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     /// A valid email.
     pub email: Option<String>,
     #[garde(custom(phone_number))]
     /// A phone number, 3 to 32 characters: digits, spaces and `+-()`.
     pub phone: Option<String>,
-    #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::website::MAX), custom(http_url), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     /// An `http` or `https` URL.
     pub website: Option<String>,
-    #[garde(length(chars, max = 500), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::address::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     /// A postal address.
     pub address: Option<String>,
-    #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::notes::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     /// Free notes.
     pub notes: Option<String>,
@@ -181,12 +181,12 @@ impl VendorInput {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct VendorPatchInput {
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    #[garde(custom(not_null), length(chars, min = domain::bounds::name::MIN, max = domain::bounds::name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     /// A new name (not `null`).
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::email::MAX), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     /// A new email; `null` clears it.
     pub email: Option<Option<String>>,
@@ -195,17 +195,17 @@ pub struct VendorPatchInput {
     /// A new phone number; `null` clears it.
     pub phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(length(chars, max = 2048), custom(http_url), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::website::MAX), custom(http_url), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     /// A new website; `null` clears it.
     pub website: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(length(chars, max = 500), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::address::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     /// A new address; `null` clears it.
     pub address: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::notes::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     /// New notes; `null` clears them.
     pub notes: Option<Option<String>>,
@@ -238,15 +238,15 @@ impl VendorPatchInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProductInput {
-    #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    #[garde(required, length(chars, min = domain::bounds::name::MIN, max = domain::bounds::name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     /// The product's name.
     pub name: Option<String>,
-    #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::notes::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     /// A description.
     pub description: Option<String>,
-    #[garde(required, range(min = 0, max = MAX_PRICE_MINOR))]
+    #[garde(required, range(min = domain::bounds::price_minor::MIN, max = domain::bounds::price_minor::MAX))]
     #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true, minimum = 0, maximum = 1000000000000.0))]
     #[serde(default, deserialize_with = "integer")]
     /// The price in minor units of `currency` (cents for EUR), 0 or more.
@@ -255,12 +255,12 @@ pub struct ProductInput {
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true))]
     /// An upper-case ISO 4217 currency code, e.g. `EUR`.
     pub currency: Option<String>,
-    #[garde(range(min = 1, max = MAX_QUANTITY))]
+    #[garde(range(min = domain::bounds::quantity::MIN, max = domain::bounds::quantity::MAX))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     #[serde(default, deserialize_with = "integer")]
     /// How many are offered, 1 or more.
     pub quantity: Option<i64>,
-    #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
+    #[garde(length(chars, min = domain::bounds::unit::MIN, max = domain::bounds::unit::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
     /// What one of `quantity` is (`piece`, `kg`, ...).
     pub unit: Option<String>,
@@ -271,11 +271,11 @@ pub struct ProductInput {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SellerInput {
-    #[garde(required, length(chars, min = 1, max = 200), custom(no_nul))]
+    #[garde(required, length(chars, min = domain::bounds::name::MIN, max = domain::bounds::name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(value_type = String, required = true, min_length = 1, max_length = 200))]
     /// The seller's name, 1 to 200 characters.
     pub name: Option<String>,
-    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::email::MAX), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     /// The seller's email.
     pub email: Option<String>,
@@ -338,17 +338,17 @@ impl SellerInput {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProductPatchInput {
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    #[garde(custom(not_null), length(chars, min = domain::bounds::name::MIN, max = domain::bounds::name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     /// A new product name (not `null`).
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(length(chars, max = 2000), custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::notes::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     /// A new description; `null` clears it.
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable_integer")]
-    #[garde(custom(not_null), range(min = 0, max = MAX_PRICE_MINOR))]
+    #[garde(custom(not_null), range(min = domain::bounds::price_minor::MIN, max = domain::bounds::price_minor::MAX))]
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1000000000000.0))]
     /// A new price in minor units (not `null`).
     pub price_minor: Option<Option<i64>>,
@@ -357,12 +357,12 @@ pub struct ProductPatchInput {
     /// A new currency (not `null`).
     pub currency: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable_integer")]
-    #[garde(range(min = 1, max = MAX_QUANTITY))]
+    #[garde(range(min = domain::bounds::quantity::MIN, max = domain::bounds::quantity::MAX))]
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000000000))]
     /// A new quantity; `null` clears it.
     pub quantity: Option<Option<i64>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(length(chars, min = 1, max = 20), custom(no_nul))]
+    #[garde(length(chars, min = domain::bounds::unit::MIN, max = domain::bounds::unit::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 20))]
     /// A new unit; `null` clears it.
     pub unit: Option<Option<String>>,
@@ -374,12 +374,12 @@ pub struct ProductPatchInput {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SellerPatchInput {
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(custom(not_null), length(chars, min = 1, max = 200), custom(no_nul))]
+    #[garde(custom(not_null), length(chars, min = domain::bounds::name::MIN, max = domain::bounds::name::MAX), custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     /// A new seller name (not `null`).
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[garde(length(chars, max = 254), email, custom(no_nul))]
+    #[garde(length(chars, max = domain::bounds::email::MAX), email, custom(no_nul))]
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     /// A new email; `null` clears it.
     pub email: Option<Option<String>>,

@@ -31,7 +31,7 @@ pub const ALLOWED_TYPES: [&str; 11] = [
 pub const SNIFF_BYTES: usize = 4096;
 
 /// The longest file name kept, in bytes.
-pub const MAX_FILE_NAME_BYTES: usize = 255;
+pub const MAX_FILE_NAME_BYTES: usize = domain::bounds::file_name::MAX;
 
 /// The upload's type, from its first bytes (up to [`SNIFF_BYTES`]); anything
 /// not on the allowed list, an empty file included, is refused.
