@@ -213,6 +213,10 @@ pub enum Entity {
     Seller,
     /// A day of exchange rates.
     ExchangeRates,
+    /// A webhook endpoint.
+    Webhook,
+    /// A delivery of an event to a webhook endpoint.
+    WebhookDelivery,
 }
 
 /// A database failure, classified once by `store`.

@@ -55,5 +55,7 @@ id_type!(
     MessageId,
     MediaId,
     VendorId,
-    SellerId
+    SellerId,
+    WebhookId,
+    DeliveryId
 );

@@ -18,6 +18,7 @@ pub mod roles;
 pub mod text;
 pub mod timefmt;
 pub mod validation;
+pub mod webhooks;
 
 pub use actor::{Actor, Via};
 pub use callers::{CallerCache, LiveActor};

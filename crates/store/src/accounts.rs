@@ -70,8 +70,19 @@ impl AccountStore for PgStore {
     fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         use crate::schema::{chat_sessions, media};
         self.tx(|c| {
-            diesel::delete(chat_sessions::table.filter(chat_sessions::user_id.eq(id.0)))
-                .execute(c)?;
+            let sessions: Vec<uuid::Uuid> =
+                diesel::delete(chat_sessions::table.filter(chat_sessions::user_id.eq(id.0)))
+                    .returning(chat_sessions::id)
+                    .get_results(c)?;
+            // Their webhook deliveries (§3.11), in this transaction.
+            for session in sessions {
+                crate::webhooks::enqueue_event(
+                    c,
+                    domain::webhooks::EventType::SessionDeleted,
+                    session,
+                    session,
+                )?;
+            }
             let owned: Vec<uuid::Uuid> = media::table
                 .filter(media::owner_id.eq(id.0))
                 .select(media::id)

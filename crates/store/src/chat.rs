@@ -72,7 +72,12 @@ impl PgStore {
     /// under its row lock (the next `seq`, the count, `updatedAt` and
     /// `lastMessageAt`), the insert with the new `seq` and time, its
     /// live-events notice (`"<session> <seq> m <id>"`, sent at commit), and
-    /// the new message read back with its medium, as a page row. Binds: `$1`
+    /// the new message read back with its medium, as a page row; and its
+    /// webhook deliveries (contract §3.11), one per enabled endpoint that
+    /// wants `message.created`, each holding the message's row as JSON (read
+    /// back as a Message when claimed), with the notice that wakes the
+    /// dispatchers: with no endpoint, a scan of the tiny `webhooks` table.
+    /// Binds: `$1`
     /// session, `$2` message id, `$3` sender, `$4` role, `$5` kind, `$6`
     /// content, `$7` media id, `$8` client message id. No row: the session is
     /// gone. A `clientMessageId` already used fails the unique index, which
@@ -93,12 +98,20 @@ INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, media
 client_message_id, created_at) \
 SELECT $2, b.id, b.message_seq, $3, $4, $5, $6, $7, $8, b.last_message_at FROM bumped b \
 RETURNING id, session_id, seq, sender_id, role, kind, content, media_id, client_message_id, created_at\
+), hooked AS (\
+INSERT INTO webhook_deliveries (id, webhook_id, event_type, session_id, message_row, created_at) \
+SELECT dealroom_uuid_v7(), w.id, 'message.created', m.session_id, \
+json_build_object('message', to_json(m), 'media', to_json(md))::text, m.created_at \
+FROM m CROSS JOIN webhooks w LEFT JOIN media md ON md.id = m.media_id \
+WHERE w.enabled AND w.events && ARRAY['message.created', '*'] \
+RETURNING 1\
 ) \
 SELECT ",
         message_columns!(),
         ", \
 pg_notify('dealroom_events', m.session_id::text || ' ' || m.seq::text || ' m ' || m.id::text) \
-AS notified \
+AS notified, \
+CASE WHEN EXISTS (SELECT 1 FROM hooked) THEN pg_notify('dealroom_webhooks', '') END AS hooks_notified \
 FROM m LEFT JOIN media md ON md.id = m.media_id"
     );
 }
@@ -310,7 +323,10 @@ impl PageRow {
 
 // ---------------------------------------------------------------- helpers
 
-fn session_by_id(c: &mut PgConnection, id: ChatSessionId) -> QueryResult<Option<ChatSession>> {
+pub(crate) fn session_by_id(
+    c: &mut PgConnection,
+    id: ChatSessionId,
+) -> QueryResult<Option<ChatSession>> {
     chat_sessions::table
         .left_join(vendors::table)
         .filter(chat_sessions::id.eq(id.0))
@@ -320,7 +336,10 @@ fn session_by_id(c: &mut PgConnection, id: ChatSessionId) -> QueryResult<Option<
         .map(|r| r.map(session_into_domain))
 }
 
-fn message_by_id(c: &mut PgConnection, id: MessageId) -> QueryResult<Option<(Message, UserId)>> {
+pub(crate) fn message_by_id(
+    c: &mut PgConnection,
+    id: MessageId,
+) -> QueryResult<Option<(Message, UserId)>> {
     let row: Option<(MessageRow, Option<MediaRow>, Uuid)> = messages::table
         .inner_join(chat_sessions::table)
         .left_join(media::table)
@@ -434,7 +453,7 @@ impl ChatStore for PgStore {
         owner: UserId,
         title: &str,
     ) -> StoreResult<ChatSession> {
-        self.run(|c| {
+        self.tx(|c| {
             let row = diesel::insert_into(chat_sessions::table)
                 .values(NewSessionRow {
                     id: id.0,
@@ -443,6 +462,12 @@ impl ChatStore for PgStore {
                 })
                 .returning(SessionRow::as_returning())
                 .get_result(c)?;
+            crate::webhooks::enqueue_event(
+                c,
+                domain::webhooks::EventType::SessionCreated,
+                id.0,
+                id.0,
+            )?;
             Ok(session_into_domain((row, None)))
         })
     }

@@ -35,6 +35,11 @@ pub const UNIQUE_INDEXES: &[(&str, Conflict)] = &[
         Conflict::Id(Entity::ExchangeRates),
     ),
     ("exchange_rates_pkey", Conflict::Id(Entity::ExchangeRates)),
+    ("webhooks_pkey", Conflict::Id(Entity::Webhook)),
+    (
+        "webhook_deliveries_pkey",
+        Conflict::Id(Entity::WebhookDelivery),
+    ),
 ];
 
 /// Every foreign key of the schema and the entity it refers to.
@@ -49,6 +54,7 @@ pub const FOREIGN_KEYS: &[(&str, Entity)] = &[
     ("vendors_session_id_fkey", Entity::ChatSession),
     ("sellers_session_id_fkey", Entity::ChatSession),
     ("exchange_rates_date_fkey", Entity::ExchangeRates),
+    ("webhook_deliveries_webhook_id_fkey", Entity::Webhook),
 ];
 
 /// The typed conflict of a unique index, if it is one of the schema's.

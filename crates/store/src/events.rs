@@ -39,7 +39,8 @@ struct Sent {
 }
 
 /// Notifies `kind` of `id` in `session`, inside the caller's transaction, after
-/// its write has taken the session's row lock.
+/// its write has taken the session's row lock; and writes the event's webhook
+/// deliveries in the same transaction ([`crate::webhooks::enqueue`]).
 pub(crate) fn notify(
     c: &mut PgConnection,
     session: Uuid,
@@ -50,16 +51,17 @@ pub(crate) fn notify(
         .bind::<SqlUuid, _>(session)
         .bind::<Text, _>(kind.letter().to_string())
         .bind::<Text, _>(id.to_string())
-        .load::<Sent>(c)
-        .map(drop)
+        .load::<Sent>(c)?;
+    crate::webhooks::enqueue(c, session, kind, id)
 }
 
-/// Notifies a notice whose position is known (a new message, a deleted session).
+/// Notifies a notice whose position is known (a new message, a deleted
+/// session), with its webhook deliveries, as [`notify`].
 pub(crate) fn notify_at(c: &mut PgConnection, notice: &Notice) -> QueryResult<()> {
     Prepared::new(PgStore::NOTIFY_AT_SQL)
         .bind::<Text, _>(notice.payload())
-        .load::<Sent>(c)
-        .map(drop)
+        .load::<Sent>(c)?;
+    crate::webhooks::enqueue(c, notice.session.0, notice.kind, notice.id)
 }
 
 /// The listening connection of one instance.

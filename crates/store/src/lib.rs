@@ -15,6 +15,7 @@ mod replica;
 mod rows;
 mod schema;
 pub mod search;
+mod webhooks;
 
 pub use error::{FOREIGN_KEYS, UNIQUE_INDEXES, classify, conflict_of, parent_of};
 pub use events::CHANNEL;

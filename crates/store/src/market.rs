@@ -114,6 +114,26 @@ fn opt(v: &Option<String>) -> Option<&str> {
     v.as_deref()
 }
 
+/// A vendor by id (a webhook's snapshot of `vendor.changed`).
+pub(crate) fn vendor_by_id(c: &mut PgConnection, id: Uuid) -> QueryResult<Option<Vendor>> {
+    vendors::table
+        .find(id)
+        .select(VendorRow::as_select())
+        .first(c)
+        .optional()
+        .map(|v| v.map(VendorRow::into_domain))
+}
+
+/// A seller by id (a webhook's snapshot of `seller.changed`).
+pub(crate) fn seller_by_id(c: &mut PgConnection, id: Uuid) -> QueryResult<Option<Seller>> {
+    sellers::table
+        .find(id)
+        .select(SellerRow::as_select())
+        .first(c)
+        .optional()
+        .map(|s| s.map(SellerRow::into_domain))
+}
+
 fn opt_change(v: &Option<Option<String>>) -> Option<Option<&str>> {
     v.as_ref().map(|inner| inner.as_deref())
 }

@@ -137,6 +137,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        position -> Int8,
+        webhook_id -> Uuid,
+        event_type -> Text,
+        session_id -> Nullable<Uuid>,
+        data -> Nullable<Text>,
+        message_row -> Nullable<Text>,
+        status -> Text,
+        attempts -> Int4,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Nullable<Timestamptz>,
+        lease_token -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        url -> Text,
+        events -> Array<Nullable<Text>>,
+        description -> Nullable<Text>,
+        enabled -> Bool,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamptz>,
+        failing_since -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(chat_sessions -> users (user_id));
 diesel::joinable!(exchange_rates -> exchange_rate_dates (date));
 diesel::joinable!(login_sessions -> users (user_id));
@@ -146,6 +183,7 @@ diesel::joinable!(messages -> media (media_id));
 diesel::joinable!(messages -> users (sender_id));
 diesel::joinable!(sellers -> chat_sessions (session_id));
 diesel::joinable!(vendors -> chat_sessions (session_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     chat_sessions,
@@ -158,4 +196,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sellers,
     users,
     vendors,
+    webhook_deliveries,
+    webhooks,
 );
