@@ -43,6 +43,8 @@ struct State {
     sellers: BTreeMap<SellerId, Seller>,
     /// `exchange_rate_dates` with their `exchange_rates`.
     rates: BTreeMap<time::Date, ExchangeRates>,
+    /// `webhooks` and `webhook_deliveries`.
+    outbox: Outbox,
 }
 
 struct UserRow {
@@ -517,6 +519,7 @@ impl State {
         self.delete_uncarried(&carried);
         self.vendors.retain(|_, v| v.session_id != id);
         self.sellers.retain(|_, s| s.session_id != id);
+        self.hook(domain::webhooks::EventType::SessionDeleted, id);
         true
     }
 
@@ -881,6 +884,7 @@ impl ChatStore for MemoryStore {
                 seller_count: 0,
             },
         );
+        st.hook(domain::webhooks::EventType::SessionCreated, id);
         st.session(id).ok_or(StoreError::NotFound)
     }
 
@@ -934,6 +938,7 @@ impl ChatStore for MemoryStore {
         check_title(title)?;
         s.title = title.to_owned();
         s.updated_at = at;
+        st.hook(domain::webhooks::EventType::SessionUpdated, id);
         Ok(st.session(id))
     }
 
@@ -985,6 +990,7 @@ impl ChatStore for MemoryStore {
         };
         let created = st.message(&row);
         st.messages.insert(m.id, row);
+        st.hook(domain::webhooks::EventType::MessageCreated, m.session_id);
         Ok(Some(Posted::Created(created)))
     }
 
@@ -1054,6 +1060,7 @@ impl ChatStore for MemoryStore {
         if let Some(s) = st.sessions.get_mut(&session) {
             s.message_count -= 1;
         }
+        st.hook(domain::webhooks::EventType::MessageDeleted, session);
         Ok(true)
     }
 
@@ -1384,6 +1391,7 @@ impl MarketStore for MemoryStore {
         }
         st.touch(session, at);
         st.vendors.insert(id, vendor.clone());
+        st.hook(domain::webhooks::EventType::VendorChanged, session);
         Ok(vendor)
     }
 
@@ -1425,6 +1433,7 @@ impl MarketStore for MemoryStore {
         check_vendor(&v)?;
         st.touch(v.session_id, at);
         st.vendors.insert(id, v.clone());
+        st.hook(domain::webhooks::EventType::VendorChanged, v.session_id);
         Ok(Some(v))
     }
 
@@ -1435,6 +1444,7 @@ impl MarketStore for MemoryStore {
             return Ok(false);
         };
         st.touch(v.session_id, at);
+        st.hook(domain::webhooks::EventType::VendorChanged, v.session_id);
         Ok(true)
     }
 
@@ -1475,6 +1485,7 @@ impl MarketStore for MemoryStore {
             s.updated_at = at;
         }
         st.sellers.insert(id, seller.clone());
+        st.hook(domain::webhooks::EventType::SellerChanged, session);
         Ok(SellerAdded::Added(Box::new(seller)))
     }
 
@@ -1556,6 +1567,7 @@ impl MarketStore for MemoryStore {
         }
         st.touch(s.session_id, at);
         st.sellers.insert(id, s.clone());
+        st.hook(domain::webhooks::EventType::SellerChanged, s.session_id);
         Ok(Some(s))
     }
 
@@ -1569,6 +1581,7 @@ impl MarketStore for MemoryStore {
             session.seller_count -= 1;
             session.updated_at = at;
         }
+        st.hook(domain::webhooks::EventType::SellerDeleted, s.session_id);
         Ok(true)
     }
 
@@ -1644,5 +1657,242 @@ impl HealthStore for MemoryStore {
     /// Always ready: there is no database to lose.
     fn ready(&self) -> StoreResult<bool> {
         Ok(true)
+    }
+}
+
+// ---------------------------------------------------------------- webhooks
+
+use domain::webhooks::Webhook;
+
+/// `webhooks`, with the columns the admin API never shows.
+struct WebhookRow {
+    webhook: Webhook,
+    secret: domain::webhooks::WebhookSecret,
+    previous_secret: Option<(domain::webhooks::WebhookSecret, Timestamp)>,
+}
+
+/// The outbox: `webhook_deliveries`, in the order they were written.
+#[derive(Default)]
+struct Outbox {
+    webhooks: BTreeMap<WebhookId, WebhookRow>,
+    deliveries: Vec<domain::webhooks::Delivery>,
+    /// The last `position` handed out.
+    position: i64,
+}
+
+/// The CHECKs of `webhooks`.
+fn check_webhook(url: &str, events: &[String], description: Option<&str>) -> StoreResult<()> {
+    check(
+        (1..=domain::webhooks::URL_MAX).contains(&chars(url)),
+        "webhooks_url_check",
+    )?;
+    check(!events.is_empty(), "webhooks_events_check")?;
+    check_opt(
+        description,
+        |d| (1..=domain::webhooks::DESCRIPTION_MAX).contains(&chars(d)),
+        "webhooks_description_check",
+    )
+}
+
+impl State {
+    /// What a write's transaction adds to the outbox: a delivery of `event`
+    /// to every enabled endpoint that wants it (the store's `enqueue`).
+    fn hook(&mut self, event: domain::webhooks::EventType, session: ChatSessionId) {
+        let name = event.name();
+        let wanted: Vec<WebhookId> = self
+            .outbox
+            .webhooks
+            .values()
+            .filter(|w| w.webhook.enabled)
+            .filter(|w| {
+                w.webhook
+                    .events
+                    .iter()
+                    .any(|e| e == name || e == domain::webhooks::ALL_EVENTS)
+            })
+            .map(|w| w.webhook.id)
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let at = self.tick();
+        for webhook in wanted {
+            self.deliver(webhook, DeliveryId::new(), name, Some(session), at);
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        webhook: WebhookId,
+        id: DeliveryId,
+        event_type: &str,
+        session: Option<ChatSessionId>,
+        at: Timestamp,
+    ) -> domain::webhooks::Delivery {
+        self.outbox.position += 1;
+        let d = domain::webhooks::Delivery {
+            id,
+            webhook_id: webhook,
+            event_type: event_type.to_owned(),
+            session_id: session,
+            status: domain::webhooks::DeliveryStatus::Pending,
+            attempts: 0,
+            last_status_code: None,
+            last_error: None,
+            next_attempt_at: Some(at),
+            created_at: at,
+            delivered_at: None,
+            position: self.outbox.position,
+        };
+        self.outbox.deliveries.push(d.clone());
+        d
+    }
+}
+
+impl domain::webhooks::WebhookStore for MemoryStore {
+    fn create_webhook(&self, w: &domain::webhooks::NewWebhook) -> StoreResult<Webhook> {
+        let mut st = self.lock();
+        let at = st.tick();
+        check_webhook(&w.url, &w.events, w.description.as_deref())?;
+        if st.outbox.webhooks.contains_key(&w.id) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::Webhook)));
+        }
+        let webhook = Webhook {
+            id: w.id,
+            url: w.url.clone(),
+            events: w.events.clone(),
+            description: w.description.clone(),
+            enabled: true,
+            created_at: at,
+            updated_at: at,
+        };
+        st.outbox.webhooks.insert(
+            w.id,
+            WebhookRow {
+                webhook: webhook.clone(),
+                secret: w.secret.clone(),
+                previous_secret: None,
+            },
+        );
+        Ok(webhook)
+    }
+
+    fn webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        let st = self.lock();
+        let mut all: Vec<Webhook> = st
+            .outbox
+            .webhooks
+            .values()
+            .map(|w| w.webhook.clone())
+            .collect();
+        all.sort_by_key(|w| (w.created_at, w.id));
+        Ok(all)
+    }
+
+    fn webhook(&self, id: WebhookId) -> StoreResult<Option<Webhook>> {
+        Ok(self
+            .lock()
+            .outbox
+            .webhooks
+            .get(&id)
+            .map(|w| w.webhook.clone()))
+    }
+
+    fn update_webhook(
+        &self,
+        id: WebhookId,
+        changes: &domain::webhooks::WebhookChanges,
+    ) -> StoreResult<Option<Webhook>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(row) = st.outbox.webhooks.get_mut(&id) else {
+            return Ok(None);
+        };
+        let mut w = row.webhook.clone();
+        if let Some(url) = &changes.url {
+            w.url = url.clone();
+        }
+        if let Some(events) = &changes.events {
+            w.events = events.clone();
+        }
+        if let Some(description) = &changes.description {
+            w.description = description.clone();
+        }
+        if let Some(enabled) = changes.enabled {
+            w.enabled = enabled;
+        }
+        check_webhook(&w.url, &w.events, w.description.as_deref())?;
+        w.updated_at = at;
+        row.webhook = w.clone();
+        Ok(Some(w))
+    }
+
+    fn delete_webhook(&self, id: WebhookId) -> StoreResult<bool> {
+        let mut st = self.lock();
+        if st.outbox.webhooks.remove(&id).is_none() {
+            return Ok(false);
+        }
+        st.outbox.deliveries.retain(|d| d.webhook_id != id);
+        Ok(true)
+    }
+
+    fn rotate_webhook_secret(
+        &self,
+        id: WebhookId,
+        secret: &domain::webhooks::WebhookSecret,
+        previous_until: Timestamp,
+    ) -> StoreResult<Option<Webhook>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        let Some(row) = st.outbox.webhooks.get_mut(&id) else {
+            return Ok(None);
+        };
+        let previous = std::mem::replace(&mut row.secret, secret.clone());
+        row.previous_secret = Some((previous, previous_until));
+        row.webhook.updated_at = at;
+        Ok(Some(row.webhook.clone()))
+    }
+
+    fn webhook_deliveries(
+        &self,
+        id: WebhookId,
+        status: Option<domain::webhooks::DeliveryStatus>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Option<Vec<domain::webhooks::Delivery>>> {
+        let st = self.lock();
+        if !st.outbox.webhooks.contains_key(&id) {
+            return Ok(None);
+        }
+        Ok(Some(
+            st.outbox
+                .deliveries
+                .iter()
+                .rev()
+                .filter(|d| d.webhook_id == id)
+                .filter(|d| status.is_none_or(|s| d.status == s))
+                .filter(|d| before.is_none_or(|b| d.position < b))
+                .take(take(limit))
+                .cloned()
+                .collect(),
+        ))
+    }
+
+    fn enqueue_test_delivery(
+        &self,
+        id: WebhookId,
+        delivery: DeliveryId,
+        _data: &str,
+    ) -> StoreResult<Option<domain::webhooks::Delivery>> {
+        let mut st = self.lock();
+        let at = st.tick();
+        if !st.outbox.webhooks.contains_key(&id) {
+            return Ok(None);
+        }
+        if st.outbox.deliveries.iter().any(|d| d.id == delivery) {
+            return Err(StoreError::Conflict(Conflict::Id(Entity::WebhookDelivery)));
+        }
+        let name = domain::webhooks::EventType::WebhookTest.name();
+        Ok(Some(st.deliver(id, delivery, name, None, at)))
     }
 }

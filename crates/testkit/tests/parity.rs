@@ -907,3 +907,217 @@ fn memory_store_and_postgres_agree_on_one_scenario() {
     }
     assert_eq!(in_memory.len(), on_postgres.len());
 }
+
+// ---------------------------------------------------------------- webhooks
+
+trait HookPorts: Ports + domain::webhooks::WebhookStore {}
+impl<T: Ports + domain::webhooks::WebhookStore> HookPorts for T {}
+
+fn hook(n: u128, url: &str, events: &[&str]) -> domain::webhooks::NewWebhook {
+    domain::webhooks::NewWebhook {
+        id: WebhookId(id(n)),
+        url: url.to_owned(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        description: None,
+        secret: domain::webhooks::WebhookSecret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    }
+}
+
+/// Endpoints, their CHECKs, and the deliveries the writes record: which
+/// endpoint gets which event, in which order.
+fn webhook_scenario(s: &dyn HookPorts) -> Vec<String> {
+    use domain::webhooks::{DeliveryStatus, WebhookChanges};
+    let mut out = Vec::new();
+    let mut step = |name: &str, line: String| out.push(format!("{name}: {line}"));
+    let webhook = |w: domain::webhooks::Webhook| {
+        format!(
+            "{} {} {:?} {:?} {}",
+            w.id, w.url, w.events, w.description, w.enabled
+        )
+    };
+    let all = WebhookId(id(500));
+    let messages = WebhookId(id(501));
+    let off = WebhookId(id(502));
+    step(
+        "all",
+        show(
+            s.create_webhook(&hook(500, "https://a.example/in", &["*"])),
+            webhook,
+        ),
+    );
+    step(
+        "messages",
+        show(
+            s.create_webhook(&hook(
+                501,
+                "https://m.example/in",
+                &["message.created", "session.deleted"],
+            )),
+            webhook,
+        ),
+    );
+    step(
+        "off",
+        show(
+            s.create_webhook(&hook(502, "https://o.example/in", &["*"])),
+            webhook,
+        ),
+    );
+    step(
+        "again",
+        show(
+            s.create_webhook(&hook(500, "https://a.example/in", &["*"])),
+            webhook,
+        ),
+    );
+    step(
+        "no events",
+        show(
+            s.create_webhook(&hook(503, "https://x.example/in", &[])),
+            webhook,
+        ),
+    );
+    step(
+        "long url",
+        show(
+            s.create_webhook(&hook(503, &"h".repeat(2049), &["*"])),
+            webhook,
+        ),
+    );
+    let blank = domain::webhooks::NewWebhook {
+        description: Some(String::new()),
+        ..hook(503, "https://x.example/in", &["*"])
+    };
+    step("blank description", show(s.create_webhook(&blank), webhook));
+    let disable = WebhookChanges {
+        enabled: Some(false),
+        description: Some(Some("paused".into())),
+        ..WebhookChanges::default()
+    };
+    step(
+        "disable",
+        show(s.update_webhook(off, &disable), |w| {
+            format!("{:?}", w.map(webhook))
+        }),
+    );
+    step(
+        "unknown",
+        show(s.update_webhook(WebhookId(id(599)), &disable), |w| {
+            format!("{:?}", w.map(webhook))
+        }),
+    );
+    step("list", show(s.webhooks(), |l| ids(&l, |w| w.id.0)));
+
+    s.register(&user(510, "wh@example.com", Role::User), &login(511))
+        .unwrap();
+    let session = ChatSessionId(id(512));
+    s.create_chat_session(session, UserId(id(510)), "Lamps")
+        .unwrap();
+    s.post_message(&text(513, 512, 510, "hello", None)).unwrap();
+    s.post_message(&text(513, 512, 510, "same id", None)).ok();
+    s.rename_chat_session(session, "Desk lamps").unwrap();
+    s.create_vendor(
+        VendorId(id(514)),
+        session,
+        &VendorFields {
+            name: "Acme".into(),
+            ..VendorFields::default()
+        },
+    )
+    .unwrap();
+    s.add_seller(SellerId(id(515)), session, &offer("Bo", "Lamp", 100), 10)
+        .unwrap();
+    s.delete_seller(SellerId(id(515))).unwrap();
+    s.delete_message(MessageId(id(513))).unwrap();
+    step(
+        "test",
+        show(
+            s.enqueue_test_delivery(off, DeliveryId(id(516)), "{}"),
+            |d| {
+                format!(
+                    "{:?}",
+                    d.map(|d| (d.id, d.event_type, d.session_id, d.status))
+                )
+            },
+        ),
+    );
+    step(
+        "test unknown",
+        show(
+            s.enqueue_test_delivery(WebhookId(id(599)), DeliveryId(id(517)), "{}"),
+            |d| format!("{:?}", d.map(|d| d.id)),
+        ),
+    );
+    s.delete_user(UserId(id(510))).unwrap();
+    let list = |w: WebhookId, status: Option<DeliveryStatus>, before: Option<i64>| {
+        show(s.webhook_deliveries(w, status, before, 100), |l| {
+            format!(
+                "{:?}",
+                l.map(|l| l
+                    .into_iter()
+                    .map(|d| format!(
+                        "{} {:?} {:?} {}",
+                        d.event_type, d.session_id, d.status, d.attempts
+                    ))
+                    .collect::<Vec<_>>())
+            )
+        })
+    };
+    step("all's", list(all, None, None));
+    step("messages'", list(messages, None, None));
+    step("off's", list(off, None, None));
+    step(
+        "pending",
+        list(messages, Some(DeliveryStatus::Pending), None),
+    );
+    step(
+        "delivered",
+        list(messages, Some(DeliveryStatus::Delivered), None),
+    );
+    step("unknown's", list(WebhookId(id(599)), None, None));
+    let first = s
+        .webhook_deliveries(all, None, None, 2)
+        .unwrap()
+        .unwrap_or_default();
+    let before = first.last().map(|d| d.position);
+    step(
+        "page 2",
+        show(s.webhook_deliveries(all, None, before, 2), |l| {
+            format!(
+                "{:?}",
+                l.map(|l| l.into_iter().map(|d| d.event_type).collect::<Vec<_>>())
+            )
+        }),
+    );
+    step(
+        "rotate",
+        show(
+            s.rotate_webhook_secret(
+                all,
+                &domain::webhooks::WebhookSecret::new("whsec_new"),
+                OffsetDateTime::now_utc(),
+            ),
+            |w| format!("{:?}", w.map(|w| w.id)),
+        ),
+    );
+    step("delete", show(s.delete_webhook(all), dbg));
+    step("delete again", show(s.delete_webhook(all), dbg));
+    step("gone's", list(all, None, None));
+    out
+}
+
+#[test]
+fn memory_store_and_postgres_agree_on_webhooks() {
+    let memory = MemoryStore::new();
+    let in_memory = webhook_scenario(&memory);
+    let db = testkit::TestDb::new();
+    let pg = store::PgStore::connect(db.url(), &store::PoolSettings::default());
+    let on_postgres = webhook_scenario(&pg);
+    for line in &on_postgres {
+        println!("{line}");
+    }
+    for (i, (a, b)) in in_memory.iter().zip(&on_postgres).enumerate() {
+        assert_eq!(a, b, "step {i} differs (left: memory, right: PostgreSQL)");
+    }
+    assert_eq!(in_memory.len(), on_postgres.len());
+}
