@@ -22,3 +22,4 @@ mod schema;
 mod search;
 mod slow_clients;
 mod users;
+mod webhooks;

@@ -105,6 +105,8 @@ fn every_owning_foreign_key_cascades() {
         ("messages.session_id", "c"),
         ("sellers.session_id", "c"),
         ("vendors.session_id", "c"),
+        // An endpoint's deliveries go with it (pending ones are dropped).
+        ("webhook_deliveries.webhook_id", "c"),
     ]
     .iter()
     .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))

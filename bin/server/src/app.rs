@@ -28,6 +28,8 @@ pub struct Application {
     limits: Vec<Limit>,
     state: web::Data<AppState>,
     listener: events::Listener,
+    /// This instance's webhook dispatcher (contract §3.11).
+    dispatcher: webhook_dispatch::Dispatcher,
     drain: Arc<Drain>,
 }
 
@@ -138,6 +140,11 @@ impl Application {
         );
         let limits = vec![api_limit.clone(), auth_limit.clone()];
         let metrics = Arc::new(Metrics::new());
+        // Dropped (and so stopped, its threads joined) if anything below fails.
+        let dispatcher = start_dispatcher(&state).map_err(|e| {
+            StartError::Services(format!("cannot start the webhook dispatcher: {e}"))
+        })?;
+        let webhook_stats = dispatcher.stats();
         let app_state = state.clone();
         let server = conn::server(listener, options, drain.clone(), move || {
             let s = &state.settings;
@@ -145,6 +152,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::Data::from(metrics.clone()))
+                .app_data(web::Data::from(webhook_stats.clone()))
                 .app_data(web::Data::from(app_drain.clone()))
                 .app_data(web::Data::new(EdgeConfig {
                     production: s.is_production(),
@@ -186,6 +194,7 @@ impl Application {
             limits,
             state: app_state,
             listener: events_listener,
+            dispatcher,
             drain,
         })
     }
@@ -215,6 +224,10 @@ impl Application {
         self.state.events.close();
         let listener = self.listener;
         let _ = web::block(move || listener.join()).await;
+        // Attempts in flight get a second; what it still holds is given back
+        // to the other instances at once.
+        let dispatcher = self.dispatcher;
+        let _ = web::block(move || dispatcher.stop()).await;
         close_pool(self.state).await;
         served
     }
@@ -265,6 +278,25 @@ impl Application {
         });
         self.run_until_stopped().await
     }
+}
+
+/// This instance's webhook dispatcher, as the settings say, on the app's store.
+fn start_dispatcher(state: &AppState) -> std::io::Result<webhook_dispatch::Dispatcher> {
+    let s = &state.settings;
+    webhook_dispatch::Dispatcher::spawn(
+        Arc::new(state.store.clone()),
+        webhook_dispatch::Settings {
+            timeout: s.webhook_timeout,
+            disable_after: s.webhook_disable_after,
+            retention: s.webhook_retention,
+            retry_scale: s.webhook_retry_scale,
+            concurrency: s.webhook_concurrency,
+            policy: state.webhooks.policy(),
+            ..webhook_dispatch::Settings::default()
+        },
+        Some(state.media_urls.clone()),
+        Arc::new(domain::webhooks::SystemResolver),
+    )
 }
 
 /// How long shutdown waits, at most, for live streams to end.

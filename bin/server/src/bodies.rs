@@ -86,3 +86,12 @@ pub struct ReplicaReadiness {
     #[schema(example = 0.004)]
     pub lag_seconds: Option<f64>,
 }
+
+data! {
+    /// `{webhook}`.
+    WebhookData { webhook: domain::webhooks::Webhook }
+    /// `{delivery}`.
+    DeliveryData { delivery: domain::webhooks::Delivery }
+    /// Every webhook endpoint, oldest first.
+    WebhookList { items: Vec<domain::webhooks::Webhook> }
+}

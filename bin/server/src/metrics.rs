@@ -271,7 +271,11 @@ fn method_label(m: &Method) -> &'static str {
 }
 
 /// `GET /metrics`.
-pub async fn endpoint(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
+pub async fn endpoint(
+    metrics: web::Data<Metrics>,
+    state: web::Data<AppState>,
+    webhooks: web::Data<webhook_dispatch::Stats>,
+) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, CONTENT_TYPE_TEXT))
         .insert_header((CACHE_CONTROL, "no-store"))
@@ -280,6 +284,7 @@ pub async fn endpoint(metrics: web::Data<Metrics>, state: web::Data<AppState>) -
             if let Some(replica) = state.store.replica_stats() {
                 render_replica(&mut text, &replica);
             }
+            render_webhooks(&mut text, &webhooks);
             text
         })
 }
@@ -323,6 +328,64 @@ fn render_replica(out: &mut String, r: &store::ReplicaStats) {
             "gauge",
             "Replica connections open now, idle or in use.",
             f64::from(r.pool.connections),
+        ),
+    ] {
+        header(out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+}
+
+/// The webhooks' series: this instance's attempts by outcome, and the
+/// queue (every instance's) as its dispatcher last read it.
+fn render_webhooks(out: &mut String, s: &webhook_dispatch::Stats) {
+    use std::sync::atomic::Ordering::Relaxed;
+    header(
+        out,
+        "webhook_attempts_total",
+        "counter",
+        "Webhook delivery attempts by this instance, by outcome: delivered (a 2xx), retry (failed, tried again later), failed (failed for the last time).",
+    );
+    for (outcome, n) in [
+        ("delivered", &s.delivered),
+        ("retry", &s.retried),
+        ("failed", &s.failed),
+    ] {
+        let _ = writeln!(
+            out,
+            "webhook_attempts_total{{outcome=\"{outcome}\"}} {}",
+            n.load(Relaxed)
+        );
+    }
+    for (name, kind, help, value) in [
+        (
+            "webhook_deliveries_pending",
+            "gauge",
+            "Webhook deliveries pending (of every instance), read every 2 s.",
+            s.pending.load(Relaxed) as f64,
+        ),
+        (
+            "webhook_oldest_pending_age_seconds",
+            "gauge",
+            "Age of the oldest pending webhook delivery (0: none pending).",
+            s.oldest_pending_age(),
+        ),
+        (
+            "webhook_attempts_in_flight",
+            "gauge",
+            "Webhook attempts this instance has in flight now.",
+            s.in_flight.load(Relaxed) as f64,
+        ),
+        (
+            "webhook_endpoints_disabled_total",
+            "counter",
+            "Webhook endpoints this instance disabled after WEBHOOK_DISABLE_AFTER of failures only.",
+            s.disabled.load(Relaxed) as f64,
+        ),
+        (
+            "webhook_deliveries_purged_total",
+            "counter",
+            "Ended webhook deliveries deleted after WEBHOOK_RETENTION.",
+            s.purged.load(Relaxed) as f64,
         ),
     ] {
         header(out, name, kind, help);
@@ -448,6 +511,26 @@ mod tests {
             "db_pool_connections 2".into(),
             "db_pool_idle 1".into(),
             "db_pool_waiting 0".into(),
+        ] {
+            assert!(text.lines().any(|x| x == line), "{line} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn webhooks_report_attempts_by_outcome_and_the_queue() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let stats = webhook_dispatch::Stats::default();
+        stats.delivered.store(7, Relaxed);
+        stats.retried.store(2, Relaxed);
+        stats.pending.store(3, Relaxed);
+        let mut text = String::new();
+        render_webhooks(&mut text, &stats);
+        for line in [
+            "webhook_attempts_total{outcome=\"delivered\"} 7",
+            "webhook_attempts_total{outcome=\"retry\"} 2",
+            "webhook_attempts_total{outcome=\"failed\"} 0",
+            "webhook_deliveries_pending 3",
+            "webhook_oldest_pending_age_seconds 0",
         ] {
             assert!(text.lines().any(|x| x == line), "{line} in\n{text}");
         }

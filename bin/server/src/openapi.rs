@@ -41,6 +41,7 @@ use utoipa::openapi::{
         (name = "sellers", description = "Sellers' product offers in a chat session, and their comparison"),
         (name = "exchange-rates", description = "Daily reference exchange rates against one base currency"),
         (name = "media", description = "Uploaded files: photos, PDFs, voice notes, short videos"),
+        (name = "webhooks", description = "Endpoints that receive every event of every chat session, signed (Standard Webhooks), retried until acknowledged (admins)"),
         (name = "service", description = "Liveness, readiness, metrics, this document"),
     )
 )]
@@ -57,6 +58,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         routes::market::Doc::openapi(),
         routes::events::Doc::openapi(),
         routes::media::Doc::openapi(),
+        routes::webhooks::Doc::openapi(),
         routes::health::Doc::openapi(),
         routes::docs::Doc::openapi(),
     ] {

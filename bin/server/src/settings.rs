@@ -130,6 +130,21 @@ pub struct Settings {
     pub s3_region: String,
     pub s3_access_key_id: String,
     pub s3_secret_access_key: Secret,
+    /// An attempt's whole time, from resolving its host to its answer.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub webhook_timeout: Duration,
+    /// An endpoint failing only for this long is disabled.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub webhook_disable_after: Duration,
+    /// Ended deliveries are kept this long.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub webhook_retention: Duration,
+    /// Attempts in flight at once per instance.
+    pub webhook_concurrency: usize,
+    pub webhook_allow_http: bool,
+    pub webhook_allow_private: bool,
+    /// Multiplies the retry schedule (tests only).
+    pub webhook_retry_scale: f64,
 }
 
 /// Where uploads' bytes are stored.
@@ -245,6 +260,12 @@ impl Settings {
         }
         if self.media_max_bytes == 0 {
             return bad("MEDIA_MAX_BYTES must be at least 1");
+        }
+        if self.webhook_concurrency == 0 {
+            return bad("WEBHOOK_CONCURRENCY must be at least 1");
+        }
+        if !(self.webhook_retry_scale.is_finite() && self.webhook_retry_scale >= 0.0) {
+            return bad("WEBHOOK_RETRY_SCALE must be a number of at least 0");
         }
         if self.media_storage == MediaStorage::S3
             && (self.s3_endpoint.is_empty() || self.s3_bucket.is_empty())
@@ -576,6 +597,51 @@ mod tests {
             "{err:?}"
         );
         assert!(Settings::load(&env(&[("SHUTDOWN_GRACE", "0")])).is_ok());
+    }
+
+    #[test]
+    fn webhooks_are_https_to_public_addresses_with_the_contracts_times_unless_set() {
+        let s = Settings::load(&env(&[])).map_err(|e| e.0);
+        let s = s.as_ref().map(|s| {
+            (
+                s.webhook_timeout,
+                s.webhook_disable_after,
+                s.webhook_retention,
+                s.webhook_allow_http,
+                s.webhook_allow_private,
+                s.webhook_retry_scale,
+            )
+        });
+        assert_eq!(
+            s,
+            Ok((
+                Duration::from_secs(10),
+                Duration::from_secs(5 * 86_400),
+                Duration::from_secs(7 * 86_400),
+                false,
+                false,
+                1.0
+            ))
+        );
+        let set = Settings::load(&env(&[
+            ("WEBHOOK_ALLOW_HTTP", "true"),
+            ("WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("WEBHOOK_RETRY_SCALE", "0.001"),
+            ("WEBHOOK_TIMEOUT", "2s"),
+        ]))
+        .map_err(|e| e.0);
+        assert_eq!(
+            set.map(|s| (
+                s.webhook_allow_http,
+                s.webhook_allow_private,
+                s.webhook_retry_scale,
+                s.webhook_timeout
+            )),
+            Ok((true, true, 0.001, Duration::from_secs(2)))
+        );
+        assert!(Settings::load(&env(&[("WEBHOOK_CONCURRENCY", "0")])).is_err());
+        assert!(Settings::load(&env(&[("WEBHOOK_RETRY_SCALE", "-1")])).is_err());
+        assert!(Settings::load(&env(&[("WEBHOOK_TIMEOUT", "0")])).is_err());
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct AppState {
     pub chat: ChatService,
     pub market: MarketService,
     pub media: MediaService,
+    /// Webhook endpoints and their deliveries (the dispatcher is `app.rs`'s).
+    pub webhooks: webhooks::WebhookService,
     /// Where uploads' bytes are (`MEDIA_STORAGE`).
     pub blobs: Arc<dyn BlobStore>,
     pub health: Arc<dyn HealthStore>,
@@ -61,6 +63,7 @@ impl AppState {
             chat,
             market,
             media,
+            webhooks,
             store,
         } = dealroom::Services::from_store(
             store,
@@ -78,6 +81,10 @@ impl AppState {
                 media_url_ttl: settings.media_url_ttl,
                 media_orphan_ttl: settings.media_orphan_ttl,
                 search_language: settings.search_language.clone(),
+                webhook_policy: webhooks::address::UrlPolicy {
+                    allow_http: settings.webhook_allow_http,
+                    allow_private: settings.webhook_allow_private,
+                },
             },
         )?;
         let media_urls = media.urls().clone();
@@ -94,6 +101,7 @@ impl AppState {
                 .with_search_rank_window(settings.search_rank_window),
             market,
             media,
+            webhooks,
             blobs,
             health: Arc::new(store.clone()),
             store,

@@ -267,3 +267,29 @@ checked! {
         fn get(&self, actor: &Actor, id: MediaId) -> Media;
     }
 }
+
+use crate::{
+    Delivery, DeliveryListQuery, Registered, Webhook, WebhookId, WebhookInput, WebhookPatchInput,
+    WebhookService,
+};
+
+checked! {
+    WebhookService {
+        /// `POST /webhooks`: admins only; the secret is shown this once.
+        fn create(&self, actor: &Actor, input: WebhookInput) -> Registered;
+        /// `GET /webhooks`.
+        fn list(&self, actor: &Actor) -> Vec<Webhook>;
+        /// `GET /webhooks/{id}`.
+        fn get(&self, actor: &Actor, id: WebhookId) -> Webhook;
+        /// `PATCH /webhooks/{id}`.
+        fn update(&self, actor: &Actor, id: WebhookId, input: WebhookPatchInput) -> Webhook;
+        /// `DELETE /webhooks/{id}`: its pending deliveries are dropped.
+        fn delete(&self, actor: &Actor, id: WebhookId) -> ();
+        /// `POST /webhooks/{id}/rotate-secret`.
+        fn rotate_secret(&self, actor: &Actor, id: WebhookId) -> Registered;
+        /// `GET /webhooks/{id}/deliveries`: newest first.
+        fn deliveries(&self, actor: &Actor, id: WebhookId, query: DeliveryListQuery) -> Page<Delivery>;
+        /// `POST /webhooks/{id}/test`: a `webhook.test` delivery.
+        fn test(&self, actor: &Actor, id: WebhookId) -> Delivery;
+    }
+}

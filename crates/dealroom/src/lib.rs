@@ -17,6 +17,8 @@ pub use domain;
 pub use market;
 pub use media;
 pub use store;
+pub use webhook_dispatch;
+pub use webhooks;
 
 // The services, as the crates build them (without the facade's per-call
 // check: see `Services`). Their pages are their crates'.
@@ -32,6 +34,8 @@ pub use market::MarketService;
 pub use media::MediaService;
 #[doc(no_inline)]
 pub use store::PgStore;
+#[doc(no_inline)]
+pub use webhooks::WebhookService;
 
 // Every type the facade's methods take or give, so that a program needs no
 // other crate, and each is documented here. `tests/names.rs` names each as
@@ -52,11 +56,15 @@ pub use domain::ports::Posted;
 #[doc(inline)]
 pub use domain::timefmt::Timestamp;
 #[doc(inline)]
+pub use domain::webhooks::{Delivery, DeliveryStatus, Webhook, WebhookSecret};
+#[doc(inline)]
 pub use domain::{
     Actor, ChatSession, ChatSessionId, DomainError, ExchangeRates, FieldError, LoginSession,
     LoginSessionId, Media, MediaId, Message, MessageId, MessageKind, MessageRole, Page, Product,
     Role, SearchHit, SearchPage, Seller, SellerId, User, UserId, Vendor, VendorId, Via,
 };
+#[doc(inline)]
+pub use domain::{DeliveryId, WebhookId};
 #[doc(inline)]
 pub use market::RatesImported;
 #[doc(inline)]
@@ -68,6 +76,14 @@ pub use market::inputs::{
 pub use market::offers::{Offer, OfferList};
 #[doc(inline)]
 pub use store::PoolSettings;
+#[doc(inline)]
+pub use webhook_dispatch::Dispatcher;
+#[doc(inline)]
+pub use webhooks::Registered;
+#[doc(inline)]
+pub use webhooks::address::UrlPolicy;
+#[doc(inline)]
+pub use webhooks::inputs::{DeliveryListQuery, WebhookInput, WebhookPatchInput};
 
 use domain::media::MediaUrls;
 use domain::page::Cursors;
@@ -115,6 +131,9 @@ pub struct Options {
     /// The text search configuration of message search (`SEARCH_LANGUAGE`);
     /// it must be the one the migrations built the index with.
     pub search_language: String,
+    /// What a webhook endpoint's URL may be (`WEBHOOK_ALLOW_HTTP`,
+    /// `WEBHOOK_ALLOW_PRIVATE`): by default `https://` to public addresses only.
+    pub webhook_policy: UrlPolicy,
 }
 
 impl Default for Options {
@@ -136,6 +155,7 @@ impl Default for Options {
             media_url_ttl: Duration::from_secs(15 * 60),
             media_orphan_ttl: Duration::from_secs(24 * 3600),
             search_language: store::DEFAULT_SEARCH_LANGUAGE.to_owned(),
+            webhook_policy: UrlPolicy::default(),
         }
     }
 }
@@ -199,6 +219,8 @@ pub struct Services {
     pub market: MarketService,
     /// Uploads' rows, access and signed links.
     pub media: MediaService,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: WebhookService,
     /// The store the services share.
     pub store: PgStore,
 }
@@ -233,6 +255,8 @@ impl Services {
                 shared.clone(),
                 options.max_sellers_per_session,
             ),
+            webhooks: WebhookService::new(shared.clone(), Cursors::new(secret))
+                .with_policy(options.webhook_policy),
             media: MediaService::new(
                 shared,
                 media_urls,
@@ -267,9 +291,14 @@ pub struct Dealroom {
     /// orphans. Uploading is not here: the bytes are the `blobs` crate's,
     /// which this facade does not open (`Services` has the whole service).
     pub media: Checked<MediaService>,
+    /// Webhook endpoints and their deliveries (admins); the deliveries are
+    /// sent by a dispatcher ([`Dealroom::dispatch_webhooks`]).
+    pub webhooks: Checked<WebhookService>,
     /// The store the services share (its pool's state, closing it).
     pub store: PgStore,
     actors: Actors,
+    /// Signs media links in the bodies of message events.
+    media_urls: MediaUrls,
 }
 
 impl Dealroom {
@@ -313,6 +342,7 @@ impl Dealroom {
             chat,
             market,
             media,
+            webhooks,
             store,
         } = services;
         Self {
@@ -320,10 +350,28 @@ impl Dealroom {
             accounts: Checked::new(accounts, store.clone()),
             chat: Checked::new(chat, store.clone()),
             market: Checked::new(market, store.clone()),
+            media_urls: media.urls().clone(),
             media: Checked::new(media, store.clone()),
+            webhooks: Checked::new(webhooks, store.clone()),
             actors: Actors::new(store.clone()),
             store,
         }
+    }
+
+    /// Starts a webhook dispatcher on this store (the server runs one per
+    /// instance; a program that sends the deliveries instead runs this):
+    /// it sends every delivery the writes record, with `settings`'
+    /// timeout, retries and policy, until [`Dispatcher::stop`].
+    pub fn dispatch_webhooks(
+        &self,
+        settings: webhook_dispatch::Settings,
+    ) -> std::io::Result<Dispatcher> {
+        Dispatcher::spawn(
+            Arc::new(self.store.clone()),
+            settings,
+            Some(self.media_urls.clone()),
+            Arc::new(domain::webhooks::SystemResolver),
+        )
     }
 
     /// Applies the migrations this version embeds that `url` lacks; their names.

@@ -112,3 +112,25 @@ fn every_type_of_the_facades_methods_is_named_at_its_root() {
         _ => None,
     };
 }
+
+#[test]
+fn every_type_of_the_webhook_methods_is_named_at_its_root() {
+    use dealroom::{
+        Delivery, DeliveryId, DeliveryListQuery, DeliveryStatus, Dispatcher, Registered, UrlPolicy,
+        Webhook, WebhookId, WebhookInput, WebhookPatchInput, WebhookSecret, WebhookService,
+    };
+    type W = Checked<WebhookService>;
+    let _: fn(&W, &Actor, WebhookInput) -> R<Registered> = W::create;
+    let _: fn(&W, &Actor) -> R<Vec<Webhook>> = W::list;
+    let _: fn(&W, &Actor, WebhookId) -> R<Webhook> = W::get;
+    let _: fn(&W, &Actor, WebhookId, WebhookPatchInput) -> R<Webhook> = W::update;
+    let _: fn(&W, &Actor, WebhookId) -> R<()> = W::delete;
+    let _: fn(&W, &Actor, WebhookId) -> R<Registered> = W::rotate_secret;
+    let _: fn(&W, &Actor, WebhookId, DeliveryListQuery) -> R<Page<Delivery>> = W::deliveries;
+    let _: fn(&W, &Actor, WebhookId) -> R<Delivery> = W::test;
+    let _: fn(&Registered) -> (&Webhook, &WebhookSecret) = |r| (&r.webhook, &r.secret);
+    let _: fn(&Delivery) -> (DeliveryId, DeliveryStatus) = |d| (d.id, d.status);
+    let _: fn(&Options) -> &UrlPolicy = |o| &o.webhook_policy;
+    let _: fn(&Dealroom, dealroom::webhook_dispatch::Settings) -> std::io::Result<Dispatcher> =
+        Dealroom::dispatch_webhooks;
+}

@@ -12,6 +12,7 @@ pub mod health;
 pub mod market;
 pub mod media;
 pub mod users;
+pub mod webhooks;
 
 use crate::panics::CatchPanic;
 use crate::ratelimit::Limit;
@@ -28,6 +29,7 @@ pub fn api(cfg: &mut web::ServiceConfig, auth_limit: &Limit) {
         .configure(events::configure)
         .configure(chat::configure)
         .configure(media::configure)
+        .configure(webhooks::configure)
         .service(web::resource("/openapi.json").route(get(docs::openapi_json)));
 }
 
