@@ -197,6 +197,20 @@ fn facts() -> Vec<Fact> {
             check: Some(("sellers_unit_check", "char_length(unit)")),
             openapi: &["ProductInput.unit", "ProductPatchInput.unit"],
         },
+        Fact {
+            what: "webhook url",
+            min: n(bounds::webhook_url::MIN),
+            max: n(bounds::webhook_url::MAX),
+            check: Some(("webhooks_url_check", "char_length(url)")),
+            openapi: &["WebhookInput.url", "WebhookPatchInput.url"],
+        },
+        Fact {
+            what: "webhook description",
+            min: n(bounds::webhook_description::MIN),
+            max: n(bounds::webhook_description::MAX),
+            check: Some(("webhooks_description_check", "char_length(description)")),
+            openapi: &["WebhookInput.description", "WebhookPatchInput.description"],
+        },
     ]
 }
 

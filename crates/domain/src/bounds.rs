@@ -52,4 +52,8 @@ bounds! {
     quantity: i64 = 1, 1_000_000_000;
     /// A product's unit.
     unit: usize = 1, 20;
+    /// A webhook endpoint's URL.
+    webhook_url: usize = 1, 2048;
+    /// A webhook endpoint's description, after trimming (empty is none).
+    webhook_description: usize = 1, 500;
 }

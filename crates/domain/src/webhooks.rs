@@ -47,10 +47,11 @@ pub enum EventType {
 /// The `events` entry that subscribes to every event type.
 pub const ALL_EVENTS: &str = "*";
 
-/// The longest endpoint URL, in characters (the `webhooks_url_check` CHECK).
-pub const URL_MAX: usize = 2048;
-/// The longest description, in characters (`webhooks_description_check`).
-pub const DESCRIPTION_MAX: usize = 500;
+/// The longest endpoint URL, in characters ([`crate::bounds::webhook_url`]).
+pub const URL_MAX: usize = crate::bounds::webhook_url::MAX;
+/// The longest description, in characters
+/// ([`crate::bounds::webhook_description`]).
+pub const DESCRIPTION_MAX: usize = crate::bounds::webhook_description::MAX;
 
 impl EventType {
     /// Every type an endpoint may list in `events`.

@@ -527,6 +527,12 @@ struct RecordedRow {
 }
 
 #[derive(QueryableByName)]
+struct AppliedRow {
+    #[diesel(sql_type = BigInt)]
+    applied: i64,
+}
+
+#[derive(QueryableByName)]
 struct DisabledRow {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     disabled: bool,
@@ -572,8 +578,9 @@ RETURNING d.id, d.webhook_id, w.url, w.secret, \
 CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END AS previous_secret, \
 d.event_type, d.session_id, d.created_at, d.data, d.message_row, d.attempts";
 
-    /// Records an attempt on `$1` leased to `$2`: `$3` status code, `$4`
-    /// error, `$5` the new status, `$6` the next attempt's time.
+    /// Records a failed attempt on `$1` leased to `$2`: `$3` status code,
+    /// `$4` error, `$5` the new status (`pending` or `failed`), `$6` the next
+    /// attempt's time.
     const RECORD_SQL: &'static str = "\
 UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $3, last_error = $4, \
 status = $5, next_attempt_at = $6, \
@@ -592,8 +599,19 @@ updated_at = CASE WHEN w.enabled AND coalesce(w.failing_since <= clock_timestamp
 THEN clock_timestamp() ELSE w.updated_at END \
 FROM before b WHERE w.id = b.id RETURNING (b.enabled AND NOT w.enabled) AS disabled";
 
-    const SUCCEEDED_SQL: &'static str = "\
-UPDATE webhooks SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL";
+    /// A delivered attempt, in one statement (the hot path: no transaction
+    /// around it): [`Self::RECORD_SQL`] with `$5` `delivered`, and its
+    /// endpoint's failing streak ended. Says whether the lease still held.
+    const DELIVERED_SQL: &'static str = "\
+WITH d AS (\
+UPDATE webhook_deliveries SET attempts = attempts + 1, last_status_code = $3, last_error = NULL, \
+status = 'delivered', next_attempt_at = NULL, delivered_at = clock_timestamp(), \
+ended_at = clock_timestamp(), lease_token = NULL \
+WHERE id = $1 AND lease_token = $2 RETURNING webhook_id\
+), healthy AS (\
+UPDATE webhooks w SET failing_since = NULL FROM d \
+WHERE w.id = d.webhook_id AND w.failing_since IS NOT NULL RETURNING w.id\
+) SELECT count(*) AS applied FROM d";
 
     const RELEASE_SQL: &'static str = "\
 UPDATE webhook_deliveries SET lease_token = NULL, next_attempt_at = now() \
@@ -659,6 +677,21 @@ impl DeliveryQueue for PgStore {
                 *retry_at,
             ),
         };
+        if let Attempt::Delivered { .. } = attempt {
+            return self.run(|c| {
+                let applied = Prepared::new(Self::DELIVERED_SQL)
+                    .bind::<SqlUuid, _>(delivery.0)
+                    .bind::<SqlUuid, _>(lease)
+                    .bind::<Nullable<Integer>, _>(code)
+                    .load::<AppliedRow>(c)?
+                    .into_iter()
+                    .any(|r| r.applied > 0);
+                Ok(Recorded {
+                    applied,
+                    disabled: false,
+                })
+            });
+        }
         self.tx(|c| {
             let row = Prepared::new(Self::RECORD_SQL)
                 .bind::<SqlUuid, _>(delivery.0)
@@ -671,20 +704,12 @@ impl DeliveryQueue for PgStore {
             let Some(row) = row.into_iter().next() else {
                 return Ok(Recorded::default());
             };
-            let disabled = match attempt {
-                Attempt::Delivered { .. } => {
-                    Prepared::new(Self::SUCCEEDED_SQL)
-                        .bind::<SqlUuid, _>(row.webhook_id)
-                        .execute(c)?;
-                    false
-                }
-                Attempt::Failed { .. } => Prepared::new(Self::FAILED_SQL)
-                    .bind::<SqlUuid, _>(row.webhook_id)
-                    .bind::<BigInt, _>(millis(disable_after))
-                    .load::<DisabledRow>(c)?
-                    .into_iter()
-                    .any(|r| r.disabled),
-            };
+            let disabled = Prepared::new(Self::FAILED_SQL)
+                .bind::<SqlUuid, _>(row.webhook_id)
+                .bind::<BigInt, _>(millis(disable_after))
+                .load::<DisabledRow>(c)?
+                .into_iter()
+                .any(|r| r.disabled);
             Ok(Recorded {
                 applied: true,
                 disabled,

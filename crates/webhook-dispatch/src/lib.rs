@@ -243,6 +243,9 @@ const STATS_EVERY: Duration = Duration::from_secs(2);
 const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// Deletes per statement when purging.
 const PURGE_BATCH: i64 = 1000;
+/// The longest a busy dispatcher waits before looking at the queue again
+/// (an idle one asks the queue when the next retry or lease end is due).
+const BUSY_CHECK: Duration = Duration::from_millis(500);
 /// How long a stopping dispatcher waits for attempts in flight.
 const STOP_GRACE: Duration = Duration::from_secs(1);
 
@@ -272,6 +275,7 @@ async fn run(r: Run) {
         }
         let free = concurrency.saturating_sub(in_flight.get());
         let mut full = false;
+        let mut claimed = 0;
         if free > 0 {
             let (queue, lease_for) = (r.queue.clone(), r.settings.lease());
             let limit = i64::try_from(free).unwrap_or(1);
@@ -279,6 +283,7 @@ async fn run(r: Run) {
                 Ok(batch) => {
                     failing = false;
                     full = batch.len() == free;
+                    claimed = batch.len();
                     for d in batch {
                         in_flight.set(in_flight.get() + 1);
                         r.stats.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -314,6 +319,10 @@ async fn run(r: Run) {
             r.settings.idle_check
         } else if failing {
             Duration::from_secs(1)
+        } else if claimed > 0 {
+            // Busy: finishing attempts and notices wake us; a retry that
+            // falls due meanwhile waits at most this.
+            BUSY_CHECK.min(r.settings.idle_check)
         } else {
             next_wait(&r).await
         };
