@@ -11,10 +11,12 @@
 -- The page with its ownership check in one statement
 --    (crates/store/src/chat.rs, PgStore::MESSAGE_PAGE_ASC_SQL): first page,
 --    limit 50 + 1 to know whether there is a next one.
+--    (A streaming reply's content so far is read by a second statement, only
+--    for a page that holds one: not here.)
 SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id,
        m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type,
        md.size_bytes AS media_size_bytes, md.file_name AS media_file_name,
-       md.sha256 AS media_sha256, md.created_at AS media_created_at
+       md.sha256 AS media_sha256, md.created_at AS media_created_at, m.status, m.completed_at
   FROM chat_sessions s
   LEFT JOIN LATERAL (
        SELECT * FROM messages WHERE messages.session_id = s.id AND messages.seq > 0

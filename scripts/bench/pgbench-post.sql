@@ -22,15 +22,17 @@ WITH bumped AS (
   RETURNING id, message_seq, last_message_at
 ), m AS (
   INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, media_id,
-                        client_message_id, created_at)
+                        client_message_id, created_at, status)
   SELECT gen_random_uuid(), b.id, b.message_seq, :uid, 'user', 'text',
-         'Benchmark message: is the price still 120 EUR per unit?', NULL, NULL, b.last_message_at
+         'Benchmark message: is the price still 120 EUR per unit?', NULL, NULL, b.last_message_at,
+         NULL
     FROM bumped b
-  RETURNING id, session_id, seq, sender_id, role, kind, content, media_id, client_message_id, created_at
+  RETURNING id, session_id, seq, sender_id, role, kind, content, media_id, client_message_id, created_at,
+            status, completed_at
 )
 SELECT m.id, m.seq, m.sender_id, m.role, m.kind, m.content, m.media_id, m.client_message_id,
        m.created_at, md.owner_id AS media_owner_id, md.mime_type AS media_mime_type,
        md.size_bytes AS media_size_bytes, md.file_name AS media_file_name,
-       md.sha256 AS media_sha256, md.created_at AS media_created_at,
+       md.sha256 AS media_sha256, md.created_at AS media_created_at, m.status, m.completed_at,
        pg_notify('dealroom_events', m.session_id::text || ' ' || m.seq::text || ' m ' || m.id::text)
   FROM m LEFT JOIN media md ON md.id = m.media_id;

@@ -517,7 +517,9 @@ async fn posting_a_text_message_answers_201_and_bumps_the_session() {
             "content",
             "media",
             "clientMessageId",
-            "createdAt"
+            "status",
+            "createdAt",
+            "completedAt"
         ]
         .iter()
         .map(|k| k.to_string())
@@ -528,6 +530,9 @@ async fn posting_a_text_message_answers_201_and_bumps_the_session() {
     assert_eq!(m["role"], "user");
     assert_eq!(m["type"], "text");
     assert_eq!(m["content"], "  Hello there  ");
+    // Not streamed: complete when posted.
+    assert_eq!(m["status"], "complete");
+    assert_eq!(m["completedAt"], m["createdAt"]);
     assert_eq!(m["media"], Value::Null);
     assert_eq!(m["clientMessageId"], "c-1");
     assert!(is_timestamp(&m["createdAt"]));

@@ -12,25 +12,32 @@ type Body = Pin<Box<dyn Stream<Item = Result<Bytes, awc::error::PayloadError>>>>
 
 /// One SSE event as a client sees it.
 #[derive(Debug, Clone, PartialEq)]
-struct Ev {
-    id: Option<String>,
-    event: String,
-    data: Value,
+pub(crate) struct Ev {
+    pub(crate) id: Option<String>,
+    pub(crate) event: String,
+    pub(crate) data: Value,
 }
 
-/// A client of one event stream.
-struct Sse {
-    status: u16,
+/// A client of one event stream (the streamed replies' tests use it too).
+pub(crate) struct Sse {
+    pub(crate) status: u16,
     headers: awc::http::header::HeaderMap,
     body: Option<Body>,
     buf: String,
+    /// Bytes of a character the last chunk cut in two.
+    cut: Vec<u8>,
     comments: usize,
     /// The last `id:` seen, as a browser keeps it for `Last-Event-ID`.
-    last_id: Option<String>,
+    pub(crate) last_id: Option<String>,
 }
 
 impl Sse {
-    async fn open(addr: &str, session: &str, token: &str, last_id: Option<&str>) -> Self {
+    pub(crate) async fn open(
+        addr: &str,
+        session: &str,
+        token: &str,
+        last_id: Option<&str>,
+    ) -> Self {
         Self::open_with(addr, session, Some(token), last_id, "").await
     }
 
@@ -61,18 +68,19 @@ impl Sse {
             headers,
             body: Some(Box::pin(res)),
             buf: String::new(),
+            cut: Vec::new(),
             comments: 0,
             last_id: None,
         }
     }
 
     /// The next event within `within`; `None` on timeout or when the stream ended.
-    async fn next(&mut self, within: Duration) -> Option<Ev> {
+    pub(crate) async fn next(&mut self, within: Duration) -> Option<Ev> {
         self.read(within, false).await
     }
 
     /// The `id:` of the opening block (the session's position).
-    async fn opening_id(&mut self) -> String {
+    pub(crate) async fn opening_id(&mut self) -> String {
         let none = self.read(Duration::from_secs(15), true).await;
         assert_eq!(none, None, "the opening block dispatches no event");
         self.last_id
@@ -119,7 +127,17 @@ impl Sse {
             let left = deadline.saturating_duration_since(Instant::now());
             let body = self.body.as_mut()?;
             match actix_web::rt::time::timeout(left, body.next()).await {
-                Ok(Some(Ok(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Some(Ok(bytes))) => {
+                    // A chunk may end inside a character: keep its bytes.
+                    self.cut.extend_from_slice(&bytes);
+                    let whole = match std::str::from_utf8(&self.cut) {
+                        Ok(s) => s.len(),
+                        Err(e) => e.valid_up_to(),
+                    };
+                    self.buf
+                        .push_str(std::str::from_utf8(&self.cut[..whole]).unwrap());
+                    self.cut.drain(..whole);
+                }
                 Ok(_) => {
                     self.body = None;
                     return None;
@@ -461,7 +479,7 @@ async fn deleting_the_session_ends_its_streams() {
 }
 
 /// Two instances on one database: B is a real `dealroom serve`, A runs here.
-async fn two_instances(env: &[(&str, &str)]) -> (ServerProcess, String) {
+pub(crate) async fn two_instances(env: &[(&str, &str)]) -> (ServerProcess, String) {
     let b = ServerProcess::spawn(env);
     let settings = test_settings(b.db.url(), env);
     let app = server::Application::build(settings).unwrap();

@@ -21,5 +21,6 @@ mod scaling;
 mod schema;
 mod search;
 mod slow_clients;
+mod streaming;
 mod users;
 mod webhooks;

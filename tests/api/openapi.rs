@@ -36,6 +36,8 @@ const CONTRACT: &[(&str, &str, bool)] = &[
     ("get", "/api/v1/messages/search", true),
     ("get", "/api/v1/messages/{id}", true),
     ("delete", "/api/v1/messages/{id}", true),
+    ("post", "/api/v1/messages/{id}/deltas", true),
+    ("post", "/api/v1/messages/{id}/complete", true),
     ("post", "/api/v1/sessions/{id}/vendor", true),
     ("get", "/api/v1/sessions/{id}/vendor", true),
     ("get", "/api/v1/vendors/{id}", true),
@@ -265,6 +267,33 @@ async fn the_documented_bodies_are_the_ones_served() {
         json!(["email", "password", "name"])
     );
     assert_eq!(schemas["RegisterInput"]["additionalProperties"], false);
+    // A Message, streamed or not, with its status and completedAt.
+    let s = session["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/api/v1/sessions/{s}/messages"),
+            &user.token,
+            json!({ "content": "hi" }),
+        )
+        .await;
+    let mut served: Vec<_> = r.data()["message"].as_object().unwrap().keys().collect();
+    let mut documented: Vec<_> = schemas["Message"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    served.sort();
+    documented.sort();
+    assert_eq!(served, documented, "Message fields");
+    assert_eq!(
+        schemas["MessageStatus"]["enum"],
+        json!(["complete", "streaming", "incomplete"])
+    );
+    assert_eq!(schemas["DeltaInput"]["required"], json!(["seq", "text"]));
+    // A post is a text, a medium, or a streamed reply.
+    let post = schemas["PostMessageInput"]["oneOf"].as_array().unwrap();
+    assert_eq!(post.len(), 3);
+    assert_eq!(post[2]["required"], json!(["role", "stream"]));
 }
 
 async fn text(app: &TestApp, path: &str) -> (u16, String, String) {

@@ -98,6 +98,10 @@ fn every_owning_foreign_key_cascades() {
         // An upload that messages in other people's sessions carry outlives
         // its uploader's account, unowned (store deletes the rest with them).
         ("media.owner_id", "n"),
+        // A streamed reply's stream, its parts and deltas go with it.
+        ("message_deltas.message_id", "c"),
+        ("message_parts.message_id", "c"),
+        ("message_streams.message_id", "c"),
         // A medium is never deleted under a message that carries it.
         ("messages.media_id", "r"),
         // The sender does not own a message in someone else's session: it stays, unattributed.
@@ -367,6 +371,54 @@ fn each_constraint_rejects_what_it_should() {
             "INSERT INTO chat_sessions (id, user_id, title) VALUES ('{id2}', '01900000-0000-7000-8000-00000000dead', 'T')"
         ),
         "chat_sessions_user_id_fkey",
+    );
+    // Streamed replies: a streaming message has no content nor end yet, an
+    // ended one has its end, and neither is a medium; a delta is 1 to 4,000
+    // characters, and a reply at most 32,000.
+    let message = |id: &str, content: &str, status: &str, completed: &str| {
+        format!(
+            "INSERT INTO messages (id, session_id, seq, sender_id, role, kind, content, status, completed_at) \
+             VALUES ('{id}', '{s}', 9, '{u}', 'assistant', 'text', {content}, {status}, {completed})"
+        )
+    };
+    let m = "01900000-0000-7000-8000-0000000000f3";
+    refused(
+        &mut c,
+        &message(m, "'so far'", "'streaming'", "NULL"),
+        "messages_stream_fields_check",
+    );
+    refused(
+        &mut c,
+        &message(m, "'done'", "'complete'", "NULL"),
+        "messages_stream_fields_check",
+    );
+    refused(
+        &mut c,
+        &message(m, "NULL", "'paused'", "NULL"),
+        "messages_status_check",
+    );
+    refused(
+        &mut c,
+        &message(m, "NULL", "NULL", "NULL"),
+        "messages_kind_fields_check",
+    );
+    sql_query(message(m, "NULL", "'streaming'", "NULL"))
+        .execute(&mut c)
+        .unwrap();
+    sql_query(format!(
+        "INSERT INTO message_streams (message_id, session_id, sender_id) VALUES ('{m}', '{s}', '{u}')"
+    ))
+    .execute(&mut c)
+    .unwrap();
+    refused(
+        &mut c,
+        &format!("INSERT INTO message_deltas (message_id, seq, text) VALUES ('{m}', 1, '')"),
+        "message_deltas_text_check",
+    );
+    refused(
+        &mut c,
+        &format!("UPDATE message_streams SET length = 32001 WHERE message_id = '{m}'"),
+        "message_streams_length_check",
     );
 }
 

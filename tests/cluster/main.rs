@@ -292,6 +292,142 @@ async fn a_message_posted_through_a_reaches_a_live_stream_on_b() {
     }
 }
 
+/// Runs one SQL statement on the primary itself (`DATABASE_DIRECT_URL`).
+async fn sql(c: &Cluster, statement: String) {
+    let url = c.env["DATABASE_DIRECT_URL"].clone();
+    actix_web::rt::task::spawn_blocking(move || {
+        use diesel::prelude::*;
+        let mut conn = diesel::PgConnection::establish(&url).unwrap();
+        diesel::sql_query(statement).execute(&mut conn).unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[actix_web::test]
+#[ignore = "needs the running topology: make test-cluster"]
+async fn a_reply_streamed_through_a_is_read_back_and_followed_whole_on_b() {
+    // Contract §3.12 through PgBouncer (transaction mode, no prepared
+    // statements): each delta is stored before its 200 and read back through
+    // B at once; B's live stream delivers every delta once, in order (one
+    // too long for a NOTIFY included), then message.completed; the text it
+    // assembles is the stored content.
+    use futures_util::StreamExt;
+    let c = cluster();
+    let (_, owner) = c.register(&c.a, &unique("owner")).await;
+    let (bot_id, bot) = c.register(&c.a, &unique("bot")).await;
+    sql(
+        &c,
+        format!("UPDATE users SET role = 'agent' WHERE id = '{bot_id}'"),
+    )
+    .await;
+    let session = c.new_session(&c.a, &owner).await;
+    let mut stream = c
+        .client
+        .get(format!("{}/api/v1/sessions/{session}/events", c.b))
+        .insert_header(("Authorization", format!("Bearer {owner}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    let posted = c
+        .call(
+            "POST",
+            format!("{}/api/v1/sessions/{session}/messages", c.a),
+            Some(&bot),
+            Some(json!({ "role": "assistant", "stream": true, "content": "Lamps: " })),
+        )
+        .await;
+    assert_eq!(posted.status, 201, "{:?}", posted.body);
+    let id = posted.body["data"]["message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut texts: Vec<String> = (1..=30).map(|i| format!("brass lamp {i}, ")).collect();
+    texts.push("💡".repeat(4000));
+    texts.push(" and that is all.".into());
+    let mut stored = String::from("Lamps: ");
+    for (i, t) in texts.iter().enumerate() {
+        let r = c
+            .call(
+                "POST",
+                format!("{}/api/v1/messages/{id}/deltas", c.a),
+                Some(&bot),
+                Some(json!({ "seq": i + 1, "text": t })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body["code"]);
+        stored.push_str(t);
+        let read = c
+            .call(
+                "GET",
+                format!("{}/api/v1/messages/{id}", c.b),
+                Some(&owner),
+                None,
+            )
+            .await;
+        assert!(
+            read.body["data"]["message"]["content"].as_str() == Some(stored.as_str()),
+            "B reads delta {} at once",
+            i + 1
+        );
+    }
+    let done = c
+        .call(
+            "POST",
+            format!("{}/api/v1/messages/{id}/complete", c.a),
+            Some(&bot),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(done.status, 200);
+    assert_eq!(done.body["data"]["message"]["status"], "complete");
+
+    // B's stream: created, then the deltas it does not hold, then completed.
+    let (mut raw, mut text, mut last) = (Vec::new(), String::new(), None::<i64>);
+    let mut completed = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while completed.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match actix_web::rt::time::timeout(left, stream.next()).await {
+            Ok(Some(Ok(bytes))) => raw.extend_from_slice(&bytes),
+            other => panic!("B's stream stopped before message.completed: {other:?}"),
+        }
+        while let Some(end) = raw.windows(2).position(|w| w == b"\n\n") {
+            let block: Vec<u8> = raw.drain(..end + 2).collect();
+            let block = String::from_utf8(block).unwrap();
+            let event = block.lines().find_map(|l| l.strip_prefix("event: "));
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+            let (Some(event), Some(data)) = (event, data) else {
+                continue;
+            };
+            let data: Value = serde_json::from_str(data).unwrap();
+            match event {
+                "message.created" => text = data["content"].as_str().unwrap().to_owned(),
+                "message.delta" => {
+                    let seq = data["seq"].as_i64().unwrap();
+                    assert!(
+                        last.is_none_or(|l| seq == l + 1),
+                        "delta {seq} after {last:?}"
+                    );
+                    last = Some(seq);
+                    text.push_str(data["text"].as_str().unwrap());
+                }
+                "message.completed" => completed = Some(data),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(last, Some(texts.len() as i64), "every delta reached B");
+    assert!(
+        text == stored,
+        "the text B's client assembled is the stored one"
+    );
+    let completed = completed.unwrap();
+    assert!(completed["content"].as_str() == Some(stored.as_str()));
+    assert_eq!(completed, done.body["data"]["message"]);
+}
+
 /// Every status `requests` got, counted, while `during` runs beside them.
 async fn under_load<F, Fut, D>(request: F, workers: usize, during: D) -> HashMap<u16, u64>
 where

@@ -217,9 +217,12 @@ impl Application {
         ));
         let collector =
             actix_web::rt::spawn(crate::media::collect_periodically(self.state.clone()));
+        let idle_streams =
+            actix_web::rt::spawn(crate::streams::expire_idle_periodically(self.state.clone()));
         let served = self.server.await;
         limiter.abort();
         collector.abort();
+        idle_streams.abort();
         // Streams end at once; the listener's connection closes before the pool's.
         self.state.events.close();
         let listener = self.listener;

@@ -262,7 +262,7 @@ impl ApiError {
             DomainError::InvalidRefreshToken => ErrorCode::InvalidRefreshToken,
             DomainError::Forbidden => ErrorCode::Forbidden,
             DomainError::NotFound(_) => ErrorCode::NotFound,
-            DomainError::Conflict(_) => ErrorCode::Conflict,
+            DomainError::Conflict(_) | DomainError::OutOfSequence { .. } => ErrorCode::Conflict,
             DomainError::LimitReached(_) => ErrorCode::LimitReached,
             DomainError::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             DomainError::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,

@@ -51,9 +51,20 @@ fn message(out: &mut Vec<u8>, m: &Message) {
     }
     out.extend_from_slice(br#","clientMessageId":"#);
     opt_string(out, m.client_message_id.as_deref());
-    out.extend_from_slice(br#","createdAt":""#);
+    out.extend_from_slice(br#","status":""#);
+    out.extend_from_slice(m.status.as_str().as_bytes());
+    out.extend_from_slice(br#"","createdAt":""#);
     domain::timefmt::append(&m.created_at, out);
-    out.extend_from_slice(br#""}"#);
+    out.extend_from_slice(br#"","completedAt":"#);
+    match &m.completed_at {
+        Some(at) => {
+            out.push(b'"');
+            domain::timefmt::append(at, out);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
 }
 
 /// A message's medium, as serde writes [`Media`].
@@ -131,7 +142,9 @@ fn string(out: &mut Vec<u8>, s: &str) {
 mod tests {
     use super::*;
     use crate::reply::Envelope;
-    use domain::{ChatSessionId, MediaId, MessageId, MessageKind, MessageRole, UserId};
+    use domain::{
+        ChatSessionId, MediaId, MessageId, MessageKind, MessageRole, MessageStatus, UserId,
+    };
     use time::macros::datetime;
 
     fn text(content: &str) -> Message {
@@ -145,7 +158,9 @@ mod tests {
             content: Some(content.to_owned()),
             media: None,
             client_message_id: Some("c-1".to_owned()),
+            status: MessageStatus::Complete,
             created_at: datetime!(2026-11-30 10:00:00.123 UTC),
+            completed_at: Some(datetime!(2026-11-30 10:00:00.123 UTC)),
         }
     }
 
@@ -197,8 +212,23 @@ mod tests {
         if let Some(m) = no_file_name.media.as_mut() {
             m.file_name = None;
         }
+        // A streamed reply while it streams, and once it ended.
+        let mut streaming = text("so far");
+        streaming.status = MessageStatus::Streaming;
+        streaming.completed_at = None;
+        let mut incomplete = text("cut short");
+        incomplete.status = MessageStatus::Incomplete;
+        incomplete.completed_at = Some(datetime!(2026-11-30 10:01:00 UTC));
         assert_same(Page {
-            items: vec![text(&awkward), sender_gone, media, no_file_name, text("")],
+            items: vec![
+                text(&awkward),
+                sender_gone,
+                media,
+                no_file_name,
+                text(""),
+                streaming,
+                incomplete,
+            ],
             next_cursor: Some("abc_-".to_owned()),
         });
         assert_same(Page {

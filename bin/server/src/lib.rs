@@ -21,6 +21,7 @@ mod reply;
 mod routes;
 mod settings;
 mod state;
+mod streams;
 mod timeouts;
 
 pub use app::{Application, ShutdownSignals, StartError};

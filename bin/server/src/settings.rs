@@ -91,6 +91,9 @@ pub struct Settings {
     pub events_heartbeat: Duration,
     pub events_replay_max: u32,
     pub events_buffer: usize,
+    /// A streamed reply that receives nothing for this long ends `incomplete`.
+    #[serde(deserialize_with = "bare_seconds")]
+    pub stream_idle_timeout: Duration,
     /// A text search configuration name (checked against the database at start).
     pub search_language: String,
     /// How many of the newest matches `sort=relevance` ranks (1..=10000).

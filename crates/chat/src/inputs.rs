@@ -146,6 +146,66 @@ pub struct MessageListQuery {
     #[garde(skip)]
     #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
     pub limit: Option<i64>,
+    /// `true`: a streamed reply (contract 3.12), `assistant` or `system`,
+    /// whose text follows as deltas; `content`, if any, is how it starts.
+    #[garde(skip)]
+    pub stream: Option<bool>,
+}
+
+/// `POST /messages/{id}/deltas`: the next piece of a streamed reply.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeltaInput {
+    /// The delta's position: 1 for the first, then one more each time. A
+    /// delta already applied, sent again with the same text, changes nothing.
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, required = true, minimum = 1))]
+    pub seq: Option<i64>,
+    /// The text it appends, kept as sent (spaces and line breaks included).
+    #[garde(length(chars, min = 1, max = 4000), custom(no_nul))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, required = true, min_length = 1, max_length = 4000)
+    )]
+    pub text: Option<String>,
+}
+
+/// A delta, parsed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Delta {
+    pub seq: i64,
+    pub text: String,
+}
+
+impl DeltaInput {
+    pub(crate) fn parse(self) -> Result<Delta, DomainError> {
+        let mut p = Parse::new(&self);
+        let seq = p.required("seq", self.seq);
+        if seq < 1 {
+            p.fail("seq", "must be at least 1");
+        }
+        let text = p.required("text", self.text);
+        p.finish(Delta { seq, text })
+    }
+}
+
+/// `POST /messages/{id}/complete`: the end of a streamed reply.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CompleteInput {
+    /// The final text, replacing what the deltas built (1 to 32,000
+    /// characters, not only whitespace); absent: what they built stays.
+    #[garde(length(chars, min = 1, max = 32000), custom(no_nul), custom(not_blank))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32000))]
+    pub content: Option<String>,
+}
+
+impl CompleteInput {
+    pub(crate) fn parse(self) -> Result<Option<String>, DomainError> {
+        Parse::new(&self).finish(self.content)
+    }
     #[garde(length(max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 512))]
     /// The `nextCursor` of the previous page.
@@ -187,6 +247,8 @@ impl PostMessageInput {
     pub(crate) fn parse(self) -> Result<NewPost, DomainError> {
         let mut p = Parse::new(&self);
         let body = match self.kind.unwrap_or(MessageKind::Text) {
+    /// A streamed reply: `body` is its text so far.
+    pub stream: bool,
             MessageKind::Text => {
                 if self.media_id.is_some() {
                     p.fail("mediaId", "must not be set on a text message");
@@ -197,7 +259,18 @@ impl PostMessageInput {
                 media_id: p.required("mediaId", self.media_id),
                 caption: self.content,
             },
+        let stream = self.stream == Some(true);
         };
+            MessageKind::Text if stream => {
+                if self.media_id.is_some() {
+                    p.fail("mediaId", "must not be set on a streamed message");
+                }
+                PostBody::Text(self.content.unwrap_or_default())
+            }
+            MessageKind::Media if stream => {
+                p.fail("type", "a streamed message is a text message");
+                PostBody::default()
+            }
         p.finish(NewPost {
             role: self.role.unwrap_or(MessageRole::User),
             body,
@@ -210,6 +283,7 @@ impl MessageListQuery {
     /// The page asked for and its order (`asc` by default).
     pub(crate) fn parse(self) -> Result<(PageRequest, SortOrder), DomainError> {
         let mut p = Parse::new(&self);
+            stream,
         let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
         let order = p.parsed(
             "order",
@@ -293,16 +367,49 @@ pub mod openapi {
                 .item(TextMessageInput::schema())
                 .item(MediaMessageInput::schema())
                 .description(Some(
-                    "A text message (`content`, no `mediaId`) or a media message \
-                     (`type: media` and `mediaId`, `content` a caption).",
+                    "A text message (`content`, no `mediaId`), a media message \
+                     (`type: media` and `mediaId`, `content` a caption), or a \
+                     streamed reply (`stream: true`, `assistant` or `system`).",
                 ))
                 .into()
         }
+    /// The roles a streamed message may have.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    #[expect(missing_docs, reason = "a schema only: its values are their docs")]
+    pub enum StreamedRole {
+        Assistant,
+        System,
+    }
+
+    /// A streamed reply (agents and admins): created `streaming`, its text
+    /// appended with `POST /messages/{id}/deltas`, ended with `POST
+    /// /messages/{id}/complete`.
+    #[derive(Deserialize, ToSchema)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[expect(dead_code, reason = "a schema only")]
+    pub struct StreamedMessageInput {
+        /// `text` (the default): a streamed message is text.
+        #[serde(rename = "type")]
+        kind: Option<TextKind>,
+        /// `assistant` or `system`.
+        role: StreamedRole,
+        /// `true`.
+        stream: bool,
+        /// What the reply starts with (more comes as deltas).
+        #[schema(min_length = 1, max_length = 32000)]
+        content: Option<String>,
+        /// Makes the post idempotent within the session.
+        #[schema(min_length = 1, max_length = 100)]
+        client_message_id: Option<String>,
+    }
+
     }
 
     impl ToSchema for PostMessageInput {
         fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
             TextMessageInput::schemas(schemas);
+                .item(StreamedMessageInput::schema())
             MediaMessageInput::schemas(schemas);
         }
     }
@@ -315,6 +422,7 @@ pub mod openapi {
 pub struct MessageSearchQuery {
     /// What to find, 1..200 characters, in web-search syntax: words (all must
     /// occur, in any form of the word: `bikes` finds `bike`), `"a phrase"`
+            StreamedMessageInput::schemas(schemas);
     /// (the words in that order), `or` between alternatives, `-word` for
     /// messages without it. Only stop words (`the`, `and`, …) find nothing.
     #[garde(

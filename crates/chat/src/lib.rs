@@ -11,14 +11,17 @@ use domain::page::{
     ByteBudget, Cursors, DEFAULT_PAGE_MAX_BYTES, bad_cursor, page_from, page_within,
 };
 use domain::policy::{can_change_chat, can_read_chat};
-use domain::ports::{ChatStore, NewMessage, Posted, SortOrder};
+use domain::ports::{
+    Appended, ChatStore, Completion, NewDelta, NewMessage, Posted, SortOrder, Streamed,
+};
 use domain::timefmt::Timestamp;
 use domain::*;
 use inputs::{
-    MessageListQuery, NewSessionInput, PostBody, PostMessageInput, RenameSessionInput,
-    SessionListQuery,
+    CompleteInput, DeltaInput, MessageListQuery, NewSessionInput, PostBody, PostMessageInput,
+    RenameSessionInput, SessionListQuery,
 };
 use std::sync::Arc;
+use std::time::Duration;
 
 const SESSIONS_CURSOR: &str = "sessions";
 const MESSAGES_CURSOR: &str = "messages";
@@ -35,7 +38,37 @@ pub struct Replay {
     /// replayed (too many, or a position the session never reached): the
     /// client must reload.
     pub missed: Option<Vec<Message>>,
+    /// Its streamed messages, oldest first: each one streaming now (with
+    /// its content so far and last delta: a `message.snapshot`) and, when
+    /// resuming, each one that ended since the position resumed from (a
+    /// `message.completed`).
+    pub streams: Vec<Streamed>,
 }
+
+/// What completing a streamed message did ([`ChatService::complete_message`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Completed {
+    /// It was streaming, and is now `complete`; `message.completed` went out.
+    Now(Message),
+    /// It was not streaming (completed already, ended `incomplete`, or never
+    /// streamed): the message as it is; nothing changed or went out.
+    Already(Message),
+}
+
+impl Completed {
+    /// The message, either way.
+    pub fn message(&self) -> &Message {
+        match self {
+            Self::Now(m) | Self::Already(m) => m,
+        }
+    }
+}
+
+/// The longest text of a delta, in characters.
+pub const MAX_DELTA_CHARS: usize = 4000;
+
+/// Streams that one call of [`ChatService::expire_idle_streams`] ends at most.
+const IDLE_BATCH: i64 = 100;
 
 /// Chat sessions, messages and message search.
 pub struct ChatService {
@@ -186,6 +219,18 @@ impl ChatService {
     ) -> Result<Posted, DomainError> {
         let owner = self.readable_owner(actor, session)?;
         let post = input.parse()?;
+        if post.stream {
+            // Only agents and admins stream, and only their own roles.
+            if !actor.reads_any_chat() {
+                return Err(DomainError::Forbidden);
+            }
+            if post.role == MessageRole::User {
+                return Err(DomainError::invalid(
+                    "role",
+                    "must be assistant or system to stream",
+                ));
+            }
+        }
         let allowed = match post.role {
             MessageRole::User => actor.user_id == owner,
             MessageRole::Assistant | MessageRole::System => actor.reads_any_chat(),
@@ -194,6 +239,10 @@ impl ChatService {
             return Err(DomainError::Forbidden);
         }
         let (kind, content, media_id) = match post.body {
+            // A stream may start empty.
+            PostBody::Text(content) if post.stream && content.is_empty() => {
+                (MessageKind::Text, None, None)
+            }
             PostBody::Text(content) => (MessageKind::Text, Some(content), None),
             PostBody::Media { media_id, caption } => {
                 match self.store.media(media_id)? {
@@ -213,6 +262,7 @@ impl ChatService {
             content,
             media_id,
             client_message_id: post.client_message_id,
+            stream: post.stream,
         };
         match self.store.post_message(&message) {
             Ok(Some(Posted::Created(m))) => Ok(Posted::Created(self.signed(m))),
@@ -292,6 +342,103 @@ impl ChatService {
         }
     }
 
+    // ------------------------------------------------------------ streamed replies
+
+    /// `POST /messages/{id}/deltas`: the next piece of a streamed reply, by
+    /// its sender (an agent or admin). The message with its content through
+    /// this delta; the same `seq` with the same text again changes nothing
+    /// and answers the message as it is. Any other `seq` than the next is
+    /// `OutOfSequence` (a `409` naming the expected one); a message not
+    /// streaming is `Conflict`; a content over 32,000 characters
+    /// `LimitReached`. `NotFound` for whoever may not read the session,
+    /// `Forbidden` for anyone else but the sender.
+    pub fn append_delta(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        input: DeltaInput,
+    ) -> Result<Message, DomainError> {
+        let delta = match input.parse() {
+            Ok(d) => d,
+            // Whoever may not read the message learns nothing else of it.
+            Err(e) => return Err(self.refusal_unless_readable(actor, id, e)?),
+        };
+        if !actor.reads_any_chat() {
+            // Only agents and admins send streamed replies.
+            return Err(self.refusal_unless_readable(actor, id, DomainError::Forbidden)?);
+        }
+        let appended = self.store.append_delta(&NewDelta {
+            message: id,
+            sender: actor.user_id,
+            seq: delta.seq,
+            text: &delta.text,
+        })?;
+        match appended {
+            Appended::Applied(m) | Appended::Repeated(m) => Ok(self.signed(m)),
+            Appended::OutOfSequence { expected } => Err(DomainError::OutOfSequence { expected }),
+            Appended::TooLong => Err(DomainError::LimitReached(
+                "A message holds at most 32000 characters".into(),
+            )),
+            Appended::NotStreaming => Err(DomainError::Conflict("The message is not streaming")),
+            Appended::NotSender => Err(DomainError::Forbidden),
+            Appended::NotFound => Err(DomainError::NotFound(MESSAGE)),
+        }
+    }
+
+    /// `POST /messages/{id}/complete`: ends a streamed reply, by its sender:
+    /// `complete`, with `content` if given (it replaces what the deltas
+    /// built), and `message.completed` goes out. A message that is not
+    /// streaming (completed already, ended `incomplete`, never streamed)
+    /// is answered as it is, whatever `content` says, and nothing goes out.
+    /// `NotFound` for whoever may not read the session, `Forbidden` for
+    /// anyone else but the sender.
+    pub fn complete_message(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        input: CompleteInput,
+    ) -> Result<Completed, DomainError> {
+        let content = match input.parse() {
+            Ok(c) => c,
+            Err(e) => return Err(self.refusal_unless_readable(actor, id, e)?),
+        };
+        if !actor.reads_any_chat() {
+            return Err(self.refusal_unless_readable(actor, id, DomainError::Forbidden)?);
+        }
+        match self
+            .store
+            .complete_message(id, Some(actor.user_id), content.as_deref())?
+        {
+            Completion::Completed(m) => Ok(Completed::Now(self.signed(m))),
+            Completion::Unchanged(m) => Ok(Completed::Already(self.signed(m))),
+            Completion::NotSender => Err(DomainError::Forbidden),
+            Completion::NotFound => Err(DomainError::NotFound(MESSAGE)),
+        }
+    }
+
+    /// Ends as `incomplete`, with the content they have, the streamed
+    /// replies that received nothing for `idle_for` (`STREAM_IDLE_TIMEOUT`),
+    /// up to 100 a call, each `message.completed`. Safe on every instance at
+    /// once: each stream is ended by one of them. No actor: the server's
+    /// own job.
+    pub fn expire_idle_streams(&self, idle_for: Duration) -> Result<Vec<Message>, DomainError> {
+        Ok(self.store.expire_idle_streams(idle_for, IDLE_BATCH)?)
+    }
+
+    /// `error`, unless the actor may not read the message's session: then
+    /// `NotFound`, as for a message that does not exist.
+    fn refusal_unless_readable(
+        &self,
+        actor: &Actor,
+        id: MessageId,
+        error: DomainError,
+    ) -> Result<DomainError, DomainError> {
+        match self.store.message(id)? {
+            Some((_, owner)) if can_read_chat(actor, owner) => Ok(error),
+            _ => Ok(DomainError::NotFound(MESSAGE)),
+        }
+    }
+
     // ------------------------------------------------------------ live events
 
     /// The session's event position: the `seq` last handed to one of its
@@ -327,6 +474,7 @@ impl ChatService {
             return Ok(Replay {
                 position,
                 missed: None,
+                streams: self.store.streamed(session, None)?,
             });
         }
         let owner = (!actor.reads_any_chat()).then_some(actor.user_id);
@@ -345,12 +493,29 @@ impl ChatService {
             return Ok(Replay {
                 position,
                 missed: None,
+                streams: self.store.streamed(session, None)?,
             });
         }
         missed.iter_mut().for_each(|m| self.sign(m));
         Ok(Replay {
             position,
             missed: Some(missed),
+            // After the page: a delta or an end committed since is in these,
+            // or comes live after them.
+            streams: self.store.streamed(session, Some(after))?,
+        })
+    }
+
+    /// What a live stream opened without a position starts with: the
+    /// session's position, and each of its messages streaming now (its
+    /// content so far and last delta, for a `message.snapshot`).
+    /// `NotFound` unless the actor may read the session.
+    pub fn opening(&self, actor: &Actor, session: ChatSessionId) -> Result<Replay, DomainError> {
+        let position = self.event_position(actor, session)?;
+        Ok(Replay {
+            position,
+            missed: Some(Vec::new()),
+            streams: self.store.streamed(session, None)?,
         })
     }
 

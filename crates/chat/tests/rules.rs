@@ -639,3 +639,186 @@ fn deleting_a_session_takes_its_messages() {
     w.chat.delete_session(&w.ann, w.session).unwrap();
     assert_err!(w.chat.message(&w.admin, m), DomainError::NotFound(_));
 }
+
+// ---------------------------------------------------------------- streamed replies
+
+fn stream(role: MessageRole, start: Option<&str>) -> PostMessageInput {
+    PostMessageInput {
+        role: Some(role),
+        content: start.map(str::to_owned),
+        stream: Some(true),
+        ..PostMessageInput::default()
+    }
+}
+
+fn delta(seq: i64, text: &str) -> chat::inputs::DeltaInput {
+    chat::inputs::DeltaInput {
+        seq: Some(seq),
+        text: Some(text.to_owned()),
+    }
+}
+
+fn done(content: Option<&str>) -> chat::inputs::CompleteInput {
+    chat::inputs::CompleteInput {
+        content: content.map(str::to_owned),
+    }
+}
+
+#[test]
+fn only_agents_and_admins_stream_and_only_assistant_or_system_replies() {
+    let w = world();
+    for who in [&w.ann, &w.bob] {
+        assert_err!(
+            w.chat
+                .post_message(who, w.session, stream(MessageRole::Assistant, None)),
+            DomainError::Forbidden | DomainError::NotFound(_)
+        );
+    }
+    assert_err!(
+        w.chat
+            .post_message(&w.agent, w.session, stream(MessageRole::User, None)),
+        DomainError::Validation(_)
+    );
+    for (who, role) in [
+        (&w.agent, MessageRole::Assistant),
+        (&w.admin, MessageRole::System),
+    ] {
+        let m = created(
+            w.chat
+                .post_message(who, w.session, stream(role, Some("Hi")))
+                .unwrap(),
+        );
+        assert_eq!(m.status, MessageStatus::Streaming);
+        assert_eq!(m.content.as_deref(), Some("Hi"));
+        assert_eq!(m.completed_at, None);
+    }
+}
+
+#[test]
+fn a_reply_grows_by_its_senders_deltas_once_each_in_order_then_completes() {
+    let w = world();
+    let m = created(
+        w.chat
+            .post_message(&w.agent, w.session, stream(MessageRole::Assistant, None))
+            .unwrap(),
+    );
+    assert_eq!(m.content.as_deref(), Some(""));
+    let so_far = w
+        .chat
+        .append_delta(&w.agent, m.id, delta(1, "Oak "))
+        .unwrap();
+    assert_eq!(so_far.content.as_deref(), Some("Oak "));
+    // A retry changes nothing; any other seq names the next.
+    let again = w
+        .chat
+        .append_delta(&w.agent, m.id, delta(1, "Oak "))
+        .unwrap();
+    assert_eq!(again.content.as_deref(), Some("Oak "));
+    for (seq, text) in [(1, "Elm "), (3, "x"), (0, "x")] {
+        let e = w
+            .chat
+            .append_delta(&w.agent, m.id, delta(seq, text))
+            .unwrap_err();
+        match (seq, e) {
+            (0, DomainError::Validation(_)) => {}
+            (_, DomainError::OutOfSequence { expected: 2 }) => {}
+            (seq, e) => panic!("seq {seq}: {e:?}"),
+        }
+    }
+    // Only the sender: 403 to those who read the session, 404 to the rest.
+    assert_err!(
+        w.chat.append_delta(&w.admin, m.id, delta(2, "x")),
+        DomainError::Forbidden
+    );
+    assert_err!(
+        w.chat.append_delta(&w.ann, m.id, delta(2, "x")),
+        DomainError::Forbidden
+    );
+    assert_err!(
+        w.chat.append_delta(&w.bob, m.id, delta(2, "x")),
+        DomainError::NotFound("Message")
+    );
+    assert_err!(
+        w.chat.complete_message(&w.bob, m.id, done(None)),
+        DomainError::NotFound("Message")
+    );
+    assert_err!(
+        w.chat.append_delta(&w.bob, m.id, delta(0, "")),
+        DomainError::NotFound("Message")
+    );
+    w.chat
+        .append_delta(&w.agent, m.id, delta(2, "chairs"))
+        .unwrap();
+    let ended = match w.chat.complete_message(&w.agent, m.id, done(None)).unwrap() {
+        chat::Completed::Now(m) => m,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ended.status, MessageStatus::Complete);
+    assert_eq!(ended.content.as_deref(), Some("Oak chairs"));
+    assert!(ended.completed_at.is_some());
+    // Ended: a delta is a conflict, completing again answers it as it is.
+    assert_err!(
+        w.chat.append_delta(&w.agent, m.id, delta(3, "x")),
+        DomainError::Conflict(_)
+    );
+    let again = w
+        .chat
+        .complete_message(&w.agent, m.id, done(Some("Other")))
+        .unwrap();
+    assert_eq!(again, chat::Completed::Already(ended));
+}
+
+#[test]
+fn a_final_content_replaces_the_deltas_and_32000_characters_is_the_most() {
+    let w = world();
+    let long = "x".repeat(31_999);
+    let m = created(
+        w.chat
+            .post_message(
+                &w.agent,
+                w.session,
+                stream(MessageRole::Assistant, Some(&long)),
+            )
+            .unwrap(),
+    );
+    assert_err!(
+        w.chat.append_delta(&w.agent, m.id, delta(1, "ab")),
+        DomainError::LimitReached(_)
+    );
+    w.chat.append_delta(&w.agent, m.id, delta(1, "a")).unwrap();
+    let ended = w
+        .chat
+        .complete_message(&w.agent, m.id, done(Some("Short.")))
+        .unwrap();
+    assert_eq!(ended.message().content.as_deref(), Some("Short."));
+}
+
+#[test]
+fn an_idle_reply_ends_incomplete_with_what_it_has() {
+    let w = world();
+    let m = created(
+        w.chat
+            .post_message(&w.agent, w.session, stream(MessageRole::Assistant, None))
+            .unwrap(),
+    );
+    w.chat
+        .append_delta(&w.agent, m.id, delta(1, "half"))
+        .unwrap();
+    let none = w
+        .chat
+        .expire_idle_streams(std::time::Duration::from_secs(60))
+        .unwrap();
+    assert!(none.is_empty());
+    let ended = w
+        .chat
+        .expire_idle_streams(std::time::Duration::ZERO)
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].status, MessageStatus::Incomplete);
+    assert_eq!(ended[0].content.as_deref(), Some("half"));
+    let page = w
+        .chat
+        .messages(&w.ann, w.session, MessageListQuery::default())
+        .unwrap();
+    assert_eq!(page.items, ended);
+}

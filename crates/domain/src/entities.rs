@@ -1,7 +1,7 @@
 //! What the contexts hand back, serialised as the contract's camelCase JSON.
 
 use crate::ids::*;
-use crate::roles::{MessageKind, MessageRole, Role};
+use crate::roles::{MessageKind, MessageRole, MessageStatus, Role};
 use crate::timefmt::{self, Timestamp};
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -175,10 +175,44 @@ pub struct Message {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     /// The client's id for the message, unique per session: posting it again answers the first message.
     pub client_message_id: Option<String>,
+    /// `complete` for every message not streamed; a streamed one is
+    /// `streaming` until its sender completes it (`complete`) or it receives
+    /// nothing for `STREAM_IDLE_TIMEOUT` (`incomplete`, with the content it has).
+    pub status: MessageStatus,
     #[serde(serialize_with = "timefmt::serialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     /// When it was posted.
     pub created_at: Timestamp,
+    #[serde(serialize_with = "timefmt::option::serialize")]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<String>, format = DateTime))]
+    /// When it became `complete` or `incomplete`: its `createdAt` for a
+    /// message not streamed, `null` while it streams.
+    pub completed_at: Option<Timestamp>,
+}
+
+/// A streamed message as a live stream that resumes gets it (the
+/// `message.snapshot` event): the whole message, with `lastSeq`, the last
+/// delta its content includes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageSnapshot {
+    /// The message, its content as of `lastSeq`.
+    #[serde(flatten)]
+    pub message: Message,
+    /// The last delta its content includes (0: none yet).
+    pub last_seq: i64,
+}
+
+/// One delta of a streamed message, as the `message.delta` event carries it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDelta {
+    /// The message.
+    pub id: MessageId,
+    /// The delta's position in the message, from 1.
+    pub seq: i64,
+    /// The text it appends.
+    pub text: String,
 }
 
 /// The vendor a chat session is about.

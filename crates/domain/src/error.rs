@@ -99,6 +99,12 @@ pub enum DomainError {
     /// A uniqueness rule; the text says which.
     #[error("{0}")]
     Conflict(&'static str),
+    /// A delta of a streamed message that is not the next one (a conflict).
+    #[error("Delta out of sequence: the next seq is {expected}")]
+    OutOfSequence {
+        /// The `seq` the next delta must have.
+        expected: i64,
+    },
     /// A per-parent cap.
     #[error("{0}")]
     LimitReached(String),
@@ -164,6 +170,7 @@ impl DomainError {
             | Self::Forbidden
             | Self::NotFound(_)
             | Self::Conflict(_)
+            | Self::OutOfSequence { .. }
             | Self::LimitReached(_)
             | Self::UnsupportedMediaType(_)
             | Self::PayloadTooLarge(_)

@@ -26,4 +26,4 @@ pub use entities::*;
 pub use error::{Conflict, DomainError, Entity, FieldError, StoreError};
 pub use ids::*;
 pub use page::{Page, PageRequest};
-pub use roles::{MessageKind, MessageRole, Role};
+pub use roles::{MessageKind, MessageRole, MessageStatus, Role};

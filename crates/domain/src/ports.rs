@@ -188,6 +188,68 @@ pub struct NewMessage {
     pub media_id: Option<MediaId>,
     /// The client's id for it, unique per session.
     pub client_message_id: Option<String>,
+    /// A streamed message (contract 3.12): `status` is `streaming`, and
+    /// `content`, if any, is what it starts with; deltas follow.
+    pub stream: bool,
+}
+
+/// A delta to append to a streamed message.
+#[derive(Clone, Copy, Debug)]
+pub struct NewDelta<'a> {
+    /// The streamed message.
+    pub message: MessageId,
+    /// Who sends it: only the message's sender may.
+    pub sender: UserId,
+    /// Its position, from 1: the message's last delta's plus one.
+    pub seq: i64,
+    /// The text it appends (1 to 4000 characters).
+    pub text: &'a str,
+}
+
+/// What appending a delta did. Nothing but `Applied` changed anything.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Appended {
+    /// Stored (and notified): the message, its content through this delta.
+    Applied(Message),
+    /// This `seq` was applied already with this text (a retried request):
+    /// the message as it is.
+    Repeated(Message),
+    /// Any other `seq` than this one, the next, is refused.
+    OutOfSequence {
+        /// The `seq` the next delta must have.
+        expected: i64,
+    },
+    /// The content would be longer than a message may be (32,000 characters).
+    TooLong,
+    /// The message is not streaming: it never was, or it ended.
+    NotStreaming,
+    /// Someone else sent the message.
+    NotSender,
+    /// There is no such message.
+    NotFound,
+}
+
+/// What completing a streamed message did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Completion {
+    /// It was streaming and is now `complete` (notified): the message.
+    Completed(Message),
+    /// It was not streaming (completed already, ended incomplete, or never
+    /// streamed): the message as it is; nothing changed or was sent.
+    Unchanged(Message),
+    /// Someone else sent the message.
+    NotSender,
+    /// There is no such message.
+    NotFound,
+}
+
+/// A streamed message as a live stream that resumes gets it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Streamed {
+    /// The message as it is (its content so far while it streams).
+    pub message: Message,
+    /// The last delta its content includes.
+    pub last_seq: i64,
 }
 
 /// What posting did.
@@ -256,6 +318,48 @@ pub trait ChatStore: MediaStore + Send + Sync {
     fn message(&self, id: MessageId) -> StoreResult<Option<(Message, UserId)>>;
     /// Deletes a message and lowers its session's count.
     fn delete_message(&self, id: MessageId) -> StoreResult<bool>;
+    /// Appends a delta to a streaming message of `delta.sender`, in one
+    /// atomic write under the stream's row lock (deltas of a message apply
+    /// one at a time, in `seq` order, exactly once): the text is stored and
+    /// its `message.delta` notice sent at commit. Only `Applied` changed
+    /// anything.
+    fn append_delta(&self, delta: &NewDelta<'_>) -> StoreResult<Appended>;
+    /// Ends a streaming message in one transaction: `complete` with
+    /// `content` if given, else with the content its deltas built, and
+    /// `completedAt`; its `message.completed` notice is sent at commit
+    /// (through the same path as every other event). `sender`, if given,
+    /// must be its sender.
+    fn complete_message(
+        &self,
+        id: MessageId,
+        sender: Option<UserId>,
+        content: Option<&str>,
+    ) -> StoreResult<Completion>;
+    /// Ends as `incomplete`, with the content they have, up to `limit`
+    /// streaming messages that received nothing for `idle_for`, each under
+    /// its stream's row lock taken with `SKIP LOCKED` (a stream that another
+    /// instance, or a delta, holds is left alone); the messages ended, each
+    /// notified as `message.completed`.
+    fn expire_idle_streams(
+        &self,
+        idle_for: std::time::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>>;
+    /// The session's streamed messages a live stream resumes with, oldest
+    /// first, in one read: those streaming now (their content so far and
+    /// last delta) and, with `ended_since`, those that ended at that event
+    /// position or later.
+    fn streamed(
+        &self,
+        session: ChatSessionId,
+        ended_since: Option<i64>,
+    ) -> StoreResult<Vec<Streamed>>;
+    /// The text of one applied delta of a message still streaming.
+    fn delta_text(&self, message: MessageId, seq: i64) -> StoreResult<Option<String>>;
+    /// A message with, if it was streamed, the last delta its content
+    /// includes, in one read (what a `message.created` event carries: the
+    /// live deltas it includes already are not sent after it).
+    fn message_and_last_delta(&self, id: MessageId) -> StoreResult<Option<(Message, Option<i64>)>>;
     /// Full-text search, in one read: the matches of `search` in scope,
     /// newest first, between its bounds, at most its limit, with the access
     /// filter applied inside the query, before the limit (fast for rare and

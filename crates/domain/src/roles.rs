@@ -42,6 +42,21 @@ pub enum MessageKind {
     Media,
 }
 
+/// Where a message is in its life (contract 3.12): every message not
+/// streamed is `complete`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    #[default]
+    /// Whole: posted at once, or streamed and completed by its sender.
+    Complete,
+    /// Being streamed: its content grows delta by delta.
+    Streaming,
+    /// Streamed, and ended by the idle timeout with the content it had.
+    Incomplete,
+}
+
 /// A stored text that names no known variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} {value:?}")]
@@ -85,3 +100,4 @@ macro_rules! text_enum {
 text_enum!(Role, "role", User => "user", Agent => "agent", Admin => "admin");
 text_enum!(MessageRole, "message role", User => "user", Assistant => "assistant", System => "system");
 text_enum!(MessageKind, "message type", Text => "text", Media => "media");
+text_enum!(MessageStatus, "message status", Complete => "complete", Streaming => "streaming", Incomplete => "incomplete");

@@ -2,7 +2,7 @@
 #![doc = include_str!("../README.md")]
 
 use domain::CallerCache;
-use domain::events::{EventKind, Heard, Notice, NoticeSource};
+use domain::events::{DeltaNotice, EventKind, Heard, Notice, NoticeSource};
 use domain::ports::{ChatStore, MarketStore};
 use domain::{ChatSessionId, MessageId, SellerId, VendorId};
 use serde::Serialize;
@@ -19,9 +19,17 @@ use tokio::sync::{broadcast, watch};
 pub struct Event {
     /// What happened.
     pub kind: EventKind,
-    /// The session's event position (see [`Notice::seq`]): the SSE `id`.
+    /// The session's event position (see [`Notice::seq`]): the SSE `id`;
+    /// for a `message.delta`, the delta's `seq` in its message.
     pub seq: i64,
-    /// `id: <seq>\nevent: <name>\ndata: <one line of JSON>\n\n`.
+    /// The streamed message of a `message.delta` or `message.completed`.
+    pub message: Option<MessageId>,
+    /// A streamed message's `message.created` and the last delta its
+    /// content includes: a stream drops the live deltas it covers.
+    pub through: Option<(MessageId, i64)>,
+    /// `id: <seq>\nevent: <name>\ndata: <one line of JSON>\n\n`; without
+    /// the `id:` line for an event of a streamed message, whose `id` is the
+    /// position of the stream that writes it ([`Event::frame_at`]).
     pub frame: bytes::Bytes,
 }
 
@@ -32,6 +40,26 @@ impl Event {
         Self {
             kind,
             seq,
+            message: None,
+            through: None,
+            frame: bytes::Bytes::from(frame),
+        }
+    }
+
+    /// An event of the streamed message `message` (`message.delta`,
+    /// `message.completed`, `message.snapshot`), its frame without an `id:`.
+    /// A delta's notice is sent without the session's lock, so it carries no
+    /// position; and a stream may have written later positions (a replay)
+    /// before the live copy of an end arrives. Each stream gives these the
+    /// position it has written up to, which is where a client that saw them
+    /// resumes from without loss ([`Event::frame_at`]).
+    pub fn streamed(kind: EventKind, seq: i64, message: MessageId, data: &str) -> Self {
+        let frame = format!("event: {}\ndata: {data}\n\n", kind.name());
+        Self {
+            kind,
+            seq,
+            message: Some(message),
+            through: None,
             frame: bytes::Bytes::from(frame),
         }
     }
@@ -39,6 +67,46 @@ impl Event {
     /// A `message.created` event for `message`.
     pub fn message_created(message: &domain::Message) -> Self {
         Self::new(EventKind::MessageCreated, message.seq, &json(message))
+    }
+
+    /// A `message.delta` event: `{id, seq, text}`.
+    pub fn message_delta(message: MessageId, seq: i64, text: String) -> Self {
+        let data = json(&domain::MessageDelta {
+            id: message,
+            seq,
+            text,
+        });
+        Self::streamed(EventKind::MessageDelta, seq, message, &data)
+    }
+
+    /// A `message.completed` event for `message` (ended at `position`).
+    pub fn message_completed(message: &domain::Message, position: i64) -> Self {
+        Self::streamed(
+            EventKind::MessageCompleted,
+            position,
+            message.id,
+            &json(message),
+        )
+    }
+
+    /// A `message.snapshot` event: the message as it is, with `lastSeq`.
+    pub fn message_snapshot(message: &domain::Message, last_seq: i64) -> Self {
+        let data = json(&domain::MessageSnapshot {
+            message: message.clone(),
+            last_seq,
+        });
+        Self::streamed(EventKind::MessageSnapshot, last_seq, message.id, &data)
+    }
+
+    /// The frame as a stream at `position` writes it: with `id: <position>`
+    /// first if it has no `id:` of its own (an event of a streamed message).
+    pub fn frame_at(&self, position: i64) -> bytes::Bytes {
+        if self.message.is_none() {
+            return self.frame.clone();
+        }
+        let mut out = format!("id: {position}\n").into_bytes();
+        out.extend_from_slice(&self.frame);
+        bytes::Bytes::from(out)
     }
 }
 
@@ -245,12 +313,27 @@ impl Loader {
             EventKind::MessageDeleted | EventKind::SellerDeleted => {
                 json(&serde_json::json!({ "id": n.id }))
             }
-            EventKind::MessageCreated => match self.chats.message(MessageId(n.id)) {
-                Ok(Some((mut m, _))) => {
+            EventKind::MessageCompleted => match self.chats.message(MessageId(n.id)) {
+                Ok(Some((m, _))) => {
+                    return Some(Delivery::Event(Arc::new(Event::message_completed(
+                        &m, n.seq,
+                    ))));
+                }
+                other => return self.gone(n, other.err()),
+            },
+            // Deltas come as their own notices ([`Loader::load_delta`]);
+            // snapshots are never notified.
+            EventKind::MessageDelta | EventKind::MessageSnapshot => return None,
+            // Read when it is heard: a streamed reply's content may include
+            // its first deltas already, which the event then covers.
+            EventKind::MessageCreated => match self.chats.message_and_last_delta(MessageId(n.id)) {
+                Ok(Some((mut m, last))) => {
                     if let (Some(urls), Some(media)) = (&self.media_urls, m.media.as_mut()) {
                         urls.sign(media);
                     }
-                    json(&m)
+                    let mut event = Event::new(n.kind, n.seq, &json(&m));
+                    event.through = last.map(|l| (m.id, l));
+                    return Some(Delivery::Event(Arc::new(event)));
                 }
                 other => return self.gone(n, other.err()),
             },
@@ -271,6 +354,27 @@ impl Loader {
             },
         };
         Some(Delivery::Event(Arc::new(Event::new(n.kind, n.seq, &data))))
+    }
+
+    /// The delivery of a delta's notice: its text as the notice carries it,
+    /// or read (a text too long for the notice); `None` when the message
+    /// ended or went meanwhile (its `message.completed` or `message.deleted`
+    /// follows).
+    pub fn load_delta(&self, d: &DeltaNotice) -> Option<Delivery> {
+        let text = match &d.text {
+            Some(t) => t.clone(),
+            None => match self.chats.delta_text(d.message, d.seq) {
+                Ok(Some(t)) => t,
+                Ok(None) => return None,
+                Err(e) => {
+                    log::warn!("cannot load delta {} of {}: {e}", d.seq, d.message);
+                    return Some(Delivery::CatchUp);
+                }
+            },
+        };
+        Some(Delivery::Event(Arc::new(Event::message_delta(
+            d.message, d.seq, text,
+        ))))
     }
 
     fn gone(&self, n: &Notice, error: Option<domain::StoreError>) -> Option<Delivery> {
@@ -374,6 +478,13 @@ impl Ears<'_> {
                         && let Some(d) = self.loader.load(&n)
                     {
                         self.hub.publish(n.session, d);
+                    }
+                }
+                Heard::Delta(d) => {
+                    if self.hub.is_watched(d.session)
+                        && let Some(delivery) = self.loader.load_delta(&d)
+                    {
+                        self.hub.publish(d.session, delivery);
                     }
                 }
                 Heard::AccessChanged(user) => self.callers.forget_user(user),

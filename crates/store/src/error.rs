@@ -35,6 +35,11 @@ pub const UNIQUE_INDEXES: &[(&str, Conflict)] = &[
         Conflict::Id(Entity::ExchangeRates),
     ),
     ("exchange_rates_pkey", Conflict::Id(Entity::ExchangeRates)),
+    // Written after the post that made the message, in its transaction: never violated.
+    ("message_streams_pkey", Conflict::Id(Entity::Message)),
+    // Written under the stream's row lock, one seq at a time: never violated.
+    ("message_deltas_pkey", Conflict::MessagePosition),
+    ("message_parts_pkey", Conflict::MessagePosition),
     ("webhooks_pkey", Conflict::Id(Entity::Webhook)),
     (
         "webhook_deliveries_pkey",
@@ -54,6 +59,9 @@ pub const FOREIGN_KEYS: &[(&str, Entity)] = &[
     ("vendors_session_id_fkey", Entity::ChatSession),
     ("sellers_session_id_fkey", Entity::ChatSession),
     ("exchange_rates_date_fkey", Entity::ExchangeRates),
+    ("message_streams_message_id_fkey", Entity::Message),
+    ("message_deltas_message_id_fkey", Entity::Message),
+    ("message_parts_message_id_fkey", Entity::Message),
     ("webhook_deliveries_webhook_id_fkey", Entity::Webhook),
 ];
 

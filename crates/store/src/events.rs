@@ -11,7 +11,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::result::QueryResult;
 use diesel::sql_types::{Text, Uuid as SqlUuid};
-use domain::events::{EventKind, Heard, Notice, NoticeSource, Notices};
+use domain::events::{DeltaNotice, EventKind, Heard, Notice, NoticeSource, Notices};
 use domain::ids::UserId;
 use domain::ports::StoreResult;
 use uuid::Uuid;
@@ -94,7 +94,10 @@ impl Notices for PgNotices {
                     .ok()
                     .map(|u| Heard::AccessChanged(UserId(u)))
             } else {
-                Notice::parse(&n.payload).map(Heard::Event)
+                // A delta first: one without its text has a notice's shape.
+                DeltaNotice::parse(&n.payload)
+                    .map(Heard::Delta)
+                    .or_else(|| Notice::parse(&n.payload).map(Heard::Event))
             };
             match heard {
                 Some(h) => out.push(h),

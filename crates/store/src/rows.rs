@@ -56,6 +56,19 @@ where
     field.value().map(T::from_sql).transpose()
 }
 
+/// A message's `status` and `completedAt` from its columns: a message not
+/// streamed (`status` NULL) is `complete`, at its `createdAt`.
+pub(crate) fn message_status(
+    status: Option<MessageStatus>,
+    created_at: OffsetDateTime,
+    completed_at: Option<OffsetDateTime>,
+) -> (MessageStatus, Option<OffsetDateTime>) {
+    match status {
+        None => (MessageStatus::Complete, Some(created_at)),
+        Some(s) => (s, completed_at),
+    }
+}
+
 pub(crate) fn bad_value(e: impl std::error::Error + Send + Sync + 'static) -> Error {
     Error::DeserializationError(Box::new(e))
 }

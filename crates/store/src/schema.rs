@@ -71,6 +71,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    message_deltas (message_id, seq) {
+        message_id -> Uuid,
+        seq -> Int4,
+        text -> Text,
+    }
+}
+
+diesel::table! {
+    message_parts (message_id, upto_seq) {
+        message_id -> Uuid,
+        upto_seq -> Int4,
+        text -> Text,
+    }
+}
+
+diesel::table! {
+    message_streams (message_id) {
+        message_id -> Uuid,
+        session_id -> Uuid,
+        sender_id -> Uuid,
+        last_seq -> Int4,
+        length -> Int4,
+        tail -> Text,
+        flushed -> Nullable<Text>,
+        touched_at -> Timestamptz,
+        completed_pos -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
     use diesel::sql_types::*;
     use super::sql_types::Tsvector;
 
@@ -87,6 +117,8 @@ diesel::table! {
         created_at -> Timestamptz,
         search -> Nullable<Tsvector>,
         owner_id -> Uuid,
+        status -> Nullable<Text>,
+        completed_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -178,6 +210,9 @@ diesel::joinable!(chat_sessions -> users (user_id));
 diesel::joinable!(exchange_rates -> exchange_rate_dates (date));
 diesel::joinable!(login_sessions -> users (user_id));
 diesel::joinable!(media -> users (owner_id));
+diesel::joinable!(message_deltas -> message_streams (message_id));
+diesel::joinable!(message_parts -> message_streams (message_id));
+diesel::joinable!(message_streams -> messages (message_id));
 diesel::joinable!(messages -> chat_sessions (session_id));
 diesel::joinable!(messages -> media (media_id));
 diesel::joinable!(messages -> users (sender_id));
@@ -192,6 +227,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_sessions,
     media,
     media_gone,
+    message_deltas,
+    message_parts,
+    message_streams,
     messages,
     sellers,
     users,

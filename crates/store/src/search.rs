@@ -394,11 +394,23 @@ struct HitRow {
     media: crate::rows::JoinedMedia,
     #[diesel(sql_type = Nullable<Text>)]
     snippet: Option<String>,
+    /// NULL for a message not streamed.
+    #[diesel(sql_type = Nullable<Text>)]
+    status: Option<crate::rows::Parsed<domain::MessageStatus>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    completed_at: Option<OffsetDateTime>,
 }
 
 impl HitRow {
     fn into_domain(self) -> QueryResult<SearchHit> {
         let media = self.media.into_domain(self.media_id);
+        // A streamed message is found once it ended (its content, and so
+        // its search document, is NULL while it streams).
+        let (status, completed_at) = crate::rows::message_status(
+            self.status.map(|s| s.0),
+            self.created_at,
+            self.completed_at,
+        );
         let message = Message {
             id: MessageId(self.id),
             session_id: ChatSessionId(self.session_id),
@@ -409,7 +421,9 @@ impl HitRow {
             content: self.content,
             media,
             client_message_id: self.client_message_id,
+            status,
             created_at: self.created_at,
+            completed_at,
         };
         Ok(SearchHit {
             message,

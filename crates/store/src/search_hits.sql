@@ -11,6 +11,7 @@ SELECT s.title AS session_title,
        md.owner_id AS media_owner_id, md.mime_type AS media_mime_type,
        md.size_bytes AS media_size_bytes, md.file_name AS media_file_name,
        md.sha256 AS media_sha256, md.created_at AS media_created_at,
+       m.status, m.completed_at,
        -- A short message whole; of a long one, up to two parts around hits.
        ts_headline($1::oid::regconfig, translate(m.content, U&'<\E000\E001\E002', U&'\E002'), q.query,
            CASE WHEN char_length(m.content) <= 200 THEN 'MaxWords=35, MinWords=15, '

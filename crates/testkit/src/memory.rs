@@ -40,6 +40,8 @@ struct State {
     gone: BTreeMap<String, Timestamp>,
     messages: BTreeMap<MessageId, MessageRow>,
     vendors: BTreeMap<VendorId, Vendor>,
+    /// `message_streams`, by message.
+    streams: BTreeMap<MessageId, StreamRow>,
     sellers: BTreeMap<SellerId, Seller>,
     /// `exchange_rate_dates` with their `exchange_rates`.
     rates: BTreeMap<time::Date, ExchangeRates>,
@@ -82,8 +84,40 @@ struct MessageRow {
     client_message_id: Option<String>,
     created_at: Timestamp,
 }
+    /// `None` for a message not streamed.
+    status: Option<MessageStatus>,
+    completed_at: Option<Timestamp>,
 
 impl MemoryStore {
+/// `message_streams` with its parts and logged deltas: a streamed message's
+/// content so far is `start` and its deltas.
+struct StreamRow {
+    session_id: ChatSessionId,
+    sender_id: UserId,
+    /// The content it was created with.
+    start: String,
+    /// Each applied delta's text, `seq` 1 first (gone once it ends).
+    deltas: Vec<String>,
+    /// The last delta applied.
+    last_seq: i64,
+    /// The content's length, in characters.
+    length: usize,
+    touched_at: Timestamp,
+    /// The session's event position when it ended.
+    completed_pos: Option<i64>,
+}
+
+impl StreamRow {
+    fn content(&self) -> String {
+        let mut c = self.start.clone();
+        self.deltas.iter().for_each(|d| c.push_str(d));
+        c
+    }
+}
+
+/// The most characters a message holds.
+const MAX_CONTENT_CHARS: usize = 32_000;
+
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -260,7 +294,8 @@ fn check_media(m: &Media) -> StoreResult<()> {
 
 fn check_message(m: &NewMessage) -> StoreResult<()> {
     check_opt(
-        m.content.as_deref(),
+        // A streamed message's content starts in its stream, not its row.
+        m.content.as_deref().filter(|_| !m.stream),
         |v| (1..=32000).contains(&chars(v)),
         "messages_content_check",
     )?;
@@ -271,7 +306,7 @@ fn check_message(m: &NewMessage) -> StoreResult<()> {
     )?;
     check(
         match m.kind {
-            MessageKind::Text => m.content.is_some() && m.media_id.is_none(),
+            MessageKind::Text => (m.content.is_some() || m.stream) && m.media_id.is_none(),
             MessageKind::Media => m.media_id.is_some(),
         },
         "messages_kind_fields_check",
@@ -280,6 +315,16 @@ fn check_message(m: &NewMessage) -> StoreResult<()> {
 
 fn is_phone(v: &str) -> bool {
     (3..=32).contains(&chars(v))
+    )?;
+    check(
+        !m.stream || m.kind == MessageKind::Text,
+        "messages_stream_fields_check",
+    )?;
+    check(
+        m.content
+            .as_deref()
+            .is_none_or(|c| !m.stream || chars(c) <= MAX_CONTENT_CHARS),
+        "message_streams_length_check",
         && v.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-'))
 }
@@ -397,7 +442,12 @@ impl State {
             sender_id: m.sender_id,
             role: m.role,
             kind: m.kind,
-            content: m.content.clone(),
+            content: match (m.status, self.streams.get(&m.id)) {
+                (None, _) => m.content.clone(),
+                (Some(MessageStatus::Streaming), Some(s)) => Some(s.content()),
+                // Ended with nothing: NULL, read as "".
+                (Some(_), _) => Some(m.content.clone().unwrap_or_default()),
+            },
             media: m.media_id.and_then(|id| self.media.get(&id).cloned()),
             client_message_id: m.client_message_id.clone(),
             created_at: m.created_at,
@@ -413,10 +463,41 @@ impl State {
 
     fn owner_of(&self, session: ChatSessionId) -> Option<UserId> {
         self.sessions.get(&session).map(|s| s.user_id)
+            status: m.status.unwrap_or_default(),
     }
+            completed_at: match m.status {
+                None => Some(m.created_at),
+                Some(_) => m.completed_at,
+            },
 
     /// `UPDATE chat_sessions SET updated_at = now()`; false if it is gone.
     fn touch(&mut self, session: ChatSessionId, at: Timestamp) -> bool {
+    /// Ends the stream of `id` (`ChatStore::complete_message`,
+    /// `expire_idle_streams`): the message's status, completion time and
+    /// content (`content` if given, else what it streamed; empty: NULL), and
+    /// the session's position on the stream; its parts and deltas go.
+    fn end_stream(
+        &mut self,
+        id: MessageId,
+        status: MessageStatus,
+        content: Option<&str>,
+    ) -> Option<Message> {
+        let at = self.tick();
+        let session = self.streams.get(&id)?.session_id;
+        let position = self.sessions.get(&session).map_or(0, |s| s.message_seq);
+        let stream = self.streams.get_mut(&id)?;
+        let text = content.map_or_else(|| stream.content(), str::to_owned);
+        stream.completed_pos = Some(position);
+        stream.start.clear();
+        stream.deltas.clear();
+        let row = self.messages.get_mut(&id)?;
+        row.status = Some(status);
+        row.completed_at = Some(at);
+        row.content = (!text.is_empty()).then_some(text);
+        self.hook(domain::webhooks::EventType::MessageCompleted, session);
+        self.messages.get(&id).map(|row| self.message(row))
+    }
+
         match self.sessions.get_mut(&session) {
             Some(s) => {
                 s.updated_at = at;
@@ -983,7 +1064,7 @@ impl ChatStore for MemoryStore {
             sender_id: Some(m.sender_id),
             role: m.role,
             kind: m.kind,
-            content: m.content.clone(),
+            content: m.content.clone().filter(|_| !m.stream),
             media_id: m.media_id,
             client_message_id: m.client_message_id.clone(),
             created_at: at,
@@ -1000,7 +1081,25 @@ impl ChatStore for MemoryStore {
     fn message_page(
         &self,
         session: ChatSessionId,
+            status: m.stream.then_some(MessageStatus::Streaming),
+            completed_at: None,
         owner: Option<UserId>,
+        if m.stream {
+            let start = m.content.clone().unwrap_or_default();
+            st.streams.insert(
+                m.id,
+                StreamRow {
+                    session_id: m.session_id,
+                    sender_id: m.sender_id,
+                    length: chars(&start),
+                    start,
+                    deltas: Vec::new(),
+                    last_seq: 0,
+                    touched_at: at,
+                    completed_pos: None,
+                },
+            );
+        }
         after_seq: Option<i64>,
         order: SortOrder,
         limit: i64,
@@ -1077,6 +1176,147 @@ impl ChatStore for MemoryStore {
         for m in st.messages.values() {
             let Some(owner) = st.owner_of(m.session_id) else {
                 continue;
+    fn append_delta(&self, d: &NewDelta<'_>) -> StoreResult<Appended> {
+        let mut st = self.lock();
+        let Some(row) = st.messages.get(&d.message) else {
+            return Ok(Appended::NotFound);
+        };
+        if row.sender_id != Some(d.sender) {
+            return Ok(Appended::NotSender);
+        }
+        let Some(stream) = st
+            .streams
+            .get(&d.message)
+            .filter(|s| s.completed_pos.is_none())
+        else {
+            return Ok(Appended::NotStreaming);
+        };
+        let expected = stream.last_seq + 1;
+        if d.seq < expected {
+            let same = usize::try_from(d.seq - 1)
+                .ok()
+                .and_then(|i| stream.deltas.get(i))
+                .is_some_and(|t| t == d.text);
+            return Ok(if same {
+                Appended::Repeated(st.message(row))
+            } else {
+                Appended::OutOfSequence { expected }
+            });
+        }
+        if d.seq > expected {
+            return Ok(Appended::OutOfSequence { expected });
+        }
+        let length = stream.length + chars(d.text);
+        if length > MAX_CONTENT_CHARS {
+            return Ok(Appended::TooLong);
+        }
+        check(
+            (1..=4000).contains(&chars(d.text)),
+            "message_deltas_text_check",
+        )?;
+        let at = st.tick();
+        if let Some(stream) = st.streams.get_mut(&d.message) {
+            stream.deltas.push(d.text.to_owned());
+            stream.last_seq = d.seq;
+            stream.length = length;
+            stream.touched_at = at;
+        }
+        Ok(st
+            .messages
+            .get(&d.message)
+            .map_or(Appended::NotFound, |row| Appended::Applied(st.message(row))))
+    }
+
+    fn complete_message(
+        &self,
+        id: MessageId,
+        sender: Option<UserId>,
+        content: Option<&str>,
+    ) -> StoreResult<Completion> {
+        let mut st = self.lock();
+        let Some(row) = st.messages.get(&id) else {
+            return Ok(Completion::NotFound);
+        };
+        let open = st.streams.get(&id).filter(|s| s.completed_pos.is_none());
+        let from = open.map_or(row.sender_id, |s| Some(s.sender_id));
+        if sender.is_some_and(|who| from != Some(who)) {
+            return Ok(Completion::NotSender);
+        }
+        if open.is_none() {
+            return Ok(Completion::Unchanged(st.message(row)));
+        }
+        Ok(st
+            .end_stream(id, MessageStatus::Complete, content)
+            .map_or(Completion::NotFound, Completion::Completed))
+    }
+
+    fn expire_idle_streams(
+        &self,
+        idle_for: std::time::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Message>> {
+        let mut st = self.lock();
+        let before = st.now() - Duration::seconds_f64(idle_for.as_secs_f64());
+        let mut idle: Vec<(Timestamp, MessageId)> = st
+            .streams
+            .iter()
+            .filter(|(id, s)| {
+                s.completed_pos.is_none() && s.touched_at < before && st.messages.contains_key(id)
+            })
+            .map(|(id, s)| (s.touched_at, *id))
+            .collect();
+        idle.sort();
+        Ok(idle
+            .into_iter()
+            .take(take(limit))
+            .filter_map(|(_, id)| st.end_stream(id, MessageStatus::Incomplete, None))
+            .collect())
+    }
+
+    fn streamed(
+        &self,
+        session: ChatSessionId,
+        ended_since: Option<i64>,
+    ) -> StoreResult<Vec<Streamed>> {
+        let st = self.lock();
+        let since = ended_since.unwrap_or(i64::MAX);
+        let mut out: Vec<(i64, Streamed)> = st
+            .streams
+            .iter()
+            .filter(|(_, s)| s.session_id == session && s.completed_pos.is_none_or(|p| p >= since))
+            .filter_map(|(id, s)| {
+                let row = st.messages.get(id)?;
+                Some((
+                    row.seq,
+                    Streamed {
+                        message: st.message(row),
+                        last_seq: s.last_seq,
+                    },
+                ))
+            })
+            .collect();
+        out.sort_by_key(|(seq, _)| *seq);
+        Ok(out.into_iter().map(|(_, s)| s).collect())
+    }
+
+    fn message_and_last_delta(&self, id: MessageId) -> StoreResult<Option<(Message, Option<i64>)>> {
+        let st = self.lock();
+        Ok(st.messages.get(&id).map(|m| {
+            let last = st.streams.get(&id).map(|s| s.last_seq);
+            (st.message(m), last)
+        }))
+    }
+
+    fn delta_text(&self, message: MessageId, seq: i64) -> StoreResult<Option<String>> {
+        let st = self.lock();
+        Ok(st
+            .streams
+            .get(&message)
+            .filter(|s| s.completed_pos.is_none())
+            .and_then(|s| s.deltas.get(usize::try_from(seq - 1).ok()?))
+            .cloned())
+    }
+
             };
             let visible = match search.scope {
                 SearchScope::All => true,

@@ -60,6 +60,7 @@ fn text(n: u128, session: u128, sender: u128, body: &str, cid: Option<&str>) -> 
         content: Some(body.to_owned()),
         media_id: None,
         client_message_id: cid.map(str::to_owned),
+        stream: false,
     }
 }
 
@@ -120,6 +121,33 @@ fn posted(p: Option<Posted>) -> String {
         None => "no session".to_owned(),
         Some(Posted::Created(m)) => format!("created {} seq {}", m.id, m.seq),
         Some(Posted::Existing(m)) => format!("existing {} seq {}", m.id, m.seq),
+    }
+}
+
+/// A message's state, without its times (they differ between the stores).
+fn state(m: &Message) -> String {
+    format!(
+        "{} {:?} {:?} ended {}",
+        m.id,
+        m.status,
+        m.content,
+        m.completed_at.is_some()
+    )
+}
+
+fn appended(a: Appended) -> String {
+    match a {
+        Appended::Applied(m) => format!("applied {}", state(&m)),
+        Appended::Repeated(m) => format!("repeated {}", state(&m)),
+        other => format!("{other:?}"),
+    }
+}
+
+fn completion(c: Completion) -> String {
+    match c {
+        Completion::Completed(m) => format!("completed {}", state(&m)),
+        Completion::Unchanged(m) => format!("unchanged {}", state(&m)),
+        other => format!("{other:?}"),
     }
 }
 
@@ -463,6 +491,106 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
         ),
     );
     step("the cap cut it", format!("{}", budget.was_cut()));
+
+    // ---- streamed replies (carl's, in ann's session 13)
+    let streamed = |n: u128, start: Option<String>| NewMessage {
+        role: MessageRole::Assistant,
+        content: start,
+        stream: true,
+        ..text(n, 13, 3, "", None)
+    };
+    step("stream 41", post(streamed(41, Some("Hel".into()))));
+    step("stream 42, empty", post(streamed(42, None)));
+    step(
+        "stream 43, nearly full",
+        post(streamed(43, Some("f".repeat(31_990)))),
+    );
+    step(
+        "stream into nowhere",
+        post(NewMessage {
+            session_id: sid(99),
+            ..streamed(44, None)
+        }),
+    );
+    let delta = |n: u128, sender: u128, seq: i64, text: &str| {
+        let d = NewDelta {
+            message: MessageId(id(n)),
+            sender: UserId(id(sender)),
+            seq,
+            text,
+        };
+        show(s.append_delta(&d), appended)
+    };
+    step("delta 1", delta(41, 3, 1, "lo"));
+    step("delta 1 again", delta(41, 3, 1, "lo"));
+    step("delta 1 with another text", delta(41, 3, 1, "LO"));
+    step("delta 3 before 2", delta(41, 3, 3, "x"));
+    step("delta 0", delta(41, 3, 0, "x"));
+    step("delta by someone else", delta(41, 1, 2, "x"));
+    step("delta to a message not streamed", delta(21, 1, 1, "x"));
+    step("delta to no message", delta(99, 3, 1, "x"));
+    // Past the 512 characters of a part, then a tail again.
+    step("delta 2, long", delta(41, 3, 2, &"w".repeat(600)));
+    step("delta 3", delta(41, 3, 3, " and more"));
+    step("delta 2 again", delta(41, 3, 2, &"w".repeat(600)));
+    step("delta over 32,000", delta(43, 3, 1, &"x".repeat(11)));
+    step("delta of 10 fits", delta(43, 3, 1, &"x".repeat(10)));
+    step("a delta text too long", delta(42, 3, 1, &"x".repeat(4001)));
+    let so_far = |n: u128| {
+        show(s.message(MessageId(id(n))), |m| {
+            m.map_or("none".into(), |(m, _)| state(&m))
+        })
+    };
+    step("41 so far", so_far(41));
+    let streams = |since: Option<i64>| {
+        show(s.streamed(sid(13), since), |l| {
+            let l: Vec<String> = l
+                .iter()
+                .map(|x| format!("{} last {}", state(&x.message), x.last_seq))
+                .collect();
+            l.join("; ")
+        })
+    };
+    step("streaming in 13", streams(None));
+    step(
+        "the delta's text",
+        show(s.delta_text(MessageId(id(41)), 3), dbg),
+    );
+    let complete = |n: u128, sender: Option<u128>, content: Option<&str>| {
+        show(
+            s.complete_message(MessageId(id(n)), sender.map(|u| UserId(id(u))), content),
+            completion,
+        )
+    };
+    step("completed by someone else", complete(41, Some(1), None));
+    step("complete 41", complete(41, Some(3), None));
+    step("complete 41 again", complete(41, Some(3), Some("other")));
+    step("delta after it ended", delta(41, 3, 4, "x"));
+    step(
+        "its delta's text is gone",
+        show(s.delta_text(MessageId(id(41)), 3), dbg),
+    );
+    step(
+        "complete a message not streamed",
+        complete(21, Some(1), None),
+    );
+    step("complete no message", complete(99, Some(3), None));
+    step(
+        "complete 42 with a content",
+        complete(42, None, Some("final")),
+    );
+    step("41 at the end", so_far(41));
+    step("ended since position 0", streams(Some(0)));
+    step("ended since later", streams(Some(1000)));
+    step(
+        "idle streams end incomplete",
+        show(s.expire_idle_streams(std::time::Duration::ZERO, 10), |l| {
+            let l: Vec<String> = l.iter().map(state).collect();
+            l.join("; ")
+        }),
+    );
+    step("43 at the end", so_far(43).chars().take(200).collect());
+    step("nothing streams in 13", streams(None));
 
     // ---- search: words, or, minus, the access scopes, the keyset
     let find = |text: &str, scope, before: Option<TimeKey>, limit| {

@@ -8,9 +8,10 @@ use crate::reply::{Envelope, Nothing, blocking, created, deleted, ok, written};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use chat::Completed;
 use chat::inputs::{
-    MessageListQuery, MessageSearchQuery, NewSessionInput, PostMessageInput, RenameSessionInput,
-    SessionListQuery,
+    CompleteInput, DeltaInput, MessageListQuery, MessageSearchQuery, NewSessionInput,
+    PostMessageInput, RenameSessionInput, SessionListQuery,
 };
 use domain::ports::Posted;
 use domain::{ChatSession, ChatSessionId, Message, MessageId, Page, SearchPage};
@@ -43,7 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/messages/{id}")
             .route(get(get_message))
             .route(delete(delete_message)),
-    );
+    )
+    .service(web::resource("/messages/{id}/deltas").route(post(append_delta)))
+    .service(web::resource("/messages/{id}/complete").route(post(complete_message)));
 }
 
 #[derive(utoipa::OpenApi)]
@@ -57,6 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     list_messages,
     get_message,
     delete_message,
+    append_delta,
+    complete_message,
     search_messages
 ))]
 pub struct Doc;
@@ -138,12 +143,17 @@ async fn delete_session(state: web::Data<AppState>, Caller(actor): Caller, id: I
 /// `type` defaults to `text` and `role` to `user`. The owner posts `user`
 /// messages; agents and admins post `assistant` and `system` messages in any
 /// session. The same `clientMessageId` again returns the first message with `200`.
+///
+/// `stream: true` (agents and admins, `assistant` or `system`) starts a
+/// streamed reply: the message is created `streaming`, with `content` if
+/// given (it may be empty), and its sender appends its text with `POST
+/// /messages/{id}/deltas` and ends it with `POST /messages/{id}/complete`.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/messages", tag = "messages",
     request_body = PostMessageInput,
     responses(
-        (status = 201, description = "Message created", body = Envelope<MessageData>),
+        (status = 201, description = "Message created (`status: streaming` for a streamed reply)", body = Envelope<MessageData>),
         (status = 200, description = "Message already posted (same `clientMessageId`)", body = Envelope<MessageData>),
-        (status = 403, description = "`FORBIDDEN`: the role may not post this message role here", body = ErrorBody),
+        (status = 403, description = "`FORBIDDEN`: the role may not post this message role here, or stream", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 async fn post_message(
@@ -206,6 +216,64 @@ async fn delete_message(state: web::Data<AppState>, Caller(actor): Caller, id: I
     let id = MessageId(id.into_inner());
     blocking(move || state.chat.delete_message(&actor, id)).await?;
     Ok(deleted("Message deleted"))
+}
+
+/// Append a delta to a streamed reply.
+///
+/// Its sender only. `seq` starts at 1 and counts the deltas; `text` (1 to
+/// 4,000 characters) is appended as it is. Each applied delta is stored
+/// before this answer (a page or `GET /messages/{id}` read after it shows
+/// it, on any instance) and goes out as `message.delta` on the session's
+/// live events. The same `seq` again with the same text (a retried request)
+/// answers `200` and changes nothing; any other `seq` than the next is a
+/// `409` whose message names the expected one.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/deltas", tag = "messages",
+    request_body = DeltaInput,
+    responses(
+        (status = 200, description = "Delta applied (or applied before, the same): the message with its content so far", body = Envelope<MessageData>),
+        (status = 403, description = "`FORBIDDEN`: not the message's sender", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: a `seq` other than the next (the message names the expected one), or a message that is not streaming", body = ErrorBody),
+        (status = 422, description = "`LIMIT_REACHED`: the content would exceed 32,000 characters", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn append_delta(
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: Id,
+    body: web::Json<DeltaInput>,
+) -> Res {
+    let id = MessageId(id.into_inner());
+    let message = blocking(move || state.chat.append_delta(&actor, id, body.into_inner())).await?;
+    Ok(ok("Delta applied", MessageData { message }))
+}
+
+/// Complete a streamed reply.
+///
+/// Its sender only. The message becomes `complete`, with `completedAt`;
+/// `content`, if given, replaces the text the deltas built. `message.completed`
+/// (the whole Message) goes out on the session's live events and to
+/// webhooks. A message that is no longer streaming (completed already, or
+/// ended `incomplete` by `STREAM_IDLE_TIMEOUT`) is answered as it is,
+/// whatever `content` says, and nothing is sent.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/complete", tag = "messages",
+    request_body = CompleteInput,
+    responses(
+        (status = 200, description = "Message completed, or the message as it is when it was no longer streaming", body = Envelope<MessageData>),
+        (status = 403, description = "`FORBIDDEN`: not the message's sender", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn complete_message(
+    state: web::Data<AppState>,
+    Caller(actor): Caller,
+    id: Id,
+    body: web::Json<CompleteInput>,
+) -> Res {
+    let id = MessageId(id.into_inner());
+    let done = blocking(move || state.chat.complete_message(&actor, id, body.into_inner())).await?;
+    Ok(match done {
+        Completed::Now(message) => ok("Message completed", MessageData { message }),
+        Completed::Already(message) => ok("Message already ended", MessageData { message }),
+    })
 }
 
 /// Search messages.

@@ -11,8 +11,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::events::EventKind;
-use domain::{Actor, ChatSessionId, DomainError};
+use domain::ports::Streamed;
+use domain::{Actor, ChatSessionId, DomainError, MessageId, MessageStatus};
 use events::{Delivery, Event, Subscription};
+use std::collections::HashMap;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sessions/{id}/events").route(get(session_events)));
@@ -33,6 +35,12 @@ struct Stream {
     /// The newest message position written to the stream: `message.created`
     /// events at or below it were replayed already.
     last_seq: i64,
+    /// Streamed messages whose state this stream wrote: the last delta
+    /// written (by a `message.snapshot` or a `message.delta`), or [`ENDED`]
+    /// once their `message.completed` went out. Live copies of what a
+    /// catch-up wrote are dropped by it. Empty (no memory) until a stream
+    /// has streamed messages to follow.
+    streamed: HashMap<MessageId, i64>,
     heartbeat: actix_web::rt::time::Interval,
     /// Frames to write before waiting for anything.
     pending: Option<Bytes>,
@@ -49,6 +57,18 @@ struct Stream {
 /// the opening block's (sent before any event) and a `reset`'s: reconnect
 /// with the last one as `Last-Event-ID` to receive, first and in order, the
 /// `message.created` events missed, then live ones, none lost or repeated.
+///
+/// Streamed replies: `message.delta` (`{id, seq, text}`: append `text` to
+/// the message's content; in `seq` order, each once) and
+/// `message.completed` (the whole Message, `complete`, or `incomplete`
+/// after the idle timeout). After the opening block, and after a replay or
+/// a `reset`, each reply streaming then comes as `message.snapshot` (the
+/// whole Message with `lastSeq`, the last delta its content includes: the
+/// deltas after it follow), and, on a resume, each reply that ended since
+/// as one `message.completed`. A `message.created` of a reply may hold its
+/// first deltas already: the deltas sent after it are the later ones.
+/// Append every `message.delta` received, and the text equals the stored
+/// content.
 /// A comment line goes out at least every `EVENTS_HEARTBEAT` (15 s); the
 /// stream ends within that time of the login session being revoked, the user
 /// deactivated or the access lost, when the session is deleted, when the
@@ -93,6 +113,7 @@ pub async fn session_events(
         token,
         session,
         last_seq: 0,
+        streamed: HashMap::new(),
         pending: None,
     };
     // The opening block carries the session's position as its `id:`, so a
@@ -102,13 +123,17 @@ pub async fn session_events(
         Some(Ok(after)) if after >= 0 => live.catch_up(after).await?,
         resume => {
             let (state, actor) = (live.state.clone(), live.actor);
-            let position = blocking(move || state.chat.event_position(&actor, session)).await?;
-            live.last_seq = position;
-            if resume.is_some() {
-                reset(position)
+            let opening = blocking(move || state.chat.opening(&actor, session)).await?;
+            live.last_seq = opening.position;
+            let mut frames = if resume.is_some() {
+                reset(opening.position)
             } else {
-                position_frame(position)
-            }
+                position_frame(opening.position)
+            };
+            // Each reply streaming now, as it is: the deltas that follow
+            // apply to it.
+            frames.extend(live.streamed_frames(&opening.streams));
+            frames
         }
     };
     let mut first = b"retry: 2000\n: connected\n".to_vec();
@@ -274,6 +299,9 @@ mod queue {
 /// Frames a stream may have written but its client not yet taken.
 const QUEUE: usize = 64;
 
+/// In [`Stream::streamed`]: the message's `message.completed` was written.
+const ENDED: i64 = i64::MAX;
+
 /// Tells the client to reload (too much was missed to replay, or it asked
 /// for a position the session never reached), and where the stream now is.
 fn reset(position: i64) -> Vec<u8> {
@@ -295,18 +323,51 @@ impl Stream {
         loop {
             tokio::select! {
                 _ = self.heartbeat.tick() => {
+                    // Live copies of a catch-up's ends have long come by now.
+                    self.streamed.retain(|_, last| *last != ENDED);
+                    if self.streamed.is_empty() {
+                        self.streamed = HashMap::new();
+                    }
                     return self.still_allowed().await.then(|| Bytes::from_static(b": ping\n\n"));
                 }
                 got = self.sub.next() => match got {
                     Ok(Delivery::Event(e)) => {
-                        if e.kind == EventKind::MessageCreated {
-                            if e.seq <= self.last_seq {
-                                continue;
+                        match (e.kind, e.message) {
+                            (EventKind::MessageCreated, _) => {
+                                if e.seq <= self.last_seq {
+                                    continue;
+                                }
+                                self.last_seq = e.seq;
+                                // A reply heard with some deltas in it already.
+                                if let Some((m, last)) = e.through {
+                                    let held = self.streamed.entry(m).or_insert(last);
+                                    *held = (*held).max(last);
+                                }
                             }
-                            self.last_seq = e.seq;
+                            // In seq order; one a snapshot already held is dropped.
+                            (EventKind::MessageDelta, Some(m)) => {
+                                if self.streamed.get(&m).is_some_and(|&last| e.seq <= last) {
+                                    continue;
+                                }
+                                self.streamed.insert(m, e.seq);
+                            }
+                            // Once: a catch-up may have written it.
+                            (EventKind::MessageCompleted, Some(m)) => {
+                                let before = self.streamed.insert(m, ENDED);
+                                if before == Some(ENDED) {
+                                    continue;
+                                }
+                            }
+                            _ => {}
                         }
                         self.sub.sent(1);
-                        return Some(e.frame.clone());
+                        // A streamed message's event takes the stream's
+                        // position (an end's own, if later).
+                        let at = match e.kind {
+                            EventKind::MessageCompleted => self.last_seq.max(e.seq),
+                            _ => self.last_seq,
+                        };
+                        return Some(e.frame_at(at));
                     }
                     Ok(Delivery::CatchUp) => match self.catch_up(self.last_seq).await {
                         Ok(frames) if frames.is_empty() => continue,
@@ -328,7 +389,9 @@ impl Stream {
         let replay = blocking(move || state.chat.replay(&actor, session, after, max)).await?;
         self.last_seq = self.last_seq.max(replay.position);
         let Some(missed) = replay.missed else {
-            return Ok(reset(replay.position));
+            let mut out = reset(replay.position);
+            out.extend(self.streamed_frames(&replay.streams));
+            return Ok(out);
         };
         let mut out = Vec::new();
         for m in &missed {
@@ -338,7 +401,31 @@ impl Stream {
         if let Some(last) = missed.last() {
             self.last_seq = self.last_seq.max(last.seq);
         }
+        out.extend(self.streamed_frames(&replay.streams));
         Ok(out)
+    }
+
+    /// After a replay (or the opening): one `message.snapshot` for each
+    /// reply streaming now (its content so far and `lastSeq`: the live
+    /// deltas after it follow, those it holds are dropped), and one
+    /// `message.completed` for each that ended since (unless this stream
+    /// wrote it already). Their `id` is the stream's position.
+    fn streamed_frames(&mut self, streams: &[Streamed]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for s in streams {
+            let id = s.message.id;
+            let event = if s.message.status == MessageStatus::Streaming {
+                self.streamed.insert(id, s.last_seq);
+                Event::message_snapshot(&s.message, s.last_seq)
+            } else if self.streamed.insert(id, ENDED) == Some(ENDED) {
+                continue;
+            } else {
+                Event::message_completed(&s.message, self.last_seq)
+            };
+            out.extend_from_slice(&event.frame_at(self.last_seq));
+            self.sub.sent(1);
+        }
+        out
     }
 
     /// The token not expired, its login session live, its user active, and the
