@@ -4,6 +4,8 @@
 use dealroom::{Actor, ChatSessionId, Dealroom, DomainError, ProductInput, Seller, SellerInput};
 use std::fmt::Write as _;
 
+pub mod stream;
+
 /// The columns an offers CSV may have, in any order; the first line names them.
 /// `seller`, `product`, `price_minor` and `currency` are required by the rules
 /// (as over HTTP), the others may be left empty.

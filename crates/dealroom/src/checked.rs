@@ -3,13 +3,14 @@
 
 use crate::{
     AccountService, Actor, AdminUserInput, AuthService, ChangePasswordInput, ChatService,
-    ChatSession, ChatSessionId, ClientInfo, DomainError, ExchangeRates, ExchangeRatesInput,
-    ExchangeRatesQuery, LoginInput, LoginSession, LoginSessionId, MarketService, Media, MediaId,
-    MediaService, Message, MessageId, MessageListQuery, MessageSearchQuery, NewSessionInput,
-    OfferList, OffersQuery, Page, PgStore, PostMessageInput, Posted, ProfileInput, RatesImported,
-    RefreshInput, RegisterInput, RenameSessionInput, SearchPage, Seller, SellerId, SellerInput,
-    SellerListQuery, SellerPatchInput, SessionListQuery, SignedIn, Tokens, User, UserId,
-    UserListQuery, Vendor, VendorId, VendorInput, VendorPatchInput, Via,
+    ChatSession, ChatSessionId, ClientInfo, CompleteInput, Completed, DeltaInput, DomainError,
+    ExchangeRates, ExchangeRatesInput, ExchangeRatesQuery, LoginInput, LoginSession,
+    LoginSessionId, MarketService, Media, MediaId, MediaService, Message, MessageId,
+    MessageListQuery, MessageSearchQuery, NewSessionInput, OfferList, OffersQuery, Page, PgStore,
+    PostMessageInput, Posted, ProfileInput, RatesImported, RefreshInput, RegisterInput,
+    RenameSessionInput, SearchPage, Seller, SellerId, SellerInput, SellerListQuery,
+    SellerPatchInput, SessionListQuery, SignedIn, Tokens, User, UserId, UserListQuery, Vendor,
+    VendorId, VendorInput, VendorPatchInput, Via,
 };
 use domain::ports::{AccountStore, AuthStore};
 
@@ -201,6 +202,22 @@ checked! {
         fn delete_message(&self, actor: &Actor, id: MessageId) -> ();
         /// `GET /messages/search`.
         fn search(&self, actor: &Actor, query: MessageSearchQuery) -> SearchPage;
+        /// `POST /messages/{id}/deltas`: the next piece of a streamed reply
+        /// (posted with `stream: Some(true)`), by its sender.
+        fn append_delta(&self, actor: &Actor, id: MessageId, input: DeltaInput) -> Message;
+        /// `POST /messages/{id}/complete`: the end of a streamed reply, by its sender.
+        fn complete_message(&self, actor: &Actor, id: MessageId, input: CompleteInput) -> Completed;
+    }
+}
+
+impl Checked<ChatService> {
+    /// Ends the streamed replies idle for `idle_for` as `incomplete` (the
+    /// server's `STREAM_IDLE_TIMEOUT` job, once): `ChatService::expire_idle_streams`.
+    pub fn expire_idle_streams(
+        &self,
+        idle_for: std::time::Duration,
+    ) -> Result<Vec<Message>, DomainError> {
+        self.service.expire_idle_streams(idle_for)
     }
 }
 

@@ -47,9 +47,11 @@ pub use auth::inputs::{ChangePasswordInput, LoginInput, RefreshInput, RegisterIn
 #[doc(inline)]
 pub use auth::{ClientInfo, Secret, SignedIn, Tokens};
 #[doc(inline)]
+pub use chat::Completed;
+#[doc(inline)]
 pub use chat::inputs::{
-    MessageListQuery, MessageSearchQuery, NewSessionInput, PostMessageInput, RenameSessionInput,
-    SessionListQuery,
+    CompleteInput, DeltaInput, MessageListQuery, MessageSearchQuery, NewSessionInput,
+    PostMessageInput, RenameSessionInput, SessionListQuery,
 };
 #[doc(inline)]
 pub use domain::ports::Posted;
@@ -60,8 +62,9 @@ pub use domain::webhooks::{Delivery, DeliveryStatus, Webhook, WebhookSecret};
 #[doc(inline)]
 pub use domain::{
     Actor, ChatSession, ChatSessionId, DomainError, ExchangeRates, FieldError, LoginSession,
-    LoginSessionId, Media, MediaId, Message, MessageId, MessageKind, MessageRole, Page, Product,
-    Role, SearchHit, SearchPage, Seller, SellerId, User, UserId, Vendor, VendorId, Via,
+    LoginSessionId, Media, MediaId, Message, MessageId, MessageKind, MessageRole, MessageStatus,
+    Page, Product, Role, SearchHit, SearchPage, Seller, SellerId, User, UserId, Vendor, VendorId,
+    Via,
 };
 #[doc(inline)]
 pub use domain::{DeliveryId, WebhookId};

@@ -8,12 +8,13 @@
 
 use dealroom::{
     AccountService, Actor, AdminUserInput, AuthService, ChangePasswordInput, ChatService,
-    ChatSession, ChatSessionId, Checked, ClientInfo, ConnectError, Dealroom, DomainError,
-    ExchangeRates, ExchangeRatesInput, ExchangeRatesQuery, FieldError, LoginInput, LoginSession,
-    LoginSessionId, MarketService, Media, MediaId, MediaService, Message, MessageId, MessageKind,
-    MessageListQuery, MessageRole, MessageSearchQuery, NewSessionInput, Offer, OfferList,
-    OffersQuery, Options, Page, PgStore, PoolSettings, PostMessageInput, Posted, Product,
-    ProductInput, ProductPatchInput, ProfileInput, RatesImported, RefreshInput, RegisterInput,
+    ChatSession, ChatSessionId, Checked, ClientInfo, CompleteInput, Completed, ConnectError,
+    Dealroom, DeltaInput, DomainError, ExchangeRates, ExchangeRatesInput, ExchangeRatesQuery,
+    FieldError, LoginInput, LoginSession, LoginSessionId, MarketService, Media, MediaId,
+    MediaService, Message, MessageId, MessageKind, MessageListQuery, MessageRole,
+    MessageSearchQuery, MessageStatus, NewSessionInput, Offer, OfferList, OffersQuery, Options,
+    Page, PgStore, PoolSettings, PostMessageInput, Posted, Product, ProductInput,
+    ProductPatchInput, ProfileInput, RatesImported, RefreshInput, RegisterInput,
     RenameSessionInput, Role, SearchHit, SearchPage, Secret, Seller, SellerId, SellerInput,
     SellerListQuery, SellerPatchInput, Services, SessionListQuery, SignedIn, Timestamp, Tokens,
     User, UserId, UserListQuery, Vendor, VendorId, VendorInput, VendorPatchInput, Via,
@@ -74,6 +75,10 @@ fn every_type_of_the_facades_methods_is_named_at_its_root() {
     let _: fn(&C, &Actor, MessageId) -> R<Message> = C::message;
     let _: fn(&C, &Actor, MessageId) -> R<()> = C::delete_message;
     let _: fn(&C, &Actor, MessageSearchQuery) -> R<SearchPage> = C::search;
+    let _: fn(&C, &Actor, MessageId, DeltaInput) -> R<Message> = C::append_delta;
+    let _: fn(&C, &Actor, MessageId, CompleteInput) -> R<Completed> = C::complete_message;
+    let _: fn(&C, Duration) -> R<Vec<Message>> = C::expire_idle_streams;
+    let _: fn(&Completed) -> &Message = Completed::message;
     let _: fn(&SearchPage) -> &[SearchHit] = |p| &p.items;
 
     // market
@@ -106,6 +111,7 @@ fn every_type_of_the_facades_methods_is_named_at_its_root() {
     let _: fn(&Seller) -> &Product = |s| &s.product;
     let _: fn(&Message) -> (MessageRole, MessageKind, Option<&Media>, Timestamp) =
         |m| (m.role, m.kind, m.media.as_ref(), m.created_at);
+    let _: fn(&Message) -> (MessageStatus, Option<Timestamp>) = |m| (m.status, m.completed_at);
     let _: fn(&Actor) -> (Role, Via) = |a| (a.role(), a.via());
     let _: fn(&DomainError) -> Option<&[FieldError]> = |e| match e {
         DomainError::Validation(fields) => Some(fields),
