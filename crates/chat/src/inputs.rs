@@ -135,17 +135,6 @@ pub struct PostMessageInput {
     /// Makes the post idempotent within the session.
     #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
     pub client_message_id: Option<String>,
-}
-
-/// `GET /sessions/{id}/messages` query.
-#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct MessageListQuery {
-    /// Page size, 1..=200 (default 50).
-    #[garde(skip)]
-    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
-    pub limit: Option<i64>,
     /// `true`: a streamed reply (contract 3.12), `assistant` or `system`,
     /// whose text follows as deltas; `content`, if any, is how it starts.
     #[garde(skip)]
@@ -206,6 +195,17 @@ impl CompleteInput {
     pub(crate) fn parse(self) -> Result<Option<String>, DomainError> {
         Parse::new(&self).finish(self.content)
     }
+}
+
+/// `GET /sessions/{id}/messages` query.
+#[derive(Clone, Debug, Default, Deserialize, garde::Validate)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MessageListQuery {
+    /// Page size, 1..=200 (default 50).
+    #[garde(skip)]
+    #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 200))]
+    pub limit: Option<i64>,
     #[garde(length(max = 512), custom(no_nul))]
     #[cfg_attr(feature = "openapi", param(max_length = 512))]
     /// The `nextCursor` of the previous page.
@@ -236,6 +236,8 @@ impl Default for PostBody {
 /// A message to post, parsed.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NewPost {
+    /// A streamed reply: `body` is its text so far.
+    pub stream: bool,
     pub role: MessageRole,
     pub body: PostBody,
     pub client_message_id: Option<String>,
@@ -246,21 +248,8 @@ impl PostMessageInput {
     /// `content` and no `mediaId`, a media message a `mediaId`.
     pub(crate) fn parse(self) -> Result<NewPost, DomainError> {
         let mut p = Parse::new(&self);
-        let body = match self.kind.unwrap_or(MessageKind::Text) {
-    /// A streamed reply: `body` is its text so far.
-    pub stream: bool,
-            MessageKind::Text => {
-                if self.media_id.is_some() {
-                    p.fail("mediaId", "must not be set on a text message");
-                }
-                PostBody::Text(p.required("content", self.content))
-            }
-            MessageKind::Media => PostBody::Media {
-                media_id: p.required("mediaId", self.media_id),
-                caption: self.content,
-            },
         let stream = self.stream == Some(true);
-        };
+        let body = match self.kind.unwrap_or(MessageKind::Text) {
             MessageKind::Text if stream => {
                 if self.media_id.is_some() {
                     p.fail("mediaId", "must not be set on a streamed message");
@@ -271,7 +260,19 @@ impl PostMessageInput {
                 p.fail("type", "a streamed message is a text message");
                 PostBody::default()
             }
+            MessageKind::Text => {
+                if self.media_id.is_some() {
+                    p.fail("mediaId", "must not be set on a text message");
+                }
+                PostBody::Text(p.required("content", self.content))
+            }
+            MessageKind::Media => PostBody::Media {
+                media_id: p.required("mediaId", self.media_id),
+                caption: self.content,
+            },
+        };
         p.finish(NewPost {
+            stream,
             role: self.role.unwrap_or(MessageRole::User),
             body,
             client_message_id: self.client_message_id,
@@ -283,7 +284,6 @@ impl MessageListQuery {
     /// The page asked for and its order (`asc` by default).
     pub(crate) fn parse(self) -> Result<(PageRequest, SortOrder), DomainError> {
         let mut p = Parse::new(&self);
-            stream,
         let page = p.parsed("limit", PageRequest::new(self.limit, self.cursor));
         let order = p.parsed(
             "order",
@@ -361,18 +361,6 @@ pub mod openapi {
         client_message_id: Option<String>,
     }
 
-    impl PartialSchema for PostMessageInput {
-        fn schema() -> RefOr<Schema> {
-            OneOfBuilder::new()
-                .item(TextMessageInput::schema())
-                .item(MediaMessageInput::schema())
-                .description(Some(
-                    "A text message (`content`, no `mediaId`), a media message \
-                     (`type: media` and `mediaId`, `content` a caption), or a \
-                     streamed reply (`stream: true`, `assistant` or `system`).",
-                ))
-                .into()
-        }
     /// The roles a streamed message may have.
     #[derive(Deserialize, ToSchema)]
     #[serde(rename_all = "lowercase")]
@@ -404,13 +392,26 @@ pub mod openapi {
         client_message_id: Option<String>,
     }
 
+    impl PartialSchema for PostMessageInput {
+        fn schema() -> RefOr<Schema> {
+            OneOfBuilder::new()
+                .item(TextMessageInput::schema())
+                .item(MediaMessageInput::schema())
+                .item(StreamedMessageInput::schema())
+                .description(Some(
+                    "A text message (`content`, no `mediaId`), a media message \
+                     (`type: media` and `mediaId`, `content` a caption), or a \
+                     streamed reply (`stream: true`, `assistant` or `system`).",
+                ))
+                .into()
+        }
     }
 
     impl ToSchema for PostMessageInput {
         fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
             TextMessageInput::schemas(schemas);
-                .item(StreamedMessageInput::schema())
             MediaMessageInput::schemas(schemas);
+            StreamedMessageInput::schemas(schemas);
         }
     }
 }
@@ -422,7 +423,6 @@ pub mod openapi {
 pub struct MessageSearchQuery {
     /// What to find, 1..200 characters, in web-search syntax: words (all must
     /// occur, in any form of the word: `bikes` finds `bike`), `"a phrase"`
-            StreamedMessageInput::schemas(schemas);
     /// (the words in that order), `or` between alternatives, `-word` for
     /// messages without it. Only stop words (`the`, `and`, …) find nothing.
     #[garde(

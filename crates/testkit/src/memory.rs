@@ -39,9 +39,9 @@ struct State {
     /// `media_gone`: hashes whose rows were deleted, with when.
     gone: BTreeMap<String, Timestamp>,
     messages: BTreeMap<MessageId, MessageRow>,
-    vendors: BTreeMap<VendorId, Vendor>,
     /// `message_streams`, by message.
     streams: BTreeMap<MessageId, StreamRow>,
+    vendors: BTreeMap<VendorId, Vendor>,
     sellers: BTreeMap<SellerId, Seller>,
     /// `exchange_rate_dates` with their `exchange_rates`.
     rates: BTreeMap<time::Date, ExchangeRates>,
@@ -83,12 +83,11 @@ struct MessageRow {
     media_id: Option<MediaId>,
     client_message_id: Option<String>,
     created_at: Timestamp,
-}
     /// `None` for a message not streamed.
     status: Option<MessageStatus>,
     completed_at: Option<Timestamp>,
+}
 
-impl MemoryStore {
 /// `message_streams` with its parts and logged deltas: a streamed message's
 /// content so far is `start` and its deltas.
 struct StreamRow {
@@ -118,6 +117,7 @@ impl StreamRow {
 /// The most characters a message holds.
 const MAX_CONTENT_CHARS: usize = 32_000;
 
+impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -310,11 +310,6 @@ fn check_message(m: &NewMessage) -> StoreResult<()> {
             MessageKind::Media => m.media_id.is_some(),
         },
         "messages_kind_fields_check",
-    )
-}
-
-fn is_phone(v: &str) -> bool {
-    (3..=32).contains(&chars(v))
     )?;
     check(
         !m.stream || m.kind == MessageKind::Text,
@@ -325,6 +320,11 @@ fn is_phone(v: &str) -> bool {
             .as_deref()
             .is_none_or(|c| !m.stream || chars(c) <= MAX_CONTENT_CHARS),
         "message_streams_length_check",
+    )
+}
+
+fn is_phone(v: &str) -> bool {
+    (3..=32).contains(&chars(v))
         && v.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-'))
 }
@@ -450,28 +450,15 @@ impl State {
             },
             media: m.media_id.and_then(|id| self.media.get(&id).cloned()),
             client_message_id: m.client_message_id.clone(),
-            created_at: m.created_at,
-        }
-    }
-
-    fn message_by_client_id(&self, session: ChatSessionId, cid: &str) -> Option<Message> {
-        self.messages
-            .values()
-            .find(|m| m.session_id == session && m.client_message_id.as_deref() == Some(cid))
-            .map(|m| self.message(m))
-    }
-
-    fn owner_of(&self, session: ChatSessionId) -> Option<UserId> {
-        self.sessions.get(&session).map(|s| s.user_id)
             status: m.status.unwrap_or_default(),
-    }
+            created_at: m.created_at,
             completed_at: match m.status {
                 None => Some(m.created_at),
                 Some(_) => m.completed_at,
             },
+        }
+    }
 
-    /// `UPDATE chat_sessions SET updated_at = now()`; false if it is gone.
-    fn touch(&mut self, session: ChatSessionId, at: Timestamp) -> bool {
     /// Ends the stream of `id` (`ChatStore::complete_message`,
     /// `expire_idle_streams`): the message's status, completion time and
     /// content (`content` if given, else what it streamed; empty: NULL), and
@@ -498,6 +485,19 @@ impl State {
         self.messages.get(&id).map(|row| self.message(row))
     }
 
+    fn message_by_client_id(&self, session: ChatSessionId, cid: &str) -> Option<Message> {
+        self.messages
+            .values()
+            .find(|m| m.session_id == session && m.client_message_id.as_deref() == Some(cid))
+            .map(|m| self.message(m))
+    }
+
+    fn owner_of(&self, session: ChatSessionId) -> Option<UserId> {
+        self.sessions.get(&session).map(|s| s.user_id)
+    }
+
+    /// `UPDATE chat_sessions SET updated_at = now()`; false if it is gone.
+    fn touch(&mut self, session: ChatSessionId, at: Timestamp) -> bool {
         match self.sessions.get_mut(&session) {
             Some(s) => {
                 s.updated_at = at;
@@ -1068,22 +1068,9 @@ impl ChatStore for MemoryStore {
             media_id: m.media_id,
             client_message_id: m.client_message_id.clone(),
             created_at: at,
-        };
-        let created = st.message(&row);
-        st.messages.insert(m.id, row);
-        st.hook(domain::webhooks::EventType::MessageCreated, m.session_id);
-        Ok(Some(Posted::Created(created)))
-    }
-
-    /// `ChatStore::message_page`: one page of a session's messages by `seq`,
-    /// with the visibility check; at most `limit`, and no more than `budget`
-    /// holds (each message counted with `domain::page::message_json_bound`).
-    fn message_page(
-        &self,
-        session: ChatSessionId,
             status: m.stream.then_some(MessageStatus::Streaming),
             completed_at: None,
-        owner: Option<UserId>,
+        };
         if m.stream {
             let start = m.content.clone().unwrap_or_default();
             st.streams.insert(
@@ -1100,6 +1087,19 @@ impl ChatStore for MemoryStore {
                 },
             );
         }
+        let created = st.message(&row);
+        st.messages.insert(m.id, row);
+        st.hook(domain::webhooks::EventType::MessageCreated, m.session_id);
+        Ok(Some(Posted::Created(created)))
+    }
+
+    /// `ChatStore::message_page`: one page of a session's messages by `seq`,
+    /// with the visibility check; at most `limit`, and no more than `budget`
+    /// holds (each message counted with `domain::page::message_json_bound`).
+    fn message_page(
+        &self,
+        session: ChatSessionId,
+        owner: Option<UserId>,
         after_seq: Option<i64>,
         order: SortOrder,
         limit: i64,
@@ -1163,19 +1163,6 @@ impl ChatStore for MemoryStore {
         Ok(true)
     }
 
-    /// `ChatStore::search_messages`: the module's approximation of
-    /// PostgreSQL's text search (see the crate's README).
-    fn search_messages(
-        &self,
-        search: &MessageSearch,
-        page: &mut dyn FnMut(Vec<Match>) -> Vec<Match>,
-    ) -> StoreResult<Vec<Found>> {
-        let st = self.lock();
-        let query = search::Query::parse(&search.text);
-        let mut found: Vec<Match> = Vec::new();
-        for m in st.messages.values() {
-            let Some(owner) = st.owner_of(m.session_id) else {
-                continue;
     fn append_delta(&self, d: &NewDelta<'_>) -> StoreResult<Appended> {
         let mut st = self.lock();
         let Some(row) = st.messages.get(&d.message) else {
@@ -1317,6 +1304,19 @@ impl ChatStore for MemoryStore {
             .cloned())
     }
 
+    /// `ChatStore::search_messages`: the module's approximation of
+    /// PostgreSQL's text search (see the crate's README).
+    fn search_messages(
+        &self,
+        search: &MessageSearch,
+        page: &mut dyn FnMut(Vec<Match>) -> Vec<Match>,
+    ) -> StoreResult<Vec<Found>> {
+        let st = self.lock();
+        let query = search::Query::parse(&search.text);
+        let mut found: Vec<Match> = Vec::new();
+        for m in st.messages.values() {
+            let Some(owner) = st.owner_of(m.session_id) else {
+                continue;
             };
             let visible = match search.scope {
                 SearchScope::All => true,
