@@ -256,11 +256,6 @@ struct RawMessage {
     client_message_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
-    /// NULL for a message not streamed (contract 3.12).
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    completed_at: Option<OffsetDateTime>,
 }
 
 /// Its medium's row (`to_json` of the `media` row).
@@ -305,16 +300,6 @@ fn message_of_row(raw: &str) -> Result<String, String> {
             created_at: md.created_at,
         }),
         client_message_id: m.client_message_id,
-        // A message not streamed is complete at its creation; a streamed
-        // one is posted `streaming` (its content comes with message.completed).
-        status: match m.status.as_deref() {
-            None => domain::MessageStatus::Complete,
-            Some(s) => s.parse().map_err(|_| format!("status {s:?}"))?,
-        },
-        completed_at: match m.status {
-            None => Some(m.created_at),
-            Some(_) => m.completed_at,
-        },
         created_at: m.created_at,
     };
     serde_json::to_string(&message).map_err(|e| e.to_string())
@@ -783,6 +768,8 @@ impl DeliveryQueue for PgStore {
 /// `pg_stat_activity`), never through a transaction pooler.
 pub(crate) struct PgWakeups {
     conn: PgConnection,
+    /// The last round trip (a quiet connection is checked once a second).
+    pinged: std::time::Instant,
 }
 
 impl PgWakeups {
@@ -794,9 +781,16 @@ impl PgWakeups {
             "SET application_name = 'dealroom-webhooks'; LISTEN {CHANNEL}"
         ))
         .map_err(crate::classify)?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            pinged: std::time::Instant::now(),
+        })
     }
 }
+
+/// How often a quiet listening connection makes a round trip, to find out
+/// that it died.
+const PING_EVERY: Duration = Duration::from_secs(1);
 
 impl Wakeups for PgWakeups {
     fn poll(&mut self) -> StoreResult<usize> {
@@ -805,8 +799,9 @@ impl Wakeups for PgWakeups {
             n.map_err(|e| StoreError::Unavailable(e.to_string()))?;
             heard += 1;
         }
-        // A round trip, so that a dead connection is found out.
-        if heard == 0 {
+        // A round trip now and then, so that a dead connection is found out.
+        if heard == 0 && self.pinged.elapsed() >= PING_EVERY {
+            self.pinged = std::time::Instant::now();
             self.conn
                 .batch_execute("")
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
