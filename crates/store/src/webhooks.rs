@@ -256,6 +256,11 @@ struct RawMessage {
     client_message_id: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
+    /// NULL for a message not streamed (contract 3.12).
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    completed_at: Option<OffsetDateTime>,
 }
 
 /// Its medium's row (`to_json` of the `media` row).
@@ -300,6 +305,16 @@ fn message_of_row(raw: &str) -> Result<String, String> {
             created_at: md.created_at,
         }),
         client_message_id: m.client_message_id,
+        // A message not streamed is complete at its creation; a streamed
+        // one is posted `streaming` (its content comes with message.completed).
+        status: match m.status.as_deref() {
+            None => domain::MessageStatus::Complete,
+            Some(s) => s.parse().map_err(|_| format!("status {s:?}"))?,
+        },
+        completed_at: match m.status {
+            None => Some(m.created_at),
+            Some(_) => m.completed_at,
+        },
         created_at: m.created_at,
     };
     serde_json::to_string(&message).map_err(|e| e.to_string())
