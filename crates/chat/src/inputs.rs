@@ -16,7 +16,11 @@ pub const DEFAULT_SESSION_TITLE: &str = "New chat";
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewSessionInput {
-    #[garde(length(chars, min = 1, max = 200), custom(no_nul), custom(not_blank))]
+    #[garde(
+        length(chars, min = domain::bounds::session_title::MIN, max = domain::bounds::session_title::MAX),
+        custom(no_nul),
+        custom(not_blank)
+    )]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     /// 1 to 200 characters (trimmed); absent: "New chat".
     pub title: Option<String>,
@@ -127,13 +131,20 @@ pub struct PostMessageInput {
     #[garde(skip)]
     pub role: Option<MessageRole>,
     /// The text, or a media message's caption; kept as sent (not trimmed).
-    #[garde(length(chars, min = 1, max = 32000), custom(no_nul), custom(not_blank))]
+    #[garde(
+        length(chars, min = domain::bounds::message_content::MIN, max = domain::bounds::message_content::MAX),
+        custom(no_nul),
+        custom(not_blank)
+    )]
     pub content: Option<String>,
     #[garde(skip)]
     /// A media message's medium (uploaded by the caller with `POST /media`).
     pub media_id: Option<MediaId>,
     /// Makes the post idempotent within the session.
-    #[garde(length(chars, min = 1, max = 100), custom(no_nul))]
+    #[garde(
+        length(chars, min = domain::bounds::client_message_id::MIN, max = domain::bounds::client_message_id::MAX),
+        custom(no_nul)
+    )]
     pub client_message_id: Option<String>,
     /// `true`: a streamed reply (contract 3.12), `assistant` or `system`,
     /// whose text follows as deltas; `content`, if any, is how it starts.
@@ -186,7 +197,11 @@ impl DeltaInput {
 pub struct CompleteInput {
     /// The final text, replacing what the deltas built (1 to 32,000
     /// characters, not only whitespace); absent: what they built stays.
-    #[garde(length(chars, min = 1, max = 32000), custom(no_nul), custom(not_blank))]
+    #[garde(
+        length(chars, min = domain::bounds::message_content::MIN, max = domain::bounds::message_content::MAX),
+        custom(no_nul),
+        custom(not_blank)
+    )]
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32000))]
     pub content: Option<String>,
 }

@@ -9,6 +9,7 @@
 //! checks everything before it changes anything, so a failed call changes
 //! nothing (as a rolled-back transaction).
 
+use domain::bounds;
 use domain::ports::*;
 use domain::timefmt::Timestamp;
 use domain::*;
@@ -223,10 +224,14 @@ fn check_opt(v: Option<&str>, ok: impl Fn(&str) -> bool, name: &str) -> StoreRes
 
 fn check_user(email: &str, name: &str) -> StoreResult<()> {
     check(
-        email == email.trim().to_lowercase() && (3..=254).contains(&chars(email)),
+        email == email.trim().to_lowercase()
+            && (bounds::email::MIN..=bounds::email::MAX).contains(&chars(email)),
         "users_email_check",
     )?;
-    check((1..=100).contains(&chars(name)), "users_name_check")
+    check(
+        (bounds::user_name::MIN..=bounds::user_name::MAX).contains(&chars(name)),
+        "users_name_check",
+    )
 }
 
 fn check_login(s: &NewLoginSession, created_at: Timestamp) -> StoreResult<()> {
@@ -236,17 +241,17 @@ fn check_login(s: &NewLoginSession, created_at: Timestamp) -> StoreResult<()> {
     )?;
     check_opt(
         s.device_name.as_deref(),
-        |v| chars(v) <= 100,
+        |v| chars(v) <= bounds::device_name::MAX,
         "login_sessions_device_name_check",
     )?;
     check_opt(
         s.user_agent.as_deref(),
-        |v| chars(v) <= 512,
+        |v| chars(v) <= bounds::user_agent::MAX,
         "login_sessions_user_agent_check",
     )?;
     check_opt(
         s.ip_address.as_deref(),
-        |v| chars(v) <= 64,
+        |v| chars(v) <= bounds::ip_address::MAX,
         "login_sessions_ip_address_check",
     )?;
     check(s.expires_at > created_at, "login_sessions_expiry_check")
@@ -254,7 +259,7 @@ fn check_login(s: &NewLoginSession, created_at: Timestamp) -> StoreResult<()> {
 
 fn check_title(title: &str) -> StoreResult<()> {
     check(
-        (1..=200).contains(&chars(title)),
+        (bounds::session_title::MIN..=bounds::session_title::MAX).contains(&chars(title)),
         "chat_sessions_title_check",
     )
 }
@@ -280,7 +285,7 @@ fn check_media(m: &Media) -> StoreResult<()> {
     check(m.size_bytes >= 0, "media_size_bytes_check")?;
     check_opt(
         m.file_name.as_deref(),
-        |v| (1..=255).contains(&chars(v)),
+        |v| (bounds::file_name::MIN..=bounds::file_name::MAX).contains(&chars(v)),
         "media_file_name_check",
     )?;
     check(
@@ -296,12 +301,12 @@ fn check_message(m: &NewMessage) -> StoreResult<()> {
     check_opt(
         // A streamed message's content starts in its stream, not its row.
         m.content.as_deref().filter(|_| !m.stream),
-        |v| (1..=32000).contains(&chars(v)),
+        |v| (bounds::message_content::MIN..=bounds::message_content::MAX).contains(&chars(v)),
         "messages_content_check",
     )?;
     check_opt(
         m.client_message_id.as_deref(),
-        |v| (1..=100).contains(&chars(v)),
+        |v| (bounds::client_message_id::MIN..=bounds::client_message_id::MAX).contains(&chars(v)),
         "messages_client_message_id_check",
     )?;
     check(
@@ -332,7 +337,7 @@ fn is_phone(v: &str) -> bool {
 fn check_email(table: &str, v: Option<&str>) -> StoreResult<()> {
     check_opt(
         v,
-        |v| (3..=254).contains(&chars(v)),
+        |v| (bounds::email::MIN..=bounds::email::MAX).contains(&chars(v)),
         &format!("{table}_email_check"),
     )
 }
@@ -342,45 +347,52 @@ fn check_phone(table: &str, v: Option<&str>) -> StoreResult<()> {
 }
 
 fn check_vendor(v: &Vendor) -> StoreResult<()> {
-    check((1..=200).contains(&chars(&v.name)), "vendors_name_check")?;
+    check(
+        (bounds::name::MIN..=bounds::name::MAX).contains(&chars(&v.name)),
+        "vendors_name_check",
+    )?;
     check_email("vendors", v.email.as_deref())?;
     check_phone("vendors", v.phone.as_deref())?;
     check_opt(
         v.website.as_deref(),
         |w| {
             let head = w.get(..8).unwrap_or(w).to_ascii_lowercase();
-            (head.starts_with("http://") || head.starts_with("https://")) && chars(w) <= 2048
+            (head.starts_with("http://") || head.starts_with("https://"))
+                && chars(w) <= bounds::website::MAX
         },
         "vendors_website_check",
     )?;
     check_opt(
         v.address.as_deref(),
-        |a| chars(a) <= 500,
+        |a| chars(a) <= bounds::address::MAX,
         "vendors_address_check",
     )?;
     check_opt(
         v.notes.as_deref(),
-        |n| chars(n) <= 2000,
+        |n| chars(n) <= bounds::notes::MAX,
         "vendors_notes_check",
     )
 }
 
 fn check_seller(s: &Seller) -> StoreResult<()> {
     let p = &s.product;
-    check((1..=200).contains(&chars(&s.name)), "sellers_name_check")?;
+    check(
+        (bounds::name::MIN..=bounds::name::MAX).contains(&chars(&s.name)),
+        "sellers_name_check",
+    )?;
     check_email("sellers", s.email.as_deref())?;
     check_phone("sellers", s.phone.as_deref())?;
     check(
-        (1..=200).contains(&chars(&p.name)),
+        (bounds::name::MIN..=bounds::name::MAX).contains(&chars(&p.name)),
         "sellers_product_name_check",
     )?;
     check_opt(
         p.description.as_deref(),
-        |d| chars(d) <= 2000,
+        |d| chars(d) <= bounds::notes::MAX,
         "sellers_product_description_check",
     )?;
     check(
-        (0..=1_000_000_000_000).contains(&p.price_minor),
+        (bounds::price_minor::MIN..=bounds::price_minor::MAX).contains(&p.price_minor),
         "sellers_price_minor_check",
     )?;
     check(
@@ -388,12 +400,13 @@ fn check_seller(s: &Seller) -> StoreResult<()> {
         "sellers_currency_check",
     )?;
     check(
-        p.quantity.is_none_or(|q| (1..=1_000_000_000).contains(&q)),
+        p.quantity
+            .is_none_or(|q| (bounds::quantity::MIN..=bounds::quantity::MAX).contains(&q)),
         "sellers_quantity_check",
     )?;
     check_opt(
         p.unit.as_deref(),
-        |u| (1..=20).contains(&chars(u)),
+        |u| (bounds::unit::MIN..=bounds::unit::MAX).contains(&chars(u)),
         "sellers_unit_check",
     )
 }
