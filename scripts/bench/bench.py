@@ -94,7 +94,6 @@ SEARCH_BIG_SESSIONS = int(env("BENCH_SEARCH_BIG_SESSIONS", "1000"))
 SEARCH_RANK_WINDOW = 500
 SEARCH_WALK_BUDGET = 10_000
 SEARCH_WALK_ABOVE = 20_000
-SEARCH_PROBE = 1_000
 # A word put in 5 % of the messages older than the newest 100,000, and in none
 # of those: the case the walk cannot help (it falls through to the GIN path).
 SEARCH_OLD_WORD = "zorblat"
@@ -755,10 +754,9 @@ TOP_ROWS = re.compile(r"actual time=[0-9.]+\.\.[0-9.]+ rows=(\d+)")
 def explain_search(name, q, owner, scope_size, sort):
     """What the server runs for one search's first page (crates/store/src/
     search.rs), each statement EXPLAIN (ANALYZE, BUFFERS)ed with generic plans
-    into OUT/explain-search-<name>.txt: for a large scope the exact statement
-    capped at SEARCH_PROBE matches, then the walk when the word has more, then
-    the exact statement uncapped when the walk does not fill the page (a small
-    scope: the exact statement at once), then the page's hits. Returns the database's execution time, summed, and which
+    into OUT/explain-search-<name>.txt: the walk when the scope is large, the
+    exact statement when the walk does not fill the page (or at once), then
+    the page's hits. Returns the database's execution time, summed, and which
     statements ran (each the median of three runs). Fails the benchmark on a
     plan that reads `messages` sequentially or ANDs the GIN scan with a time
     index."""
@@ -793,33 +791,18 @@ def explain_search(name, q, owner, scope_size, sort):
         m = TOP_ROWS.search(plan)
         return ms, int(m.group(1)) if m else 0, plan
 
-    def found_count(plan):
-        """The exact statement's count of what it read (its `found` CTE)."""
-        m = re.search(r"CTE found.*?\n.*?rows=(\d+)", plan, re.S)
-        return int(m.group(1)) if m else 0
-
     out, total, steps = [], 0.0, []
     walk = scope == "all" or scope_size > SEARCH_WALK_ABOVE
-    exact_args = types + ", bool, bigint"
     rows = 0
-    done = False
     if walk:
-        ms, rows, plan = run("probe", search_statement("exact", scope), exact_args,
-                             f"{args}, {str(ranked).lower()}, {SEARCH_PROBE}")
-        out.append(f"-- probe (exact, at most {SEARCH_PROBE}): {ms:.2f} ms\n{plan}")
+        ms, rows, plan = run("walk", search_statement("walk", scope), types + ", bigint, bool",
+                             f"{args}, {SEARCH_WALK_BUDGET}, {str(ranked).lower()}")
+        out.append(f"-- walk: {ms:.2f} ms, {rows} matches\n{plan}")
         total += ms
-        steps.append("probe")
-        done = found_count(plan) < SEARCH_PROBE
-        if not done:
-            ms, rows, plan = run("walk", search_statement("walk", scope), types + ", bigint, bool",
-                                 f"{args}, {SEARCH_WALK_BUDGET}, {str(ranked).lower()}")
-            out.append(f"-- walk: {ms:.2f} ms, {rows} matches\n{plan}")
-            total += ms
-            steps.append("walk")
-            done = rows >= limit
-    if not done:
-        ms, rows, plan = run("exact", search_statement("exact", scope), exact_args,
-                             f"{args}, {str(ranked).lower()}, 9223372036854775807")
+        steps.append("walk")
+    if not walk or rows < limit:
+        ms, rows, plan = run("exact", search_statement("exact", scope), types + ", bool",
+                             f"{args}, {str(ranked).lower()}")
         out.append(f"-- exact: {ms:.2f} ms\n{plan}")
         total += ms
         steps.append("exact")

@@ -4,12 +4,10 @@
 //! plan is: walking a time index backwards and filtering is fast for a common
 //! word and reads the whole scope for a rare one; the GIN index finds a rare
 //! word at once but reads every match of a common one before it can sort
-//! them. So a search of a large scope first reads at most [`PROBE`] matches
-//! through the GIN index (`search_exact.sql`, capped): a rare word or phrase
-//! is answered whole by them. A word with more walks the newest
-//! [`WALK_BUDGET`] rows in scope (`search_walk.sql`), filtered by the words,
-//! and stops at a page of hits; only when that does not fill the page does it
-//! run the exact statement uncapped (the GIN index, kept apart from the time
+//! them. So a search of a large scope walks the newest [`WALK_BUDGET`] rows
+//! in scope (`search_walk.sql`), filtered by the words, and stops at a page
+//! of hits; only when that does not fill the page does it run the exact
+//! statement (`search_exact.sql`: the GIN index, kept apart from the time
 //! bounds by a `MATERIALIZED` CTE). A small scope (a user with at most
 //! [`WALK_ABOVE`] messages, one session of that size) goes to the exact
 //! statement at once: its matches are few whatever the word.
@@ -47,11 +45,6 @@ const ZERO_WIDTH_SPACE: char = '\u{200B}';
 /// million messages (one in 0.5 % of them) took 36 ms; 2,000 failed at 2.3 %
 /// density, 50,000 on rare words and phrases.
 pub const WALK_BUDGET: i64 = 10_000;
-
-/// A large scope first reads at most this many matches through the GIN
-/// index: a word with fewer is answered whole by them (a rare word or phrase
-/// costs a few ms instead of a walk of the whole budget).
-pub const PROBE: i64 = 1_000;
 
 /// A scope of more messages than this is walked first; a smaller one goes to
 /// the exact statement at once (the GIN index answers it in a few ms for any
@@ -287,25 +280,7 @@ fn matches(c: &mut PgConnection, config: u32, search: &MessageSearch) -> QueryRe
             .bind::<diesel::sql_types::Uuid, _>(lower.id.0)
             .bind::<BigInt, _>(search.limit)
     };
-    let exact = |c: &mut PgConnection, cap: i64| -> QueryResult<(Vec<Match>, i64)> {
-        let rows = binds(search_sql(scope, Shape::Exact))
-            .bind::<Bool, _>(search.ranked)
-            .bind::<BigInt, _>(cap)
-            .load::<ExactRow>(c)?;
-        let found = rows.first().map_or(0, |r| r.found);
-        Ok((
-            rows.into_iter().filter_map(ExactRow::into_domain).collect(),
-            found,
-        ))
-    };
     if walk {
-        // A word with few matches in scope is answered whole by the GIN
-        // index at once; only a word with many goes on to the walk, which
-        // finds a page of them among the newest rows.
-        let (rows, found) = exact(c, PROBE)?;
-        if found < PROBE {
-            return Ok(rows);
-        }
         let rows = binds(search_sql(scope, Shape::Walk))
             .bind::<BigInt, _>(WALK_BUDGET)
             .bind::<Bool, _>(search.ranked)
@@ -315,36 +290,10 @@ fn matches(c: &mut PgConnection, config: u32, search: &MessageSearch) -> QueryRe
             return Ok(rows.into_iter().map(MatchRow::into_domain).collect());
         }
     }
-    Ok(exact(c, i64::MAX)?.0)
-}
-
-/// A row of the exact statement: a match, or none (NULLs), and how many
-/// matches it read.
-#[derive(QueryableByName)]
-struct ExactRow {
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-    session_id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
-    id: Option<Uuid>,
-    #[diesel(sql_type = Nullable<Timestamptz>)]
-    created_at: Option<OffsetDateTime>,
-    #[diesel(sql_type = Nullable<Float>)]
-    rank: Option<f32>,
-    #[diesel(sql_type = BigInt)]
-    found: i64,
-}
-
-impl ExactRow {
-    fn into_domain(self) -> Option<Match> {
-        Some(Match {
-            session_id: ChatSessionId(self.session_id?),
-            key: TimeKey {
-                created_at: self.created_at?,
-                id: MessageId(self.id?),
-            },
-            rank: self.rank.unwrap_or(0.0),
-        })
-    }
+    let rows = binds(search_sql(scope, Shape::Exact))
+        .bind::<Bool, _>(search.ranked)
+        .load::<MatchRow>(c)?;
+    Ok(rows.into_iter().map(MatchRow::into_domain).collect())
 }
 
 /// The text search configuration `messages.search` is built with (the
