@@ -180,3 +180,37 @@ impl std::fmt::Debug for Registration {
             .finish_non_exhaustive()
     }
 }
+
+// ---------------------------------------------------------------- for Rust callers
+
+impl RegisterInput {
+    /// A registration with its required fields (the device name left out).
+    ///
+    /// ```
+    /// let input = auth::inputs::RegisterInput::new("ann@example.com", "correct horse", "Ann");
+    /// assert_eq!(input.name.as_deref(), Some("Ann"));
+    /// ```
+    pub fn new(
+        email: impl Into<String>,
+        password: impl Into<String>,
+        name: impl Into<String>,
+    ) -> Self {
+        Self {
+            email: Some(email.into()),
+            password: Some(password.into()),
+            name: Some(name.into()),
+            device_name: None,
+        }
+    }
+}
+
+impl LoginInput {
+    /// A login with its required fields (the device name left out).
+    pub fn new(email: impl Into<String>, password: impl Into<String>) -> Self {
+        Self {
+            email: Some(email.into()),
+            password: Some(password.into()),
+            device_name: None,
+        }
+    }
+}

@@ -522,3 +522,120 @@ impl MessageSearchQuery {
         })
     }
 }
+
+// ---------------------------------------------------------------- for Rust callers
+//
+// The request types are the wire's (every field optional, as JSON may omit
+// it); these constructors give a program the required fields as arguments.
+
+impl NewSessionInput {
+    /// A chat session titled `title` (the rules trim it; 1 to 200 characters).
+    ///
+    /// ```
+    /// let input = chat::inputs::NewSessionInput::titled("Office chairs");
+    /// assert_eq!(input.title.as_deref(), Some("Office chairs"));
+    /// ```
+    pub fn titled(title: impl Into<String>) -> Self {
+        Self {
+            title: Some(title.into()),
+        }
+    }
+}
+
+impl PostMessageInput {
+    /// A text message (`role: user` unless [`PostMessageInput::as_role`]).
+    ///
+    /// ```
+    /// use chat::inputs::PostMessageInput;
+    /// use domain::MessageRole;
+    /// let reply = PostMessageInput::text("Here are three offers").as_role(MessageRole::Assistant);
+    /// assert_eq!(reply.role, Some(MessageRole::Assistant));
+    /// ```
+    pub fn text(content: impl Into<String>) -> Self {
+        Self {
+            content: Some(content.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A media message carrying `media_id` (an upload of the poster's).
+    pub fn media(media_id: MediaId) -> Self {
+        Self {
+            kind: Some(MessageKind::Media),
+            media_id: Some(media_id),
+            ..Self::default()
+        }
+    }
+
+    /// A streamed reply of `role` (`assistant` or `system`), its text to come
+    /// as deltas.
+    pub fn streamed(role: MessageRole) -> Self {
+        Self {
+            role: Some(role),
+            stream: Some(true),
+            ..Self::default()
+        }
+    }
+
+    /// The same message, posted as `role`.
+    pub fn as_role(mut self, role: MessageRole) -> Self {
+        self.role = Some(role);
+        self
+    }
+
+    /// The same message, made idempotent by `key` within its session.
+    pub fn with_client_message_id(mut self, key: impl Into<String>) -> Self {
+        self.client_message_id = Some(key.into());
+        self
+    }
+}
+
+impl DeltaInput {
+    /// The delta `seq` (from 1) appending `text`.
+    pub fn new(seq: i64, text: impl Into<String>) -> Self {
+        Self {
+            seq: Some(seq),
+            text: Some(text.into()),
+        }
+    }
+}
+
+impl CompleteInput {
+    /// Completes with the text the deltas built.
+    pub fn as_built() -> Self {
+        Self::default()
+    }
+
+    /// Completes with `content` in place of what the deltas built.
+    pub fn replaced_by(content: impl Into<String>) -> Self {
+        Self {
+            content: Some(content.into()),
+        }
+    }
+}
+
+impl MessageListQuery {
+    /// The first page, oldest first (`order=asc`), at most `limit` messages.
+    pub fn oldest_first(limit: i64) -> Self {
+        Self {
+            limit: Some(limit),
+            cursor: None,
+            order: Some("asc".to_owned()),
+        }
+    }
+
+    /// The first page, newest first (`order=desc`), at most `limit` messages.
+    pub fn newest_first(limit: i64) -> Self {
+        Self {
+            limit: Some(limit),
+            cursor: None,
+            order: Some("desc".to_owned()),
+        }
+    }
+
+    /// The same list, after the page whose `nextCursor` is `cursor`.
+    pub fn after(mut self, cursor: impl Into<String>) -> Self {
+        self.cursor = Some(cursor.into());
+        self
+    }
+}

@@ -572,6 +572,55 @@ impl OffersQuery {
     }
 }
 
+// ---------------------------------------------------------------- for Rust callers
+
+impl VendorInput {
+    /// A vendor named `name`, its other fields empty.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+}
+
+impl ProductInput {
+    /// A product line: its name, its price in the currency's minor unit
+    /// (cents) and the currency's ISO 4217 code.
+    ///
+    /// ```
+    /// use market::inputs::{ProductInput, SellerInput};
+    /// let offer = SellerInput::new("Acme", ProductInput::new("Oak chair", 12_900, "EUR").per(6, "pc"));
+    /// assert_eq!(offer.product.and_then(|p| p.quantity), Some(6));
+    /// ```
+    pub fn new(name: impl Into<String>, price_minor: i64, currency: impl Into<String>) -> Self {
+        Self {
+            name: Some(name.into()),
+            price_minor: Some(price_minor),
+            currency: Some(currency.into()),
+            ..Self::default()
+        }
+    }
+
+    /// The same product, its price for `quantity` of `unit` (`kg`, `pc`, …).
+    pub fn per(mut self, quantity: i64, unit: impl Into<String>) -> Self {
+        self.quantity = Some(quantity);
+        self.unit = Some(unit.into());
+        self
+    }
+}
+
+impl SellerInput {
+    /// A seller named `name` offering `product`.
+    pub fn new(name: impl Into<String>, product: ProductInput) -> Self {
+        Self {
+            name: Some(name.into()),
+            product: Some(product),
+            ..Self::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
