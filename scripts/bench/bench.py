@@ -1195,14 +1195,14 @@ def main():
     loadavg_before = os.getloadavg()
     client = Client(BASE_URL)
     wait_for_health(client)
-    known = ("a", "b", "c", "d", "e", "core", "scale", "media", "events", "search")
+    known = ("a", "b", "c", "d", "e", "core", "scale", "media", "events", "search", "offers")
     unknown = [x for x in SCENARIOS if x not in known]
     if unknown:
         die(f"BENCH_SCENARIOS: unknown scenario(s) {', '.join(unknown)} ({', '.join(known)})")
     scenarios = []
     page = post = None
     download = None
-    if any(x in SCENARIOS for x in ("a", "b", "c", "d", "e", "events", "media")):
+    if any(x in SCENARIOS for x in ("a", "b", "c", "d", "e", "events", "media", "offers")):
         ids = seed(client, MESSAGES if any(x in SCENARIOS for x in "abcde") or "events" in SCENARIOS else 0)
         token = ids["token"]
         sid = ids["session_id"]
@@ -1254,6 +1254,9 @@ def main():
                 scenarios.append(res)
         if "media" in SCENARIOS:
             download = download_throughput(token, big)
+        if "offers" in SCENARIOS:
+            import offers_bench
+            scenarios.extend(offers_bench.run(psql, run_paired, say, ids, token, CONNECTIONS))
     search_summary = None
     if "search" in SCENARIOS:
         search_results, search_summary = run_search(client)
