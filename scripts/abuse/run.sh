@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make abuse`: hostile and departing clients against a release build on
-# loopback (issue 18's five scenarios), each against a fresh `dealroom serve`
-# on a fresh database of the local cluster (scripts/pg.sh). Not part of
+# loopback (issue 18's five scenarios and issue 23's three), each against a
+# fresh `dealroom serve` at the default settings on a fresh database of the
+# local cluster (scripts/pg.sh). Not part of
 # `make test`: it takes a few minutes. Prints one figure table; the details and
 # the server logs go to target/abuse/. Bounded: every scenario has a fixed
 # count of connections and a time limit, and only 127.0.0.1 is ever a target.
