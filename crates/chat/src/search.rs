@@ -147,6 +147,7 @@ impl ChatService {
                 since,
                 limit: read,
                 ranked,
+                max_bytes: self.page_max_bytes,
             },
             &mut cut_page,
         )?;

@@ -468,6 +468,9 @@ pub struct MessageSearch {
     pub limit: i64,
     /// Rank each match (`ts_rank_cd`); else its rank is 0.
     pub ranked: bool,
+    /// The page's byte cap (`PAGE_MAX_BYTES`): the store may leave out the
+    /// hits past it (the service cuts the page exactly).
+    pub max_bytes: usize,
 }
 
 /// A match of a search with its hit.

@@ -218,6 +218,7 @@ FROM chat_sessions WHERE id = $1::uuid";
                 .bind::<Text, _>(search.text.clone())
                 .bind::<Array<diesel::sql_types::Uuid>, _>(sessions)
                 .bind::<Array<diesel::sql_types::Uuid>, _>(ids)
+                .bind::<BigInt, _>(i64::try_from(search.max_bytes).unwrap_or(i64::MAX))
                 .load::<HitRow>(c)?;
             let mut found = Vec::with_capacity(rows.len());
             let mut rest = chosen.iter();

@@ -601,6 +601,7 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
             since: None,
             limit,
             ranked: true,
+            max_bytes: usize::MAX,
         };
         show(s.search_messages(&search, &mut |m| m), |found| {
             found
@@ -643,6 +644,7 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
                 since: None,
                 limit: 1,
                 ranked: false,
+                max_bytes: usize::MAX,
             },
             &mut |m| m,
         )
@@ -668,6 +670,7 @@ fn scenario(s: &dyn Ports, add_media: &dyn Fn(&Media) -> StoreResult<()>) -> Vec
                     since: newest,
                     limit: 10,
                     ranked: false,
+                    max_bytes: usize::MAX,
                 },
                 // The page keeps the oldest only.
                 &mut |mut m| m.split_off(m.len().saturating_sub(1)),
