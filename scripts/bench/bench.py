@@ -1195,7 +1195,7 @@ def main():
     loadavg_before = os.getloadavg()
     client = Client(BASE_URL)
     wait_for_health(client)
-    known = ("a", "b", "c", "d", "e", "core", "scale", "media", "events", "search", "offers")
+    known = ("a", "b", "c", "d", "e", "core", "scale", "media", "events", "search", "offers", "streams")
     unknown = [x for x in SCENARIOS if x not in known]
     if unknown:
         die(f"BENCH_SCENARIOS: unknown scenario(s) {', '.join(unknown)} ({', '.join(known)})")
@@ -1263,6 +1263,9 @@ def main():
         scenarios.extend(search_results)
 
     events = live_events(page, post) if env("BENCH_SSE") and "events" in SCENARIOS else None
+    if "streams" in SCENARIOS:
+        import streams_bench
+        streams_bench.run(sys.modules[__name__], client, page)  # OUT/streams-results.json
 
     vmhwm = proc_status("VmHWM")
     if vmhwm is None:

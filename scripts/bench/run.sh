@@ -43,7 +43,7 @@ done
   || die "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_POOL and BENCH_PG_DURATION must be positive"
 [[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
 # The scenarios bench.py knows (each may add its name here).
-known_scenarios="a b c d e core scale media events search offers"
+known_scenarios="a b c d e core scale media events search offers streams"
 for scenario in ${scenarios//,/ }; do
   [[ " $known_scenarios " == *" $scenario "* ]] \
     || die "BENCH_SCENARIOS must be a comma-separated list of: $known_scenarios (not $scenario)"

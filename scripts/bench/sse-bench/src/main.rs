@@ -11,6 +11,16 @@
 //!
 //! Environment: `BASE_URL`, `SERVER_PID`, `STREAMS`, `SESSIONS`, `RATE`,
 //! `SECONDS`.
+//!
+//! With `AGENT_TOKEN` (an agent's access token) it streams replies instead
+//! (the streamed-replies scenario): one reply per session, each sending
+//! `RATE` deltas a second for `SECONDS` seconds as that agent, one delta
+//! after the other's `200`, and measures for every `message.delta` delivered
+//! the time from its `200` to its arrival, and whether each stream saw each
+//! reply's deltas exactly once and in `seq` order. It prints
+//! `{"phase":"streaming"}` when the deltas start, then the JSON object.
+
+mod replies;
 
 use actix_web::web::Bytes;
 use futures_util::StreamExt;
@@ -45,6 +55,8 @@ struct Log {
     answered: HashMap<String, Instant>,
     /// (message id, arrival) for every delivered event.
     arrivals: Vec<(String, Instant)>,
+    /// (stream, message id, seq, arrival) for every delivered `message.delta`.
+    deltas: Vec<(usize, String, i64, Instant)>,
     streams_open: usize,
     streams_ended: usize,
 }
@@ -71,7 +83,13 @@ async fn call(
 }
 
 /// Reads one stream until it ends, recording `message.created` arrivals.
-async fn subscribe(base: String, session: String, token: String, log: Rc<RefCell<Log>>) {
+async fn subscribe(
+    stream: usize,
+    base: String,
+    session: String,
+    token: String,
+    log: Rc<RefCell<Log>>,
+) {
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(3600))
         .finish();
@@ -94,6 +112,8 @@ async fn subscribe(base: String, session: String, token: String, log: Rc<RefCell
             buf.drain(..end + 2);
             if let Some(id) = created_id(&frame) {
                 log.borrow_mut().arrivals.push((id, now));
+            } else if let Some((id, seq)) = replies::delta_id(&frame) {
+                log.borrow_mut().deltas.push((stream, id, seq, now));
             }
         }
     }
@@ -174,6 +194,7 @@ async fn main() {
     let rss_before = rss_kib(pid);
     for i in 0..streams {
         actix_web::rt::spawn(subscribe(
+            i,
             base.clone(),
             ids[i % ids.len()].clone(),
             token.clone(),
@@ -188,6 +209,16 @@ async fn main() {
     }
     actix_web::rt::time::sleep(Duration::from_millis(500)).await;
     let rss_open = rss_kib(pid);
+
+    if let Ok(agent) = std::env::var("AGENT_TOKEN") {
+        let mut out =
+            replies::run(&client, &base, &agent, &ids, streams, rate, seconds, &log).await;
+        out["rss_kib_before"] = json!(rss_before);
+        out["rss_kib_open"] = json!(rss_open);
+        out["rss_kib_after"] = json!(rss_kib(pid));
+        println!("{out}");
+        return;
+    }
 
     let started = Instant::now();
     let mut posted = 0u64;
