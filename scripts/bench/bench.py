@@ -1195,7 +1195,7 @@ def main():
     loadavg_before = os.getloadavg()
     client = Client(BASE_URL)
     wait_for_health(client)
-    known = ("a", "b", "c", "d", "e", "core", "scale", "media", "events", "search", "offers", "streams")
+    known = ("a", "b", "c", "d", "e", "core", "scale", "media", "events", "search", "offers", "streams", "webhooks")
     unknown = [x for x in SCENARIOS if x not in known]
     if unknown:
         die(f"BENCH_SCENARIOS: unknown scenario(s) {', '.join(unknown)} ({', '.join(known)})")
@@ -1262,6 +1262,9 @@ def main():
         search_results, search_summary = run_search(client)
         scenarios.extend(search_results)
 
+    if "webhooks" in SCENARIOS:
+        import webhooks_bench
+        webhooks_bench.run(sys.modules[__name__], client)  # OUT/webhooks.json
     events = live_events(page, post) if env("BENCH_SSE") and "events" in SCENARIOS else None
     if "streams" in SCENARIOS:
         import streams_bench

@@ -43,7 +43,7 @@ done
   || die "BENCH_DURATION, BENCH_CONNECTIONS, BENCH_THREADS, BENCH_POOL and BENCH_PG_DURATION must be positive"
 [[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "BENCH_DB must be a plain lower-case identifier"
 # The scenarios bench.py knows (each may add its name here).
-known_scenarios="a b c d e core scale media events search offers streams"
+known_scenarios="a b c d e core scale media events search offers streams webhooks"
 for scenario in ${scenarios//,/ }; do
   [[ " $known_scenarios " == *" $scenario "* ]] \
     || die "BENCH_SCENARIOS must be a comma-separated list of: $known_scenarios (not $scenario)"
@@ -148,6 +148,7 @@ env -i PATH="$PATH" HOME="${HOME:-/}" \
   LOG_LEVEL="warn,server::cli=info,server::app=info" DB_POOL_SIZE="$pool" WORKERS="$workers" BCRYPT_ROUNDS="$bcrypt_rounds" \
   RATE_LIMIT_MAX=1000000000 AUTH_RATE_LIMIT_MAX=1000000000 RATE_LIMIT_WINDOW=1000 \
   SHUTDOWN_GRACE=2s MEDIA_DIR="$out/media" MEDIA_MAX_BYTES="$media_max" \
+  WEBHOOK_ALLOW_HTTP=true WEBHOOK_ALLOW_PRIVATE=true WEBHOOK_RETRY_SCALE="${BENCH_WEBHOOK_RETRY_SCALE:-1}" \
   "$bin" serve >"$out/server.log" 2>&1 &
 server_pid=$!
 
