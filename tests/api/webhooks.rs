@@ -1392,3 +1392,14 @@ async fn two_instances_never_deliver_the_same_attempt_twice() {
         assert_eq!(contents, ["m0", "m1", "m2", "m3", "m4"], "session {s}");
     }
 }
+
+#[test]
+fn a_quiet_dispatcher_keeps_its_listening_connection() {
+    // The listener checks a quiet connection once a second; the check must
+    // be a real query (an empty one is an error, and the connection was
+    // dropped and made again every second, with a warning each time).
+    let server = ServerProcess::spawn(&[("LOG_LEVEL", "info")]);
+    std::thread::sleep(Duration::from_millis(3500));
+    let log = server.stderr();
+    assert!(!log.contains("listener lost its connection"), "{log}");
+}

@@ -818,7 +818,7 @@ impl Wakeups for PgWakeups {
         if heard == 0 && self.pinged.elapsed() >= PING_EVERY {
             self.pinged = std::time::Instant::now();
             self.conn
-                .batch_execute("")
+                .batch_execute("SELECT 1")
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         }
         Ok(heard)
