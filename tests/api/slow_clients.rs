@@ -407,10 +407,12 @@ fn protocol_level_rejections_get_an_access_line_and_no_error_line() {
     assert!(!stderr.contains("ERROR"), "{stderr}");
 }
 
-/// What a stalled reader can pin is bounded: a page of messages is at most
-/// `PAGE_MAX_BYTES` of JSON; the client pages on with `nextCursor`.
-#[actix_web::test]
-async fn a_page_over_the_byte_cap_carries_fewer_messages_and_pages_on() {
+/// An app whose pages hold at most 100,000 bytes, a user, and a session of
+/// ten messages of `content(i)` (whose first character is `i`); the path of
+/// its messages.
+async fn ten_long_messages(
+    content: impl Fn(usize) -> String,
+) -> (crate::helpers::TestApp, crate::helpers::TestUser, String) {
     let app = crate::helpers::TestApp::spawn_with(&[("PAGE_MAX_BYTES", "100000")]).await;
     let u = app.register("long@example.com").await;
     let s = app
@@ -419,12 +421,23 @@ async fn a_page_over_the_byte_cap_carries_fewer_messages_and_pages_on() {
     let sid = s.data()["session"]["id"].as_str().unwrap().to_owned();
     let path = format!("/api/v1/sessions/{sid}/messages");
     for i in 0..10 {
-        let content = format!("{i}{}", "x".repeat(31_000));
         let r = app
-            .post(&path, &u.token, serde_json::json!({ "content": content }))
+            .post(
+                &path,
+                &u.token,
+                serde_json::json!({ "content": content(i) }),
+            )
             .await;
         assert_eq!(r.status, 201);
     }
+    (app, u, path)
+}
+
+/// What a stalled reader can pin is bounded: a page of messages is at most
+/// `PAGE_MAX_BYTES` of JSON; the client pages on with `nextCursor`.
+#[actix_web::test]
+async fn a_page_over_the_byte_cap_carries_fewer_messages_and_pages_on() {
+    let (app, u, path) = ten_long_messages(|i| format!("{i}{}", "x".repeat(31_000))).await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..10 {
@@ -593,21 +606,8 @@ fn an_idle_keep_alive_connection_is_closed_within_a_second_of_sigterm() {
 
 #[actix_web::test]
 async fn a_search_page_over_the_byte_cap_carries_fewer_hits_and_pages_on() {
-    let app = crate::helpers::TestApp::spawn_with(&[("PAGE_MAX_BYTES", "100000")]).await;
-    let u = app.register("long@example.com").await;
-    let s = app
-        .post("/api/v1/sessions", &u.token, serde_json::json!({}))
-        .await;
-    let sid = s.data()["session"]["id"].as_str().unwrap().to_owned();
-    let path = format!("/api/v1/sessions/{sid}/messages");
-    for i in 0..10 {
-        // Quotes double in JSON: 15,000 of them are 30,000 bytes on the wire.
-        let content = format!("{i} apple {}", "\"".repeat(15_000));
-        let r = app
-            .post(&path, &u.token, serde_json::json!({ "content": content }))
-            .await;
-        assert_eq!(r.status, 201);
-    }
+    // Quotes double in JSON: 15,000 of them are 30,000 bytes on the wire.
+    let (app, u, _) = ten_long_messages(|i| format!("{i} apple {}", "\"".repeat(15_000))).await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..10 {
